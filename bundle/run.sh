@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs whatever `cargo bundle` needs and is missing, then runs `cargo bundle "$@"`.
+# Idempotent: on a prepared machine it only checks, in about a second.
+# Usage: bundle/run.sh <build|dist|serve|test|bench> [args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+sudo_if_needed() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=no
+apt_install() {
+    if [ "$apt_updated" = no ]; then
+        sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update
+        apt_updated=yes
+    fi
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+
+# Go builds the esbuild library inside the esbuild-rs crate; Chromium runs the browser tests.
+if ! command -v go >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "run.sh: installing chromium, chromium-driver, golang-go" >&2
+    apt_install chromium chromium-driver golang-go
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+fi
+
+# The test runner must match the wasm-bindgen crate in Cargo.lock exactly.
+wasm_bindgen_version=$(awk '
+    $0 == "name = \"wasm-bindgen\"" { found = 1; next }
+    found && /^version = / { gsub(/"/, "", $3); print $3; exit }
+' Cargo.lock)
+if [ -z "$wasm_bindgen_version" ]; then
+    echo "run.sh: no wasm-bindgen package in Cargo.lock" >&2
+    exit 1
+fi
+installed_runner=$(wasm-bindgen-test-runner --version 2>/dev/null || true)
+if [ "$installed_runner" != "wasm-bindgen-test-runner $wasm_bindgen_version" ]; then
+    echo "run.sh: installing wasm-bindgen-cli $wasm_bindgen_version (found: ${installed_runner:-none}); takes about 3 minutes" >&2
+    # No --locked: the lock file shipped with wasm-bindgen-cli pins versions the registry lacks.
+    cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
+fi
+
+# Pyodide (served to the demo and tests) and binaryen's wasm-opt, exact pins from package-lock.json.
+# npm writes node_modules/.package-lock.json on every install, so an older one means a changed lock.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund
+fi
+
+if ! python3 -m pytest --version >/dev/null 2>&1; then
+    # A system Python (PEP 668) refuses pip; Debian's package works there.
+    python3 -m pip install pytest || apt_install python3-pytest
+fi
+
+exec cargo bundle "$@"

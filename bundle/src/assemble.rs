@@ -1,0 +1,205 @@
+//! Steps 5 and 6: esbuild (the `esbuild-rs` crate, in process) bundles the worker into an ES module string, then the element, its wasm and that string into one IIFE.
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+use std::sync::mpsc;
+
+use anyhow::{bail, Context, Result};
+use esbuild_rs::{BuildOptionsBuilder, BuildResult, Format, Loader};
+
+/// Entry of the worker bundle; imports paths relative to `target/bundle-work/`.
+const WORKER_TEMPLATE: &str = include_str!("../templates/worker.js");
+/// Entry of `python-runner.js`; imports paths relative to `target/bundle-work/`.
+const MAIN_TEMPLATE: &str = include_str!("../templates/main.js");
+
+/// The worker bundle, written where `main.js` imports it with the text loader.
+pub const WORKER_BUNDLE_FILE: &str = "worker.bundle.txt";
+/// The generated Python package module, imported by `worker.js`.
+pub const PYTHON_FILES_FILE: &str = "python-files.js";
+
+/// Step 5: the worker as one minified ES module (returned as source text).
+pub fn worker_bundle(work_dir: &Path) -> Result<String> {
+    bundle(
+        work_dir,
+        "worker.entry.js",
+        WORKER_TEMPLATE,
+        Format::ESModule,
+    )
+    .context("bundling the worker")
+}
+
+/// Step 6: everything as one minified IIFE; `worker_source` is the output of [`worker_bundle`].
+pub fn main_bundle(work_dir: &Path, worker_source: &str) -> Result<String> {
+    let worker_file = work_dir.join(WORKER_BUNDLE_FILE);
+    fs::write(&worker_file, worker_source)
+        .with_context(|| format!("writing {}", worker_file.display()))?;
+    bundle(work_dir, "main.entry.js", MAIN_TEMPLATE, Format::IIFE).context("bundling the element")
+}
+
+/// Writes `template` as `work_dir/entry_name` and bundles it.
+fn bundle(work_dir: &Path, entry_name: &str, template: &str, format: Format) -> Result<String> {
+    let entry = work_dir.join(entry_name);
+    fs::write(&entry, template).with_context(|| format!("writing {}", entry.display()))?;
+    let entry = entry
+        .to_str()
+        .with_context(|| format!("non-UTF-8 path {}", entry.display()))?;
+    let work_dir = work_dir
+        .to_str()
+        .with_context(|| format!("non-UTF-8 path {}", work_dir.display()))?;
+
+    let mut options = BuildOptionsBuilder::new();
+    options.entry_points.push(entry.to_owned());
+    options.abs_working_dir = work_dir.to_owned();
+    options.bundle = true;
+    options.format = format;
+    options.minify_whitespace = true;
+    options.minify_identifiers = true;
+    options.minify_syntax = true;
+    options.loader = HashMap::from([
+        (".wasm".to_owned(), Loader::Binary),
+        (".txt".to_owned(), Loader::Text),
+    ]);
+    // Nothing touches the disk: the single output file comes back in the result.
+    options.write = false;
+
+    // esbuild-rs runs the build on a goroutine and calls back from another thread.
+    let (sender, receiver) = mpsc::channel();
+    esbuild_rs::build_direct(options.build(), move |result| {
+        // The receiver waits below, so a send error cannot happen; ignoring it is harmless.
+        let _ = sender.send(BuildOutcome::from(result));
+    });
+    let outcome = receiver.recv().context("esbuild ended without a result")?;
+    for warning in &outcome.warnings {
+        eprintln!("warning: esbuild: {warning}");
+    }
+    if !outcome.errors.is_empty() {
+        bail!("esbuild failed:\n  {}", outcome.errors.join("\n  "));
+    }
+    match <[String; 1]>::try_from(outcome.outputs) {
+        Ok([output]) => Ok(output),
+        Err(outputs) => bail!(
+            "esbuild produced {} output files, expected 1",
+            outputs.len()
+        ),
+    }
+}
+
+/// The owned parts of an esbuild [`BuildResult`].
+struct BuildOutcome {
+    outputs: Vec<String>,
+    errors: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl From<BuildResult> for BuildOutcome {
+    fn from(result: BuildResult) -> BuildOutcome {
+        BuildOutcome {
+            outputs: result
+                .output_files
+                .as_slice()
+                .iter()
+                .map(|file| file.data.as_str().to_owned())
+                .collect(),
+            errors: result
+                .errors
+                .as_slice()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            warnings: result
+                .warnings
+                .as_slice()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A throwaway `bundle-work` with stub wasm-bindgen output for both crates.
+    fn stub_work_dir(name: &str) -> Result<std::path::PathBuf> {
+        let work_dir = std::env::temp_dir().join(format!(
+            "python-runner-bundle-{name}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&work_dir);
+        for (folder, stem, export) in [
+            ("element", "python_runner_element", "boot"),
+            ("worker", "python_runner_worker", "worker_boot"),
+        ] {
+            fs::create_dir_all(work_dir.join(folder))?;
+            fs::write(
+                work_dir.join(folder).join(format!("{stem}.js")),
+                format!(
+                    "export function {export}(...args) {{ globalThis.booted = args; }}\n\
+                     export default async function init(options) {{ return options.module_or_path.length; }}\n"
+                ),
+            )?;
+            fs::write(
+                work_dir.join(folder).join(format!("{stem}_bg.wasm")),
+                b"\0asm\x01\0\0\0",
+            )?;
+        }
+        fs::write(
+            work_dir.join(PYTHON_FILES_FILE),
+            "export default {\"a.py\": \"x = 1\\n\"};\n",
+        )?;
+        Ok(work_dir)
+    }
+
+    #[test]
+    fn bundles_the_worker_as_a_module_and_the_main_file_as_an_iife() -> Result<()> {
+        let work_dir = stub_work_dir("assemble")?;
+        let worker_source = worker_bundle(&work_dir)?;
+        let main_source = main_bundle(&work_dir, &worker_source)?;
+        fs::remove_dir_all(&work_dir)?;
+
+        assert!(worker_source.contains("self.onmessage="), "{worker_source}");
+        assert!(
+            worker_source.contains("\"a.py\":`x = 1\n`"),
+            "{worker_source}"
+        );
+        assert!(!worker_source.contains("import "), "{worker_source}");
+        assert!(!worker_source.contains("export"), "{worker_source}");
+
+        assert!(main_source.starts_with("(()=>{"), "{main_source}");
+        assert!(
+            main_source.contains("python-runner failed to start:"),
+            "{main_source}"
+        );
+        // The worker's own entry text is inside, as a string literal.
+        assert!(
+            main_source.contains("python-runner worker failed to start: "),
+            "{main_source}"
+        );
+        assert!(!main_source.contains("import "), "{main_source}");
+        Ok(())
+    }
+
+    #[test]
+    fn reports_unresolved_imports() -> Result<()> {
+        let work_dir = std::env::temp_dir().join(format!(
+            "python-runner-bundle-unresolved-{}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&work_dir)?;
+        let error = main_bundle(&work_dir, "")
+            .err()
+            .map(|error| format!("{error:#}"));
+        fs::remove_dir_all(&work_dir)?;
+        let error = error.context("bundling without wasm-bindgen output must fail")?;
+        assert!(
+            error.starts_with("bundling the element: esbuild failed:"),
+            "{error}"
+        );
+        assert!(
+            error.contains("Could not resolve \"./element/python_runner_element.js\""),
+            "{error}"
+        );
+        Ok(())
+    }
+}

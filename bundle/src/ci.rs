@@ -1,0 +1,342 @@
+//! `cargo bundle test`: everything CI runs, in order, stopping at the first failure, with a timed summary.
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::pipeline;
+use crate::wasm::{Profile, WASM_TARGET};
+use crate::workspace::{self, Workspace};
+
+/// What a step does.
+#[derive(Debug)]
+enum Action {
+    /// `cargo <args>` in the workspace root.
+    Cargo(&'static [&'static str]),
+    /// `python3 -m pytest -q` in `python/`.
+    Pytest,
+    /// `cargo bundle dist`, in process.
+    Dist,
+    /// The browser tier: `cargo <args>` with a Pyodide server running (see [`PyodideServer`]).
+    BrowserTests(&'static [&'static str]),
+}
+
+/// One CI step.
+#[derive(Debug)]
+struct Step {
+    name: &'static str,
+    action: Action,
+}
+
+/// The CI steps, cheapest first; the browser tiers need `dist` (the end-to-end tests load it).
+fn steps() -> Vec<Step> {
+    vec![
+        Step {
+            name: "fmt",
+            action: Action::Cargo(&["fmt", "--all", "--", "--check"]),
+        },
+        Step {
+            name: "clippy (host)",
+            action: Action::Cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        },
+        Step {
+            name: "clippy (wasm32)",
+            action: Action::Cargo(&[
+                "clippy",
+                "--target",
+                WASM_TARGET,
+                "-p",
+                "python-runner-element",
+                "-p",
+                "python-runner-worker",
+                "-p",
+                "python-runner-protocol",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        },
+        Step {
+            name: "native tests",
+            action: Action::Cargo(&["test", "--workspace", "--exclude", "python-runner-tests"]),
+        },
+        Step {
+            name: "pytest",
+            action: Action::Pytest,
+        },
+        Step {
+            name: "dist",
+            action: Action::Dist,
+        },
+        Step {
+            name: "browser tests (wasm32)",
+            action: Action::BrowserTests(&[
+                "test",
+                "--target",
+                WASM_TARGET,
+                "-p",
+                "python-runner-element",
+                "-p",
+                "python-runner-worker",
+            ]),
+        },
+        Step {
+            name: "end-to-end tests",
+            action: Action::Cargo(&["test", "-p", "python-runner-tests"]),
+        },
+    ]
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    Passed(Duration),
+    Failed(Duration),
+    NotRun,
+}
+
+/// Runs every step; prints the summary whether or not one failed.
+pub fn run(workspace: &Workspace) -> Result<()> {
+    let started = Instant::now();
+    let steps = steps();
+    let mut outcomes = Vec::with_capacity(steps.len());
+    let mut failure = None;
+    for step in &steps {
+        if failure.is_some() {
+            outcomes.push((step.name, Outcome::NotRun));
+            continue;
+        }
+        println!("==> {}", step.name);
+        let step_started = Instant::now();
+        let result = run_step(workspace, &step.action);
+        let elapsed = step_started.elapsed();
+        match result {
+            Ok(()) => outcomes.push((step.name, Outcome::Passed(elapsed))),
+            Err(error) => {
+                outcomes.push((step.name, Outcome::Failed(elapsed)));
+                failure = Some((step.name, error));
+            }
+        }
+    }
+    println!("\n{}", summary(&outcomes, started.elapsed()));
+    match failure {
+        Some((name, error)) => Err(error.context(format!("ci step `{name}` failed"))),
+        None => Ok(()),
+    }
+}
+
+fn run_step(workspace: &Workspace, action: &Action) -> Result<()> {
+    match action {
+        Action::Cargo(args) => {
+            let mut command = workspace::cargo();
+            command.args(*args).current_dir(&workspace.root);
+            workspace::run(&mut command)
+        }
+        Action::Pytest => {
+            let python_dir = workspace.root.join("python");
+            if !python_dir.is_dir() {
+                bail!("{} does not exist", python_dir.display());
+            }
+            let mut command = Command::new("python3");
+            command.args(["-m", "pytest", "-q"]).current_dir(python_dir);
+            workspace::run(&mut command)
+        }
+        Action::Dist => pipeline::build(workspace, Profile::Release).map(|_| ()),
+        Action::BrowserTests(args) => {
+            // A URL from the environment means someone serves Pyodide already.
+            let (_server, pyodide_url) = match std::env::var(PYODIDE_URL_VARIABLE) {
+                Ok(url) => (None, url),
+                Err(_) => {
+                    let server = PyodideServer::start(workspace)?;
+                    let url = server.pyodide_url();
+                    (Some(server), url)
+                }
+            };
+            let mut command = workspace::cargo();
+            command
+                .args(*args)
+                // Pyodide boots slowly on 2 shared cores; the runner's default is 20 s.
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+                .env(PYODIDE_URL_VARIABLE, pyodide_url)
+                .current_dir(&workspace.root);
+            workspace::run(&mut command)
+        }
+    }
+}
+
+/// Read at compile time by `worker/tests/in_worker.rs`: where a CORS-enabled Pyodide is served.
+const PYODIDE_URL_VARIABLE: &str = "PYTHON_RUNNER_TEST_PYODIDE_URL";
+
+/// Preferred port of the Pyodide server. A fixed port keeps the URL, and so the compiled worker
+/// tests (the URL is a compile-time value), the same from run to run.
+const PYODIDE_SERVER_PORT: u16 = 8790;
+
+/// `serve --no-isolation` from `python-runner-tests` (it serves `node_modules/pyodide` at
+/// `/pyodide/` with `Access-Control-Allow-Origin: *`), stopped on drop.
+struct PyodideServer {
+    child: Child,
+    port: u16,
+}
+
+impl PyodideServer {
+    fn start(workspace: &Workspace) -> Result<PyodideServer> {
+        // Build first, so the readiness wait below does not include compiling.
+        let mut build = workspace::cargo();
+        build
+            .args(["build", "-p", "python-runner-tests", "--bin", "serve"])
+            .current_dir(&workspace.root);
+        workspace::run(&mut build).context("building the pyodide server")?;
+
+        let port = free_port()?;
+        let mut command = workspace::cargo();
+        command
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "python-runner-tests",
+                "--bin",
+                "serve",
+                "--",
+            ])
+            .args(["--no-isolation", "--port", &port.to_string()])
+            .current_dir(&workspace.root)
+            .stdout(Stdio::null());
+        let description = workspace::describe(&command);
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting `{description}`"))?;
+        let mut server = PyodideServer { child, port };
+        server
+            .wait_until_listening(Duration::from_secs(60))
+            .with_context(|| format!("waiting for `{description}`"))?;
+        println!("serving Pyodide at {}", server.pyodide_url());
+        Ok(server)
+    }
+
+    fn pyodide_url(&self) -> String {
+        format!("http://127.0.0.1:{}/pyodide/", self.port)
+    }
+
+    fn wait_until_listening(&mut self, timeout: Duration) -> Result<()> {
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let started = Instant::now();
+        loop {
+            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .context("checking the server process")?
+            {
+                bail!("the server exited ({status})");
+            }
+            if started.elapsed() > timeout {
+                bail!("nothing listens on {address} after {timeout:?}");
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for PyodideServer {
+    fn drop(&mut self) {
+        // `cargo run` replaces itself with the server on Unix, so this stops the server itself.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// [`PYODIDE_SERVER_PORT`] when nothing listens there, else any free port.
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, PYODIDE_SERVER_PORT))
+        .or_else(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .context("finding a free port on 127.0.0.1")?;
+    Ok(listener
+        .local_addr()
+        .context("reading the bound port")?
+        .port())
+}
+
+/// The table printed at the end, e.g. `  ok      12.3s  fmt`.
+fn summary(outcomes: &[(&str, Outcome)], total: Duration) -> String {
+    let mut text = String::from("summary:\n");
+    for (name, outcome) in outcomes {
+        let line = match outcome {
+            Outcome::Passed(elapsed) => {
+                format!("  ok      {:>6.1}s  {name}\n", elapsed.as_secs_f64())
+            }
+            Outcome::Failed(elapsed) => {
+                format!("  FAILED  {:>6.1}s  {name}\n", elapsed.as_secs_f64())
+            }
+            Outcome::NotRun => format!("  -       {:>7}  {name}\n", ""),
+        };
+        text.push_str(&line);
+    }
+    let verdict = if outcomes
+        .iter()
+        .any(|(_, outcome)| matches!(outcome, Outcome::Failed(_)))
+    {
+        "FAILED"
+    } else {
+        "ok"
+    };
+    text.push_str(&format!("  {verdict} in {:.1}s", total.as_secs_f64()));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_marks_failed_and_skipped_steps() {
+        let outcomes = [
+            ("fmt", Outcome::Passed(Duration::from_millis(1200))),
+            ("clippy (host)", Outcome::Failed(Duration::from_secs(75))),
+            ("dist", Outcome::NotRun),
+        ];
+        assert_eq!(
+            summary(&outcomes, Duration::from_millis(76_300)),
+            "summary:\n  ok         1.2s  fmt\n  FAILED    75.0s  clippy (host)\n  -                dist\n  FAILED in 76.3s"
+        );
+    }
+
+    #[test]
+    fn summary_of_a_clean_run_says_ok() {
+        let outcomes = [("fmt", Outcome::Passed(Duration::from_secs(2)))];
+        assert_eq!(
+            summary(&outcomes, Duration::from_secs(2)),
+            "summary:\n  ok         2.0s  fmt\n  ok in 2.0s"
+        );
+    }
+
+    #[test]
+    fn steps_run_dist_before_the_browser_tiers() {
+        let names: Vec<&str> = steps().iter().map(|step| step.name).collect();
+        assert_eq!(
+            names,
+            [
+                "fmt",
+                "clippy (host)",
+                "clippy (wasm32)",
+                "native tests",
+                "pytest",
+                "dist",
+                "browser tests (wasm32)",
+                "end-to-end tests",
+            ]
+        );
+    }
+}

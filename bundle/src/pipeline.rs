@@ -1,0 +1,118 @@
+//! `cargo bundle build` and `cargo bundle dist`: runs steps 1 to 7 in order and writes `target/dist/python-runner.js`.
+use std::fs;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::sizes::{self, SizeRow};
+use crate::wasm::{self, Profile, WASM_CRATES};
+use crate::workspace::Workspace;
+use crate::{assemble, python_files};
+
+/// The one file users load.
+pub const BUNDLE_FILE: &str = "python-runner.js";
+
+/// Builds the bundle for `profile`; release also cleans `target/dist` and runs wasm-opt.
+pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
+    let started = Instant::now();
+    let work_dir = workspace.bundle_work_dir();
+    let dist_dir = workspace.dist_dir();
+    if profile == Profile::Release && dist_dir.exists() {
+        fs::remove_dir_all(&dist_dir)
+            .with_context(|| format!("cleaning {}", dist_dir.display()))?;
+    }
+    fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+    // Per crate: the wasm-bindgen output, then (release) the same after wasm-opt.
+    let mut wasm_size_rows: Vec<Vec<SizeRow>> = Vec::new();
+
+    step("cargo build (wasm32)", || {
+        wasm::cargo_build(workspace, profile)
+    })?;
+
+    step("wasm-bindgen", || {
+        for wasm_crate in &WASM_CRATES {
+            let input = wasm::cargo_output(workspace, profile, wasm_crate);
+            wasm::bindgen(&input, &work_dir.join(wasm_crate.work_folder))?;
+            let wasm_file = wasm::bindgen_wasm(&work_dir, wasm_crate);
+            let bytes = read(&wasm_file)?;
+            wasm_size_rows.push(vec![SizeRow::measure(
+                format!("{}_bg.wasm", wasm_crate.stem),
+                &bytes,
+            )?]);
+        }
+        Ok(())
+    })?;
+
+    match (profile, workspace.wasm_opt()) {
+        (Profile::Debug, _) => {}
+        (Profile::Release, None) => eprintln!(
+            "warning: {} is missing, so the wasm is not optimised; run `npm ci` (bundle/run.sh does)",
+            workspace.root.join("node_modules/.bin/wasm-opt").display()
+        ),
+        (Profile::Release, Some(wasm_opt_program)) => step("wasm-opt -Oz", || {
+            for (wasm_crate, rows) in WASM_CRATES.iter().zip(&mut wasm_size_rows) {
+                let wasm_file = wasm::bindgen_wasm(&work_dir, wasm_crate);
+                wasm::wasm_opt(&wasm_opt_program, &wasm_file)?;
+                rows.push(SizeRow::measure(
+                    format!("{}_bg.wasm after wasm-opt -Oz", wasm_crate.stem),
+                    &read(&wasm_file)?,
+                )?);
+            }
+            Ok(())
+        })?,
+    }
+
+    step("python-files.js", || {
+        let source_root = workspace.root.join("python/src");
+        let files = python_files::collect(&source_root)?;
+        if files.is_empty() {
+            eprintln!(
+                "warning: no .py files under {}; the worker gets an empty package",
+                source_root.display()
+            );
+        }
+        let output = work_dir.join(assemble::PYTHON_FILES_FILE);
+        fs::write(&output, python_files::render(&files)?)
+            .with_context(|| format!("writing {}", output.display()))
+    })?;
+
+    let worker_source = step("esbuild worker (esm)", || {
+        assemble::worker_bundle(&work_dir)
+    })?;
+    let mut size_rows: Vec<SizeRow> = wasm_size_rows.into_iter().flatten().collect();
+    size_rows.push(SizeRow::measure(
+        "worker bundle (embedded)",
+        worker_source.as_bytes(),
+    )?);
+
+    let bundle = step("esbuild main (iife)", || {
+        assemble::main_bundle(&work_dir, &worker_source)
+    })?;
+    fs::create_dir_all(&dist_dir).with_context(|| format!("creating {}", dist_dir.display()))?;
+    let bundle_path = dist_dir.join(BUNDLE_FILE);
+    fs::write(&bundle_path, &bundle)
+        .with_context(|| format!("writing {}", bundle_path.display()))?;
+    size_rows.push(SizeRow::measure(BUNDLE_FILE, bundle.as_bytes())?);
+
+    println!("sizes:\n{}", sizes::render(&size_rows));
+    println!(
+        "wrote {} ({:?} build) in {:.1}s",
+        bundle_path.display(),
+        profile,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(bundle_path)
+}
+
+/// Runs one named step and prints how long it took.
+fn step<T>(name: &str, action: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let value = action().with_context(|| format!("step `{name}`"))?;
+    println!("  {name:<24} {:>6.1}s", started.elapsed().as_secs_f64());
+    Ok(value)
+}
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>> {
+    fs::read(path).with_context(|| format!("reading {}", path.display()))
+}

@@ -1,0 +1,138 @@
+//! The wasm half of the pipeline: cargo builds the two wasm crates, wasm-bindgen (as a library) writes their glue, wasm-opt shrinks them.
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use wasm_bindgen_cli_support::Bindgen;
+
+use crate::workspace::{self, Workspace};
+
+/// Debug for `cargo bundle build`, release for `cargo bundle dist`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Debug,
+    Release,
+}
+
+impl Profile {
+    /// The directory cargo puts this profile's artifacts in.
+    fn directory(self) -> &'static str {
+        match self {
+            Profile::Debug => "debug",
+            Profile::Release => "release",
+        }
+    }
+}
+
+/// One of the crates compiled to wasm and shipped in the bundle.
+pub struct WasmCrate {
+    /// The cargo package name.
+    pub package: &'static str,
+    /// The artifact stem: `<stem>.wasm` from cargo, `<stem>.js` and `<stem>_bg.wasm` from wasm-bindgen.
+    pub stem: &'static str,
+    /// The folder under `target/bundle-work/` that the templates import from.
+    pub work_folder: &'static str,
+}
+
+/// The element runs on the page; the worker runs Pyodide in a module worker.
+pub const WASM_CRATES: [WasmCrate; 2] = [
+    WasmCrate {
+        package: "python-runner-element",
+        stem: "python_runner_element",
+        work_folder: "element",
+    },
+    WasmCrate {
+        package: "python-runner-worker",
+        stem: "python_runner_worker",
+        work_folder: "worker",
+    },
+];
+
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The wasm features rustc 1.95 uses for wasm32-unknown-unknown, passed to wasm-opt explicitly.
+///
+/// binaryen 132 also reads them from the `target_features` section (rustc writes it, and
+/// wasm-bindgen 0.2.130 keeps it): its output is byte-identical with and without these flags.
+/// Naming them keeps wasm-opt correct should the section ever be stripped; without
+/// reference-types it would mishandle the `__wbindgen_externrefs` table, the bug that makes
+/// Debian's binaryen 108 output fail in the browser. `-all` is avoided: it lets wasm-opt use
+/// features (GC, SIMD, ...) that the compiled code does not, so browsers could differ.
+pub const WASM_OPT_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-multivalue",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-reference-types",
+    "--enable-sign-ext",
+];
+
+/// Step 1: `cargo build --target wasm32-unknown-unknown` for both crates in one cargo call.
+pub fn cargo_build(workspace: &Workspace, profile: Profile) -> Result<()> {
+    let mut command = workspace::cargo();
+    command
+        .args(["build", "--target", WASM_TARGET])
+        .current_dir(&workspace.root);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
+    for wasm_crate in &WASM_CRATES {
+        command.args(["-p", wasm_crate.package]);
+    }
+    workspace::run(&mut command).context("building the wasm crates")
+}
+
+/// Where cargo leaves `wasm_crate`'s `.wasm` for `profile`.
+pub fn cargo_output(workspace: &Workspace, profile: Profile, wasm_crate: &WasmCrate) -> PathBuf {
+    workspace
+        .target_dir
+        .join(WASM_TARGET)
+        .join(profile.directory())
+        .join(format!("{}.wasm", wasm_crate.stem))
+}
+
+/// Step 2: wasm-bindgen with the `web` target into a fresh `out_dir`.
+///
+/// `omit_default_module_path` drops the `new URL(.., import.meta.url)` fallback: the templates
+/// always pass the bytes, and `import.meta` would be empty (and warned about) in the IIFE.
+pub fn bindgen(input: &Path, out_dir: &Path) -> Result<()> {
+    if out_dir.exists() {
+        fs::remove_dir_all(out_dir)
+            .with_context(|| format!("removing old wasm-bindgen output {}", out_dir.display()))?;
+    }
+    Bindgen::new()
+        .input_path(input)
+        .web(true)
+        .context("selecting the wasm-bindgen web target")?
+        .omit_default_module_path(true)
+        .typescript(false)
+        .generate(out_dir)
+        .with_context(|| format!("running wasm-bindgen on {}", input.display()))
+}
+
+/// Step 3: `wasm-opt -Oz` in place.
+pub fn wasm_opt(wasm_opt_program: &Path, wasm_file: &Path) -> Result<()> {
+    let optimised = wasm_file.with_extension("opt.wasm");
+    let mut command = Command::new(wasm_opt_program);
+    command
+        .arg(wasm_file)
+        .arg("-Oz")
+        .args(WASM_OPT_FEATURES)
+        .arg("-o")
+        .arg(&optimised);
+    workspace::run(&mut command).context("optimising with wasm-opt")?;
+    fs::rename(&optimised, wasm_file).with_context(|| {
+        format!(
+            "replacing {} with the optimised module",
+            wasm_file.display()
+        )
+    })
+}
+
+/// The `_bg.wasm` that wasm-bindgen writes for `wasm_crate` in `work_dir`.
+pub fn bindgen_wasm(work_dir: &Path, wasm_crate: &WasmCrate) -> PathBuf {
+    work_dir
+        .join(wasm_crate.work_folder)
+        .join(format!("{}_bg.wasm", wasm_crate.stem))
+}

@@ -1,0 +1,43 @@
+// Public properties and methods of <python-runner>, defined once on the class prototype.
+// The custom-elements crate defines the class; this adds what it cannot: prototype accessors.
+// `call(element, operation)` goes to Rust (bindings.rs, `element_call`).
+
+export function define_properties(tag, call) {
+  const proto = customElements.get(tag).prototype;
+  const define = (name, descriptor) =>
+    Object.defineProperty(proto, name, { configurable: true, ...descriptor });
+  const reflectString = (name, attribute) =>
+    define(name, {
+      get() { return this.getAttribute(attribute); },
+      set(value) {
+        if (value == null) this.removeAttribute(attribute);
+        else this.setAttribute(attribute, String(value));
+      },
+    });
+  const reflectBoolean = (name, attribute) =>
+    define(name, {
+      get() { return this.hasAttribute(attribute); },
+      set(value) { this.toggleAttribute(attribute, Boolean(value)); },
+    });
+  reflectString("pyodideUrl", "pyodide-url");
+  reflectBoolean("manual", "manual");
+  reflectBoolean("hideCode", "hide-code");
+  define("code", {
+    get() { return call(this, "get_code"); },
+    set(value) {
+      this.__pythonRunnerCode = value == null ? undefined : String(value);
+      call(this, "code_changed");
+    },
+  });
+  define("state", { get() { return call(this, "get_state"); } });
+  define("run", { value() { call(this, "run"); }, writable: true });
+}
+
+// A property set on the element before the class was defined shadows the prototype accessor:
+// take it off so the accessor sees it (the usual custom-element "upgrade property" step).
+export function take_own_property(element, name) {
+  if (!Object.prototype.hasOwnProperty.call(element, name)) return undefined;
+  const value = element[name];
+  delete element[name];
+  return value;
+}

@@ -1,0 +1,119 @@
+//! Every JS-facing part of the element crate: the `boot` export, the custom element class
+//! (through the `custom-elements` crate), prototype properties, and a few typed imports.
+
+use custom_elements::CustomElement;
+use wasm_bindgen::prelude::*;
+use web_sys::{HtmlElement, ShadowRoot};
+
+use crate::registry::{self, InstanceId};
+
+/// The tag name of the element.
+pub const TAG: &str = "python-runner";
+
+#[wasm_bindgen(module = "/js/properties.js")]
+extern "C" {
+    fn define_properties(tag: &str, call: &Closure<dyn FnMut(HtmlElement, String) -> JsValue>);
+    fn take_own_property(element: &HtmlElement, name: &str) -> JsValue;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The host element with the property the `code` setter stores its value in.
+    #[wasm_bindgen(extends = HtmlElement)]
+    pub type RunnerHost;
+    #[wasm_bindgen(method, getter, js_name = __pythonRunnerCode)]
+    pub fn code_property(this: &RunnerHost) -> Option<String>;
+}
+
+/// Defines `<python-runner>`. `worker_source` is the worker's bundled ES module text,
+/// started from a Blob URL. Calling it again (a second copy of the bundle) does nothing.
+#[wasm_bindgen]
+pub fn boot(worker_source: String) {
+    console_error_panic_hook::set_once();
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    if !window.custom_elements().get(TAG).is_undefined() {
+        web_sys::console::warn_1(&"python-runner: already defined on this page; skipping".into());
+        return;
+    }
+    registry::set_worker_source(worker_source);
+    Shell::define(TAG);
+    let call = Closure::<dyn FnMut(HtmlElement, String) -> JsValue>::new(element_call);
+    define_properties(TAG, &call);
+    // Leaks on purpose: the accessors live as long as the page's element definition.
+    call.forget();
+}
+
+/// Carries out a property access or method call from `properties.js`.
+fn element_call(host: HtmlElement, operation: String) -> JsValue {
+    match operation.as_str() {
+        "get_code" => registry::code_of(&host).into(),
+        "code_changed" => {
+            registry::code_property_changed(&host);
+            JsValue::UNDEFINED
+        }
+        "get_state" => registry::state_of(&host).into(),
+        "run" => {
+            registry::run(&host);
+            JsValue::UNDEFINED
+        }
+        _ => JsValue::UNDEFINED,
+    }
+}
+
+/// Takes a `code` property set before the element was defined, if any.
+pub fn take_early_code(host: &HtmlElement) -> Option<String> {
+    take_own_property(host, "code").as_string()
+}
+
+/// The per-element object the `custom-elements` crate keeps; state lives in `registry.rs`.
+///
+/// The crate holds a lock on this while any callback runs, so nothing here may set an
+/// observed attribute or dispatch an event synchronously (events are dispatched from a microtask).
+#[derive(Default)]
+struct Shell {
+    id: Option<InstanceId>,
+}
+
+impl CustomElement for Shell {
+    fn inject_children(&mut self, this: &HtmlElement) {
+        // With `shadow() == true` the crate passes the new open shadow root here.
+        let shadow: ShadowRoot = this.clone().unchecked_into();
+        match registry::create(&shadow) {
+            Ok(id) => self.id = Some(id),
+            Err(error) => web_sys::console::error_2(
+                &"python-runner: could not build the element".into(),
+                &error,
+            ),
+        }
+    }
+
+    fn observed_attributes() -> &'static [&'static str] {
+        registry::OBSERVED_ATTRIBUTES
+    }
+
+    fn connected_callback(&mut self, this: &HtmlElement) {
+        if let Some(id) = self.id {
+            registry::connected(id, this);
+        }
+    }
+
+    fn disconnected_callback(&mut self, _this: &HtmlElement) {
+        if let Some(id) = self.id {
+            registry::disconnected(id);
+        }
+    }
+
+    fn attribute_changed_callback(
+        &mut self,
+        _this: &HtmlElement,
+        name: String,
+        _old_value: Option<String>,
+        new_value: Option<String>,
+    ) {
+        if let Some(id) = self.id {
+            registry::attribute_changed(id, &name, new_value.as_deref());
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The `<python-runner>` custom element: shows code, runs it in a Pyodide worker, renders output.
+//!
+//! `bindings.rs` is the JS boundary (the `boot` export, the element class, properties);
+//! `registry.rs` holds live instances and carries out effects; `machine.rs` is the per-element
+//! state machine (plain Rust); `view.rs` owns the shadow DOM; `worker_client.rs` the worker;
+//! `code.rs` turns element text into source; `listener.rs` owns event listeners.
+#![deny(clippy::unwrap_used)]
+
+mod bindings;
+pub mod code;
+mod listener;
+pub mod machine;
+mod registry;
+mod view;
+mod worker_client;
+
+pub use bindings::boot;

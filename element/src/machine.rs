@@ -1,0 +1,551 @@
+//! The per-element state machine: what the element does when it is connected, gets its code,
+//! is asked to run, or hears from its worker.
+//!
+//! Plain Rust with no JS types, unit-tested natively. `registry.rs` feeds it inputs and
+//! carries out the [`Effect`]s it returns (DOM updates in `view.rs`, messages in `worker_client.rs`).
+
+use python_runner_protocol::{ErrorKind, ErrorPayload, OutputPart, PartKind, RunId};
+
+/// What the element is doing, reflected in the host's `state` attribute and `state` property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Not connected to a document.
+    Idle,
+    /// Python is loading (or the code is not known yet).
+    Loading,
+    /// Python is loaded and nothing has run yet (`manual` elements wait here for Run).
+    Ready,
+    /// Code is running.
+    Running,
+    /// The last run finished; Run runs again.
+    Done,
+    /// Python could not be started; Run tries again.
+    Error,
+}
+
+impl Status {
+    /// The value of the `state` attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Idle => "idle",
+            Status::Loading => "loading",
+            Status::Ready => "ready",
+            Status::Running => "running",
+            Status::Done => "done",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// Events dispatched on the host element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElementEvent {
+    /// `ready`: Python is loaded.
+    Ready {
+        /// `pyodide.version`.
+        pyodide_version: String,
+    },
+    /// `done`: a run finished.
+    Done {
+        /// The last line of the traceback when the code raised, e.g. `ZeroDivisionError: division by zero`.
+        exception: Option<String>,
+    },
+    /// `error`: something went wrong (Python could not start, the worker crashed, or the code raised).
+    Error {
+        /// Broad category.
+        kind: ErrorKind,
+        /// The sentence shown in the element.
+        message: String,
+    },
+}
+
+/// Something the JS-facing layer must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Start a worker and send it `Init`.
+    SpawnWorker,
+    /// Terminate the worker (if any).
+    TerminateWorker,
+    /// Send `Run` to the worker.
+    SendRun {
+        /// Id of the new run.
+        id: RunId,
+        /// The code.
+        code: String,
+    },
+    /// Empty the output region.
+    ClearOutput,
+    /// Append output parts, as text.
+    AppendOutput(Vec<OutputPart>),
+    /// Show an element-level error message in the output region.
+    ShowError(String),
+    /// Reflect a new status.
+    SetStatus(Status),
+    /// Dispatch an event on the host (after the current callback returns).
+    Dispatch(ElementEvent),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WorkerPhase {
+    Absent,
+    Booting,
+    Ready,
+    Failed,
+}
+
+/// State of one `<python-runner>`.
+#[derive(Debug)]
+pub struct Machine {
+    status: Status,
+    worker: WorkerPhase,
+    connected: bool,
+    code: Option<String>,
+    manual: bool,
+    run_requested: bool,
+    current_run: Option<RunId>,
+    next_run_id: RunId,
+    has_run: bool,
+    traceback_text: String,
+}
+
+impl Default for Machine {
+    fn default() -> Self {
+        Self {
+            status: Status::Idle,
+            worker: WorkerPhase::Absent,
+            connected: false,
+            code: None,
+            manual: false,
+            run_requested: false,
+            current_run: None,
+            next_run_id: 1,
+            has_run: false,
+            traceback_text: String::new(),
+        }
+    }
+}
+
+impl Machine {
+    /// The current status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The code, once known.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// The element was connected to a document. The worker starts at once, before the code is
+    /// known, so Pyodide loads while the page is still parsing.
+    pub fn connected(&mut self, manual: bool) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        self.connected = true;
+        self.manual = manual;
+        if self.worker == WorkerPhase::Absent {
+            self.worker = WorkerPhase::Booting;
+            effects.push(Effect::SpawnWorker);
+        }
+        if !manual && !self.has_run {
+            self.run_requested = true;
+        }
+        self.settle(&mut effects);
+        effects
+    }
+
+    /// The code is known (read from the element, or set through the `code` property).
+    /// A non-`manual` element runs new code when it is connected.
+    pub fn code_changed(&mut self, code: String) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let changed = self.code.as_deref() != Some(code.as_str());
+        self.code = Some(code);
+        if changed && self.has_run && !self.manual {
+            self.run_requested = true;
+        }
+        self.settle(&mut effects);
+        effects
+    }
+
+    /// The `manual` attribute changed.
+    pub fn set_manual(&mut self, manual: bool) {
+        self.manual = manual;
+    }
+
+    /// Run was clicked (or `run()` called). A failed worker is replaced first.
+    pub fn run_requested(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        self.run_requested = true;
+        if self.connected && matches!(self.worker, WorkerPhase::Absent | WorkerPhase::Failed) {
+            self.worker = WorkerPhase::Booting;
+            effects.push(Effect::ClearOutput);
+            effects.push(Effect::SpawnWorker);
+        }
+        self.settle(&mut effects);
+        effects
+    }
+
+    /// The worker loaded Python.
+    pub fn worker_ready(&mut self, pyodide_version: String) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.worker != WorkerPhase::Booting {
+            return effects;
+        }
+        self.worker = WorkerPhase::Ready;
+        effects.push(Effect::Dispatch(ElementEvent::Ready { pyodide_version }));
+        self.settle(&mut effects);
+        effects
+    }
+
+    /// Output from the worker; output of an older run is dropped.
+    pub fn worker_output(&mut self, id: RunId, parts: Vec<OutputPart>) -> Vec<Effect> {
+        if self.current_run != Some(id) {
+            return Vec::new();
+        }
+        for part in &parts {
+            if matches!(part.kind, PartKind::Traceback | PartKind::SyntaxError) {
+                self.traceback_text.push_str(&part.text);
+            }
+        }
+        vec![Effect::AppendOutput(parts)]
+    }
+
+    /// A run ended.
+    pub fn worker_done(&mut self, id: RunId) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.current_run != Some(id) {
+            return effects;
+        }
+        self.current_run = None;
+        self.has_run = true;
+        let exception = last_line(&self.traceback_text);
+        self.traceback_text.clear();
+        effects.push(Effect::Dispatch(ElementEvent::Done {
+            exception: exception.clone(),
+        }));
+        if let Some(message) = exception {
+            effects.push(Effect::Dispatch(ElementEvent::Error {
+                kind: ErrorKind::Python,
+                message,
+            }));
+        }
+        self.settle(&mut effects);
+        effects
+    }
+
+    /// The worker reported a failure: `id` is `None` when Python could not start at all.
+    pub fn worker_failed(&mut self, id: Option<RunId>, error: ErrorPayload) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match id {
+            None => self.fail_worker(error.kind, error.message, &mut effects),
+            Some(id) if self.current_run == Some(id) => {
+                effects.push(Effect::ShowError(error.message.clone()));
+                effects.push(Effect::Dispatch(ElementEvent::Error {
+                    kind: error.kind,
+                    message: error.message,
+                }));
+            }
+            Some(_) => {}
+        }
+        effects
+    }
+
+    /// The worker died (script error, crash): it is terminated; Run starts a new one.
+    pub fn worker_crashed(&mut self, reason: &str) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.worker == WorkerPhase::Absent {
+            return effects;
+        }
+        self.fail_worker(
+            ErrorKind::Worker,
+            format!("The Python worker stopped unexpectedly: {reason}"),
+            &mut effects,
+        );
+        effects
+    }
+
+    /// The element left the document: its worker is terminated.
+    pub fn disconnected(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        self.connected = false;
+        self.run_requested = false;
+        self.current_run = None;
+        if self.worker != WorkerPhase::Absent {
+            self.worker = WorkerPhase::Absent;
+            effects.push(Effect::TerminateWorker);
+        }
+        self.settle(&mut effects);
+        effects
+    }
+
+    fn fail_worker(&mut self, kind: ErrorKind, message: String, effects: &mut Vec<Effect>) {
+        self.worker = WorkerPhase::Failed;
+        self.current_run = None;
+        self.run_requested = false;
+        effects.push(Effect::TerminateWorker);
+        effects.push(Effect::ShowError(message.clone()));
+        effects.push(Effect::Dispatch(ElementEvent::Error { kind, message }));
+        self.settle(effects);
+    }
+
+    /// Starts a requested run when everything is in place, and recomputes the status.
+    fn settle(&mut self, effects: &mut Vec<Effect>) {
+        if self.run_requested
+            && self.connected
+            && self.worker == WorkerPhase::Ready
+            && self.current_run.is_none()
+        {
+            if let Some(code) = self.code.clone() {
+                let id = self.next_run_id;
+                self.next_run_id += 1;
+                self.current_run = Some(id);
+                self.run_requested = false;
+                self.traceback_text.clear();
+                effects.push(Effect::ClearOutput);
+                effects.push(Effect::SendRun { id, code });
+            }
+        }
+        let status = if !self.connected {
+            Status::Idle
+        } else if self.current_run.is_some() {
+            Status::Running
+        } else {
+            match self.worker {
+                WorkerPhase::Absent | WorkerPhase::Booting => Status::Loading,
+                WorkerPhase::Failed => Status::Error,
+                WorkerPhase::Ready if self.run_requested => Status::Loading,
+                WorkerPhase::Ready if self.has_run => Status::Done,
+                WorkerPhase::Ready => Status::Ready,
+            }
+        };
+        if status != self.status {
+            self.status = status;
+            effects.push(Effect::SetStatus(status));
+        }
+    }
+}
+
+fn last_line(text: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(kind: PartKind, text: &str) -> OutputPart {
+        OutputPart {
+            kind,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn runs_once_code_and_worker_are_ready() {
+        let mut machine = Machine::default();
+        assert_eq!(
+            machine.connected(false),
+            vec![Effect::SpawnWorker, Effect::SetStatus(Status::Loading)]
+        );
+        assert_eq!(machine.code_changed("print(1)".into()), vec![]);
+        assert_eq!(
+            machine.worker_ready("314.0.7".into()),
+            vec![
+                Effect::Dispatch(ElementEvent::Ready {
+                    pyodide_version: "314.0.7".into()
+                }),
+                Effect::ClearOutput,
+                Effect::SendRun {
+                    id: 1,
+                    code: "print(1)".into()
+                },
+                Effect::SetStatus(Status::Running),
+            ]
+        );
+        let parts = vec![part(PartKind::Stdout, "1\n")];
+        assert_eq!(
+            machine.worker_output(1, parts.clone()),
+            vec![Effect::AppendOutput(parts)]
+        );
+        assert_eq!(
+            machine.worker_done(1),
+            vec![
+                Effect::Dispatch(ElementEvent::Done { exception: None }),
+                Effect::SetStatus(Status::Done),
+            ]
+        );
+    }
+
+    #[test]
+    fn worker_ready_before_code_waits_for_code() {
+        let mut machine = Machine::default();
+        machine.connected(false);
+        machine.worker_ready("v".into());
+        assert_eq!(machine.status(), Status::Loading);
+        let effects = machine.code_changed("x = 1".into());
+        assert_eq!(
+            effects,
+            vec![
+                Effect::ClearOutput,
+                Effect::SendRun {
+                    id: 1,
+                    code: "x = 1".into()
+                },
+                Effect::SetStatus(Status::Running),
+            ]
+        );
+    }
+
+    #[test]
+    fn manual_waits_for_run_and_run_again_uses_a_new_id() {
+        let mut machine = Machine::default();
+        machine.connected(true);
+        machine.code_changed("print(2)".into());
+        machine.worker_ready("v".into());
+        assert_eq!(machine.status(), Status::Ready);
+        let effects = machine.run_requested();
+        assert!(effects.contains(&Effect::SendRun {
+            id: 1,
+            code: "print(2)".into()
+        }));
+        machine.worker_done(1);
+        assert_eq!(machine.status(), Status::Done);
+        let effects = machine.run_requested();
+        assert_eq!(
+            effects,
+            vec![
+                Effect::ClearOutput,
+                Effect::SendRun {
+                    id: 2,
+                    code: "print(2)".into()
+                },
+                Effect::SetStatus(Status::Running),
+            ]
+        );
+        // Output of the old run is dropped.
+        assert_eq!(
+            machine.worker_output(1, vec![part(PartKind::Stdout, "x")]),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn exception_is_reported_with_its_last_traceback_line() {
+        let mut machine = Machine::default();
+        machine.connected(false);
+        machine.code_changed("1/0".into());
+        machine.worker_ready("v".into());
+        machine.worker_output(
+            1,
+            vec![part(
+                PartKind::Traceback,
+                "Traceback (most recent call last):\n  ...\nZeroDivisionError: division by zero\n",
+            )],
+        );
+        let effects = machine.worker_done(1);
+        let message = "ZeroDivisionError: division by zero".to_string();
+        assert_eq!(
+            effects,
+            vec![
+                Effect::Dispatch(ElementEvent::Done {
+                    exception: Some(message.clone())
+                }),
+                Effect::Dispatch(ElementEvent::Error {
+                    kind: ErrorKind::Python,
+                    message
+                }),
+                Effect::SetStatus(Status::Done),
+            ]
+        );
+    }
+
+    #[test]
+    fn boot_failure_shows_error_and_run_retries_with_a_new_worker() {
+        let mut machine = Machine::default();
+        machine.connected(false);
+        machine.code_changed("print(1)".into());
+        let error = ErrorPayload::new(
+            ErrorKind::PyodideLoad,
+            "Could not load Pyodide from /x/: 404",
+        );
+        let effects = machine.worker_failed(None, error.clone());
+        assert_eq!(
+            effects,
+            vec![
+                Effect::TerminateWorker,
+                Effect::ShowError(error.message.clone()),
+                Effect::Dispatch(ElementEvent::Error {
+                    kind: ErrorKind::PyodideLoad,
+                    message: error.message.clone()
+                }),
+                Effect::SetStatus(Status::Error),
+            ]
+        );
+        assert_eq!(
+            machine.run_requested(),
+            vec![
+                Effect::ClearOutput,
+                Effect::SpawnWorker,
+                Effect::SetStatus(Status::Loading)
+            ]
+        );
+    }
+
+    #[test]
+    fn disconnect_terminates_and_reconnect_restarts() {
+        let mut machine = Machine::default();
+        machine.connected(false);
+        machine.code_changed("print(1)".into());
+        machine.worker_ready("v".into());
+        assert_eq!(
+            machine.disconnected(),
+            vec![Effect::TerminateWorker, Effect::SetStatus(Status::Idle)]
+        );
+        assert_eq!(
+            machine.connected(false),
+            vec![Effect::SpawnWorker, Effect::SetStatus(Status::Loading)]
+        );
+        // The interrupted run had not finished, so the new worker runs the code.
+        let effects = machine.worker_ready("v".into());
+        assert!(effects.contains(&Effect::SendRun {
+            id: 2,
+            code: "print(1)".into()
+        }));
+    }
+
+    #[test]
+    fn new_code_reruns_a_non_manual_element() {
+        let mut machine = Machine::default();
+        machine.connected(false);
+        machine.code_changed("print(1)".into());
+        machine.worker_ready("v".into());
+        machine.worker_done(1);
+        let effects = machine.code_changed("print(2)".into());
+        assert!(effects.contains(&Effect::SendRun {
+            id: 2,
+            code: "print(2)".into()
+        }));
+        // The same code again does not rerun.
+        machine.worker_done(2);
+        assert_eq!(machine.code_changed("print(2)".into()), vec![]);
+    }
+
+    #[test]
+    fn crash_while_running_fails_the_worker() {
+        let mut machine = Machine::default();
+        machine.connected(false);
+        machine.code_changed("print(1)".into());
+        machine.worker_ready("v".into());
+        let effects = machine.worker_crashed("RuntimeError: unreachable");
+        assert_eq!(effects[0], Effect::TerminateWorker);
+        assert_eq!(
+            effects[1],
+            Effect::ShowError(
+                "The Python worker stopped unexpectedly: RuntimeError: unreachable".into()
+            )
+        );
+        assert_eq!(machine.status(), Status::Error);
+    }
+}

@@ -1,0 +1,456 @@
+//! The pool of live `<python-runner>` instances and the glue that carries out their
+//! state machine's effects: DOM updates, worker messages and events.
+//!
+//! Instances are keyed by an [`InstanceId`] held by the element's `custom-elements` shell.
+//! An element that leaves the document is removed from the pool (worker terminated, listeners
+//! dropped), so the pool never keeps a detached element alive; reconnecting rebuilds it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use python_runner_protocol::{ErrorKind, FromWorker, ToWorker};
+use wasm_bindgen::prelude::*;
+use web_sys::{CustomEvent, CustomEventInit, HtmlElement, ShadowRoot};
+
+use crate::bindings::{self, RunnerHost};
+use crate::code;
+use crate::listener::Listener;
+use crate::machine::{Effect, ElementEvent, Machine};
+use crate::view::View;
+use crate::worker_client::{WorkerClient, WorkerEvent};
+
+/// Identifies one element instance in the pool.
+pub type InstanceId = u32;
+
+/// Attributes whose changes the element reacts to.
+pub const OBSERVED_ATTRIBUTES: &[&str] = &["hide-code", "manual"];
+
+/// Where Pyodide is loaded from when `pyodide-url` is absent: the official CDN, pinned.
+pub const DEFAULT_PYODIDE_URL: &str = "https://cdn.jsdelivr.net/pyodide/v314.0.7/full/";
+
+struct Instance {
+    host: HtmlElement,
+    view: View,
+    machine: Machine,
+    worker: Option<WorkerClient>,
+    _run_click: Listener,
+    waiting_for_document: Option<Listener>,
+}
+
+thread_local! {
+    static INSTANCES: RefCell<HashMap<InstanceId, Instance>> = RefCell::new(HashMap::new());
+    static NEXT_ID: Cell<InstanceId> = const { Cell::new(1) };
+    static WORKER_SOURCE: RefCell<String> = const { RefCell::new(String::new()) };
+    static WORKER_URL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Stores the worker's module source (from the bundle) for [`worker_url`].
+pub fn set_worker_source(source: String) {
+    WORKER_SOURCE.with(|cell| *cell.borrow_mut() = source);
+}
+
+/// A Blob URL for the worker module, created once per page and shared by all elements.
+fn worker_url() -> Result<String, JsValue> {
+    WORKER_URL.with(|cell| {
+        if let Some(url) = cell.borrow().as_ref() {
+            return Ok(url.clone());
+        }
+        let source = WORKER_SOURCE.with(|source| source.borrow().clone());
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type("text/javascript");
+        let blob = web_sys::Blob::new_with_str_sequence_and_options(
+            &js_sys::Array::of1(&source.into()),
+            &options,
+        )?;
+        let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+        *cell.borrow_mut() = Some(url.clone());
+        Ok(url)
+    })
+}
+
+/// Builds a new instance's view into its shadow root.
+pub fn create(shadow: &ShadowRoot) -> Result<InstanceId, JsValue> {
+    let id = NEXT_ID.with(|next| {
+        let id = next.get();
+        next.set(id + 1);
+        id
+    });
+    insert(id, shadow)?;
+    Ok(id)
+}
+
+fn insert(id: InstanceId, shadow: &ShadowRoot) -> Result<(), JsValue> {
+    let host: HtmlElement = shadow.host().unchecked_into();
+    let view = View::build(shadow)?;
+    view.set_code_hidden(host.has_attribute("hide-code"));
+    view.set_status(Machine::default().status());
+    let run_click = Listener::new(view.run_button(), "click", move |_| {
+        update(id, |instance| instance.machine.run_requested());
+    })?;
+    INSTANCES.with(|instances| {
+        instances.borrow_mut().insert(
+            id,
+            Instance {
+                host,
+                view,
+                machine: Machine::default(),
+                worker: None,
+                _run_click: run_click,
+                waiting_for_document: None,
+            },
+        )
+    });
+    Ok(())
+}
+
+/// The element was connected: start its worker and read its code when the document allows.
+pub fn connected(id: InstanceId, host: &HtmlElement) {
+    let exists = INSTANCES.with(|instances| instances.borrow().contains_key(&id));
+    if !exists {
+        let Some(shadow) = host.shadow_root() else {
+            return;
+        };
+        if let Err(error) = insert(id, &shadow) {
+            web_sys::console::error_2(
+                &"python-runner: could not rebuild the element".into(),
+                &error,
+            );
+            return;
+        }
+    }
+    if let Some(code) = bindings::take_early_code(host) {
+        let _ = js_sys::Reflect::set(host, &"__pythonRunnerCode".into(), &code.into());
+    }
+    let manual = host.has_attribute("manual");
+    update(id, |instance| instance.machine.connected(manual));
+    let document = host.owner_document();
+    let still_parsing = document
+        .as_ref()
+        .is_some_and(|document| document.ready_state() == "loading");
+    if let (true, Some(document)) = (still_parsing, document) {
+        // The parser may not have added the element's children yet: read the code when it has.
+        let listener = Listener::new(&document, "DOMContentLoaded", move |_| {
+            update(id, |instance| {
+                instance.waiting_for_document = None;
+                read_code(instance)
+            });
+        });
+        match listener {
+            Ok(listener) => with_instance(id, |instance| {
+                instance.waiting_for_document = Some(listener);
+            }),
+            Err(error) => web_sys::console::error_1(&error),
+        }
+    } else {
+        // Script-created elements often get their text right after being appended.
+        wasm_bindgen_futures::spawn_local(async move {
+            update(id, read_code);
+        });
+    }
+}
+
+/// The element left the document. Moving an element disconnects and reconnects it at once,
+/// so the teardown waits for a microtask and only happens if it is still detached.
+pub fn disconnected(id: InstanceId) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let detached = INSTANCES.with(|instances| {
+            instances
+                .borrow()
+                .get(&id)
+                .is_some_and(|instance| !instance.host.is_connected())
+        });
+        if detached {
+            update(id, |instance| instance.machine.disconnected());
+            // Dropping the instance terminates its worker and removes its listeners.
+            INSTANCES.with(|instances| instances.borrow_mut().remove(&id));
+        }
+    });
+}
+
+/// An observed attribute changed.
+pub fn attribute_changed(id: InstanceId, name: &str, value: Option<&str>) {
+    with_instance(id, |instance| match name {
+        "hide-code" => instance.view.set_code_hidden(value.is_some()),
+        "manual" => instance.machine.set_manual(value.is_some()),
+        _ => {}
+    });
+}
+
+/// The `code` property was set.
+pub fn code_property_changed(host: &HtmlElement) {
+    if let Some(id) = find(host) {
+        update(id, read_code);
+    }
+}
+
+/// The `code` property's value: the code that runs.
+pub fn code_of(host: &HtmlElement) -> String {
+    if let Some(code) = host.unchecked_ref::<RunnerHost>().code_property() {
+        return code;
+    }
+    find(host)
+        .and_then(|id| {
+            INSTANCES.with(|instances| {
+                instances
+                    .borrow()
+                    .get(&id)
+                    .and_then(|instance| instance.machine.code().map(str::to_string))
+            })
+        })
+        .unwrap_or_else(|| code_from_children(host))
+}
+
+/// The `state` property's value.
+pub fn state_of(host: &HtmlElement) -> String {
+    find(host)
+        .and_then(|id| {
+            INSTANCES.with(|instances| {
+                instances
+                    .borrow()
+                    .get(&id)
+                    .map(|instance| instance.machine.status().as_str().to_string())
+            })
+        })
+        .unwrap_or_else(|| "idle".into())
+}
+
+/// `run()`: runs the code (again).
+pub fn run(host: &HtmlElement) {
+    if let Some(id) = find(host) {
+        update(id, |instance| instance.machine.run_requested());
+    }
+}
+
+fn find(host: &HtmlElement) -> Option<InstanceId> {
+    INSTANCES.with(|instances| {
+        instances
+            .borrow()
+            .iter()
+            .find(|(_, instance)| instance.host == *host)
+            .map(|(id, _)| *id)
+    })
+}
+
+/// The code from a child `<script type="text/python">`, else the element's own text.
+fn code_from_children(host: &HtmlElement) -> String {
+    let script = host
+        .query_selector(":scope > script[type='text/python']")
+        .ok()
+        .flatten();
+    let text = match script {
+        Some(script) => script.text_content(),
+        None => host.text_content(),
+    };
+    code::normalize(&text.unwrap_or_default())
+}
+
+fn read_code(instance: &mut Instance) -> Vec<Effect> {
+    let code = match instance.host.unchecked_ref::<RunnerHost>().code_property() {
+        Some(code) => code,
+        None => code_from_children(&instance.host),
+    };
+    instance.view.show_code(&code);
+    instance.machine.code_changed(code)
+}
+
+fn with_instance(id: InstanceId, action: impl FnOnce(&mut Instance)) {
+    INSTANCES.with(|instances| {
+        if let Some(instance) = instances.borrow_mut().get_mut(&id) {
+            action(instance);
+        }
+    });
+}
+
+/// Feeds one input to an instance's machine and carries out the effects. Events are
+/// dispatched from a microtask, after every borrow and every `custom-elements` lock is released.
+fn update(id: InstanceId, input: impl FnOnce(&mut Instance) -> Vec<Effect>) {
+    let mut events = Vec::new();
+    let mut host = None;
+    with_instance(id, |instance| {
+        let mut effects = input(instance);
+        while !effects.is_empty() {
+            let mut follow_up = Vec::new();
+            for effect in effects {
+                follow_up.extend(apply(id, instance, effect, &mut events));
+            }
+            effects = follow_up;
+        }
+        host = Some(instance.host.clone());
+    });
+    if let (Some(host), false) = (host, events.is_empty()) {
+        wasm_bindgen_futures::spawn_local(async move {
+            for event in events {
+                dispatch(&host, event);
+            }
+        });
+    }
+}
+
+fn apply(
+    id: InstanceId,
+    instance: &mut Instance,
+    effect: Effect,
+    events: &mut Vec<ElementEvent>,
+) -> Vec<Effect> {
+    let result = match effect {
+        Effect::SpawnWorker => match spawn_worker(id, &instance.host) {
+            Ok(worker) => {
+                instance.worker = Some(worker);
+                Ok(())
+            }
+            Err(reason) => return instance.machine.worker_crashed(&reason),
+        },
+        Effect::TerminateWorker => {
+            instance.worker = None;
+            Ok(())
+        }
+        Effect::SendRun { id: run_id, code } => {
+            let sent = match &instance.worker {
+                Some(worker) => worker
+                    .send(&ToWorker::Run { id: run_id, code })
+                    .map_err(|error| describe(&error)),
+                None => Err("no worker".to_string()),
+            };
+            if let Err(reason) = sent {
+                return instance.machine.worker_crashed(&reason);
+            }
+            Ok(())
+        }
+        Effect::ClearOutput => {
+            instance.view.clear_output();
+            Ok(())
+        }
+        Effect::AppendOutput(parts) => instance.view.append(&parts),
+        Effect::ShowError(message) => instance.view.show_error(&message),
+        Effect::SetStatus(status) => {
+            instance.view.set_status(status);
+            instance.host.set_attribute("state", status.as_str())
+        }
+        Effect::Dispatch(event) => {
+            events.push(event);
+            Ok(())
+        }
+    };
+    if let Err(error) = result {
+        web_sys::console::error_2(
+            &"python-runner: could not update the element".into(),
+            &error,
+        );
+    }
+    Vec::new()
+}
+
+fn spawn_worker(id: InstanceId, host: &HtmlElement) -> Result<WorkerClient, String> {
+    let pyodide_url = pyodide_url(host)?;
+    let script_url = worker_url().map_err(|error| describe(&error))?;
+    WorkerClient::spawn(&script_url, &pyodide_url, move |event| {
+        on_worker_event(id, event);
+    })
+    .map_err(|error| format!("could not start a Web Worker: {}", describe(&error)))
+}
+
+/// `pyodide-url` (or the pinned CDN) resolved against the page, ending in `/`.
+fn pyodide_url(host: &HtmlElement) -> Result<String, String> {
+    let attribute = host
+        .get_attribute("pyodide-url")
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_PYODIDE_URL.into());
+    let base = host.base_uri().ok().flatten().unwrap_or_default();
+    let url = web_sys::Url::new_with_base(attribute.trim(), &base)
+        .map_err(|_| format!("pyodide-url {attribute:?} is not a valid URL"))?;
+    let mut href = url.href();
+    if !href.ends_with('/') {
+        href.push('/');
+    }
+    Ok(href)
+}
+
+fn on_worker_event(id: InstanceId, event: WorkerEvent) {
+    update(id, |instance| match event {
+        WorkerEvent::Message(FromWorker::Ready {
+            protocol,
+            pyodide_version,
+        }) => {
+            if protocol == python_runner_protocol::PROTOCOL_VERSION {
+                instance.machine.worker_ready(pyodide_version)
+            } else {
+                instance.machine.worker_failed(
+                    None,
+                    python_runner_protocol::ErrorPayload::new(
+                        ErrorKind::Protocol,
+                        format!(
+                            "The worker speaks protocol version {protocol}, the element version {}",
+                            python_runner_protocol::PROTOCOL_VERSION
+                        ),
+                    ),
+                )
+            }
+        }
+        WorkerEvent::Message(FromWorker::Output { id, parts }) => {
+            instance.machine.worker_output(id, parts)
+        }
+        WorkerEvent::Message(FromWorker::Done { id }) => instance.machine.worker_done(id),
+        WorkerEvent::Message(FromWorker::Failed { id, error }) => {
+            instance.machine.worker_failed(id, error)
+        }
+        WorkerEvent::Crashed(reason) => instance.machine.worker_crashed(&reason),
+    });
+}
+
+fn dispatch(host: &HtmlElement, event: ElementEvent) {
+    let (name, detail) = match &event {
+        ElementEvent::Ready { pyodide_version } => (
+            "ready",
+            object(&[("pyodideVersion", pyodide_version.into())]),
+        ),
+        ElementEvent::Done { exception } => (
+            "done",
+            object(&[(
+                "exception",
+                exception.as_deref().map_or(JsValue::NULL, JsValue::from),
+            )]),
+        ),
+        ElementEvent::Error { kind, message } => (
+            "error",
+            object(&[
+                ("kind", error_kind_name(*kind).into()),
+                ("message", message.into()),
+            ]),
+        ),
+    };
+    let init = CustomEventInit::new();
+    init.set_detail(&detail);
+    if let Ok(event) = CustomEvent::new_with_event_init_dict(name, &init) {
+        // A listener's exception is reported by the browser; nothing to do here.
+        let _ = host.dispatch_event(&event);
+    }
+}
+
+fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let object = js_sys::Object::new();
+    for (key, value) in entries {
+        let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
+fn error_kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::PyodideLoad => "pyodide_load",
+        ErrorKind::Protocol => "protocol",
+        ErrorKind::Worker => "worker",
+        ErrorKind::Internal => "internal",
+        ErrorKind::Python => "python",
+    }
+}
+
+fn describe(error: &JsValue) -> String {
+    if let Some(error) = error.dyn_ref::<js_sys::Error>() {
+        return format!(
+            "{}: {}",
+            String::from(error.name()),
+            String::from(error.message())
+        );
+    }
+    error.as_string().unwrap_or_else(|| format!("{error:?}"))
+}

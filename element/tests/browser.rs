@@ -1,0 +1,272 @@
+//! Component tests of `<python-runner>` in a real browser: attributes → state → shadow DOM.
+//!
+//! The worker here is a tiny scripted stand-in (`FAKE_WORKER`) that speaks the real protocol, so
+//! these tests pin the element alone; the real worker and Pyodide are covered end to end in `tests/`.
+
+use std::time::Duration;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+use web_sys::{HtmlElement, ShadowRoot};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Answers `init` with `ready` (or `failed` for URLs containing `/fail/`) and echoes each run's
+/// code back as stdout, then `done`.
+const FAKE_WORKER: &str = r#"
+self.onmessage = (event) => {
+  const message = event.data;
+  if (message.type === "init") {
+    if (message.pyodide_url.includes("/fail/")) {
+      self.postMessage({ type: "failed", id: null, error: { kind: "pyodide_load",
+        message: "Could not load Pyodide from " + message.pyodide_url + ": test", detail: null } });
+    } else {
+      self.postMessage({ type: "ready", protocol: 1, pyodide_version: "fake" });
+    }
+  } else if (message.type === "run") {
+    self.postMessage({ type: "output", id: message.id, parts: [{ type: "stdout", text: message.code }] });
+    self.postMessage({ type: "done", id: message.id });
+  }
+};
+"#;
+
+fn setup() {
+    python_runner_element::boot(FAKE_WORKER.to_string());
+}
+
+fn document() -> web_sys::Document {
+    web_sys::window()
+        .and_then(|window| window.document())
+        .expect_throw("a document")
+}
+
+/// Mounts HTML in a fresh container and returns the first `<python-runner>` in it.
+fn mount(html: &str) -> HtmlElement {
+    let container = document().create_element("div").expect_throw("div");
+    container.set_inner_html(html);
+    document()
+        .body()
+        .expect_throw("body")
+        .append_child(&container)
+        .expect_throw("append");
+    container
+        .query_selector("python-runner")
+        .expect_throw("query")
+        .expect_throw("an element")
+        .unchecked_into()
+}
+
+fn shadow(element: &HtmlElement) -> ShadowRoot {
+    element.shadow_root().expect_throw("an open shadow root")
+}
+
+fn inner(element: &HtmlElement, selector: &str) -> Option<HtmlElement> {
+    shadow(element)
+        .query_selector(selector)
+        .expect_throw("query")
+        .map(JsCast::unchecked_into)
+}
+
+fn state(element: &HtmlElement) -> String {
+    element.get_attribute("state").unwrap_or_default()
+}
+
+async fn sleep(duration: Duration) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .expect_throw("window")
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                duration.as_millis() as i32,
+            )
+            .expect_throw("setTimeout");
+    });
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .expect_throw("timer");
+}
+
+async fn wait_for_state(element: &HtmlElement, wanted: &str) {
+    for _ in 0..200 {
+        if state(element) == wanted {
+            return;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+    panic!("state stayed {:?}, wanted {wanted:?}", state(element));
+}
+
+fn output_chunks(element: &HtmlElement) -> Vec<(String, String)> {
+    let output = inner(element, ".output").expect_throw("output");
+    let children = output.children();
+    (0..children.length())
+        .filter_map(|index| children.item(index))
+        .map(|child| (child.class_name(), child.text_content().unwrap_or_default()))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn shadow_dom_has_code_toolbar_and_log() {
+    setup();
+    let element = mount("<python-runner manual>print(1)</python-runner>");
+    let button = inner(&element, "button.run").expect_throw("a Run button");
+    assert_eq!(button.text_content().as_deref(), Some("Run"));
+    assert_eq!(button.get_attribute("type").as_deref(), Some("button"));
+    let output = inner(&element, ".output").expect_throw("an output region");
+    assert_eq!(output.get_attribute("role").as_deref(), Some("log"));
+    assert!(inner(&element, "pre.source").is_some());
+}
+
+#[wasm_bindgen_test]
+async fn runs_text_code_and_shows_it_as_text() {
+    setup();
+    let element = mount(
+        "<python-runner pyodide-url='/ok/'>\n    print(\"&lt;b&gt;x&lt;/b&gt;\")\n</python-runner>",
+    );
+    wait_for_state(&element, "done").await;
+    assert_eq!(
+        output_chunks(&element),
+        vec![("stdout".to_string(), "print(\"<b>x</b>\")\n".to_string())]
+    );
+    assert!(
+        inner(&element, ".output b").is_none(),
+        "output must not be parsed as HTML"
+    );
+    assert_eq!(
+        inner(&element, "pre.source")
+            .and_then(|source| source.text_content())
+            .as_deref(),
+        Some("print(\"<b>x</b>\")")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn script_child_wins_over_text() {
+    setup();
+    let element = mount(
+        "<python-runner pyodide-url='/ok/'><script type='text/python'>if 1 < 2: print('<b>')</script></python-runner>",
+    );
+    wait_for_state(&element, "done").await;
+    assert_eq!(
+        output_chunks(&element),
+        vec![("stdout".to_string(), "if 1 < 2: print('<b>')\n".to_string())]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn manual_waits_for_run_and_run_replaces_output() {
+    setup();
+    let element = mount("<python-runner manual pyodide-url='/ok/'>x = 1</python-runner>");
+    wait_for_state(&element, "ready").await;
+    assert_eq!(output_chunks(&element), vec![]);
+    inner(&element, "button.run").expect_throw("Run").click();
+    wait_for_state(&element, "done").await;
+    inner(&element, "button.run").expect_throw("Run").click();
+    sleep(Duration::from_millis(50)).await;
+    wait_for_state(&element, "done").await;
+    assert_eq!(
+        output_chunks(&element),
+        vec![("stdout".to_string(), "x = 1\n".to_string())]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn code_property_set_before_connecting() {
+    setup();
+    let element: HtmlElement = document()
+        .create_element("python-runner")
+        .expect_throw("create")
+        .unchecked_into();
+    element
+        .set_attribute("pyodide-url", "/ok/")
+        .expect_throw("attribute");
+    js_sys::Reflect::set(&element, &"code".into(), &"print(6*7)".into()).expect_throw("code");
+    assert_eq!(
+        js_sys::Reflect::get(&element, &"code".into())
+            .expect_throw("get")
+            .as_string()
+            .as_deref(),
+        Some("print(6*7)")
+    );
+    document()
+        .body()
+        .expect_throw("body")
+        .append_child(&element)
+        .expect_throw("append");
+    wait_for_state(&element, "done").await;
+    assert_eq!(
+        output_chunks(&element),
+        vec![("stdout".to_string(), "print(6*7)".to_string())]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn hide_code_attribute_hides_the_source() {
+    setup();
+    let element = mount("<python-runner manual hide-code>x</python-runner>");
+    assert!(inner(&element, "pre.source")
+        .expect_throw("source")
+        .hidden());
+    element.remove_attribute("hide-code").expect_throw("remove");
+    assert!(!inner(&element, "pre.source")
+        .expect_throw("source")
+        .hidden());
+    assert!(js_sys::Reflect::get(&element, &"manual".into())
+        .expect_throw("manual")
+        .is_truthy());
+}
+
+#[wasm_bindgen_test]
+async fn boot_failure_shows_error_and_fires_event() {
+    setup();
+    let element = mount("<python-runner pyodide-url='/fail/'>print(1)</python-runner>");
+    let events = js_sys::Array::new();
+    let recorder = {
+        let events = events.clone();
+        Closure::<dyn FnMut(web_sys::CustomEvent)>::new(move |event: web_sys::CustomEvent| {
+            events.push(&event.detail());
+        })
+    };
+    element
+        .add_event_listener_with_callback("error", recorder.as_ref().unchecked_ref())
+        .expect_throw("listen");
+    wait_for_state(&element, "error").await;
+    sleep(Duration::from_millis(20)).await;
+    let origin = web_sys::window()
+        .expect_throw("window")
+        .location()
+        .origin()
+        .expect_throw("origin");
+    let expected = format!("Could not load Pyodide from {origin}/fail/: test");
+    assert_eq!(
+        output_chunks(&element),
+        vec![("error".to_string(), expected.clone())]
+    );
+    assert_eq!(events.length(), 1);
+    let message = js_sys::Reflect::get(&events.get(0), &"message".into()).expect_throw("message");
+    assert_eq!(message.as_string(), Some(expected));
+    assert_eq!(
+        js_sys::Reflect::get(&element, &"state".into())
+            .expect_throw("state")
+            .as_string()
+            .as_deref(),
+        Some("error")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn removed_element_goes_idle_and_reconnecting_runs_again() {
+    setup();
+    let element = mount("<python-runner pyodide-url='/ok/'>print(3)</python-runner>");
+    wait_for_state(&element, "done").await;
+    let parent = element.parent_node().expect_throw("parent");
+    element.remove();
+    sleep(Duration::from_millis(20)).await;
+    assert_eq!(state(&element), "idle");
+    parent.append_child(&element).expect_throw("re-append");
+    wait_for_state(&element, "done").await;
+    assert_eq!(
+        output_chunks(&element),
+        vec![("stdout".to_string(), "print(3)\n".to_string())]
+    );
+}

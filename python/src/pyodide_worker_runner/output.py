@@ -1,0 +1,184 @@
+"""Output batching: collect what user code writes and hand it on in parts.
+
+Every write becomes an output *part* `{"type": ..., "text": ..., **extra}`. Parts are
+held in an `OutputBuffer` and passed to a flush function as a list. The buffer flushes
+when a second part is pending (a change of type), when the pending text reaches
+`flush_length` characters, or when more than `flush_time` seconds have passed since
+the last flush. Time is only checked when something is written: there is no timer.
+
+`SysStream` is the file-like object that replaces `sys.stdout` / `sys.stderr` while
+user code runs.
+"""
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["BinaryStream", "OutputBuffer", "OutputPart", "SysStream"]
+
+OutputPart = dict[str, Any]
+"""One part: `{"type": str, "text": str, **extra}`."""
+
+
+class OutputBuffer:
+    """Batches output parts and passes them to `flush_fn` as a list.
+
+    `clock` returns the current time in seconds; it is `time.monotonic` unless a test
+    injects a fake one.
+    """
+
+    flush_length: int = 1000
+    """Flush when the pending text is at least this many characters long."""
+
+    flush_time: float = 1
+    """Flush on the next write once more than this many seconds passed since the last flush."""
+
+    def __init__(
+        self,
+        flush_fn: Callable[[list[OutputPart]], object],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.flush_fn = flush_fn
+        self.clock = clock
+        self.parts: list[OutputPart] = []
+        self.last_time = clock()
+
+    def reset(self) -> None:
+        """Drop pending parts and restart the flush clock."""
+        self.parts = []
+        self.last_time = self.clock()
+
+    def put(self, output_type: str, text: str | bytes, **extra: Any) -> None:
+        """Add `text` as output of type `output_type`, flushing if `should_flush()`.
+
+        Bytes are decoded as UTF-8 with replacement characters. Anything else that is
+        not a str raises `TypeError("Can only write str, not <type>")`. Consecutive
+        parts of the same type are merged, but only when neither carries extra keys.
+        """
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        if not isinstance(text, str):
+            raise TypeError(f"Can only write str, not {type(text).__name__}")
+        assert isinstance(output_type, str), "output type must be a str"
+
+        last = self.parts[-1] if self.parts else None
+        if last is not None and not extra and last["type"] == output_type and len(last) == 2:
+            last["text"] += text
+        else:
+            self.parts.append({"type": output_type, "text": text, **extra})
+
+        if self.should_flush():
+            self.flush()
+
+    def should_flush(self) -> bool:
+        """Whether the pending parts should be sent now."""
+        return (
+            len(self.parts) > 1
+            or self.clock() - self.last_time > self.flush_time
+            or sum(len(part["text"]) for part in self.parts) >= self.flush_length
+        )
+
+    def flush(self) -> None:
+        """Send the pending parts, if any, and restart the flush clock.
+
+        With nothing pending this does nothing, and in particular leaves the clock alone.
+        """
+        if not self.parts:
+            return
+        parts = self.parts
+        # Take the parts before calling out, so that output produced while flushing
+        # starts a new batch instead of being sent twice.
+        self.parts = []
+        try:
+            self.flush_fn(parts)
+        finally:
+            self.last_time = self.clock()
+
+
+class SysStream:
+    """A write-only text stream that puts everything written into an `OutputBuffer`.
+
+    `encoding` is always "utf-8" and `isatty()` is False, whatever the real streams say:
+    the text ends up in a web page, not a terminal. Any other attribute is looked up on
+    `sys.__stdout__` (for stderr too), so code that pokes at less common attributes
+    still finds something.
+    """
+
+    encoding = "utf-8"
+    errors = "strict"
+    newlines = None
+    closed = False
+
+    def __init__(self, output_type: str, buffer: OutputBuffer) -> None:
+        self.type = output_type
+        self._output = buffer
+
+    @property
+    def name(self) -> str:
+        """The conventional name of the stream, e.g. `<stdout>`."""
+        return f"<{self.type}>"
+
+    @property
+    def buffer(self) -> "BinaryStream":
+        """A binary view, so `sys.stdout.buffer.write(b"...")` is captured too."""
+        return BinaryStream(self)
+
+    def write(self, s: str) -> int:
+        """Put `s` into the output buffer; return its length."""
+        self._output.put(self.type, s)
+        return len(s)
+
+    def writelines(self, lines: Any) -> None:
+        """Write each string of `lines`."""
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Send all pending output now."""
+        self._output.flush()
+
+    def isatty(self) -> bool:
+        """Always False: the output goes to a web page."""
+        return False
+
+    def writable(self) -> bool:
+        """Always True."""
+        return True
+
+    def readable(self) -> bool:
+        """Always False."""
+        return False
+
+    def seekable(self) -> bool:
+        """Always False."""
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        target = sys.__stdout__
+        if target is None:
+            raise AttributeError(name)
+        return getattr(target, name)
+
+
+class BinaryStream:
+    """The `.buffer` of a `SysStream`: bytes written here are decoded as UTF-8 and put."""
+
+    def __init__(self, text_stream: SysStream) -> None:
+        self._text_stream = text_stream
+
+    def write(self, b: bytes | bytearray | memoryview) -> int:
+        """Put `b` (decoded as UTF-8 with replacement characters); return its length."""
+        if isinstance(b, bytearray | memoryview):
+            b = bytes(b)
+        self._text_stream._output.put(self._text_stream.type, b)
+        return len(b)
+
+    def flush(self) -> None:
+        """Send all pending output now."""
+        self._text_stream.flush()
+
+    def writable(self) -> bool:
+        """Always True."""
+        return True

@@ -1,0 +1,1056 @@
+//! `bench [--runs N] [--quick] ...`: time to first output of `<python-runner>` against bare Pyodide in a module
+//! worker (cold and warm, in headless Chromium) and the size of `target/dist/python-runner.js`; prints a table and
+//! writes JSON to `target/bench/`. Run through `cargo bundle bench`, which builds the release bundle first.
+
+use anyhow::{bail, Context, Result};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use python_runner_tests::{report, workspace_root, Browser, BrowserOptions, Server, ServerOptions};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const USAGE: &str = "usage: bench [--runs N] [--quick] [options]
+
+Measures time to first output (print(\"hi\")) of <python-runner> against bare Pyodide in a module worker,
+cold (a fresh Chromium profile per sample) and warm (one browser, HTTP and wasm code caches filled), on a
+cross-origin isolated server and (warm only) a non-isolated one; and the size of target/dist/python-runner.js.
+Prints a table; writes target/bench/bench-<unix time>.json and target/bench/latest.json.
+
+  --runs N            samples per variant for both cold and warm (default: cold 5, warm 9)
+  --cold-runs N       cold samples per variant
+  --warm-runs N       warm samples per variant
+  --warmup N          unmeasured loads of each page before the warm samples (default 1)
+  --quick             cold 2, warm 3 (explicit counts still win)
+  --skip-not-isolated no warm run on the non-isolated server
+  --no-trace          no traced samples (the breakdown of where the time goes)
+
+Exit status: 0 when every variant produced at least one sample (targets missed or not), 1 otherwise.";
+
+/// A sample that shows no output this long after navigation start counts as failed.
+const SAMPLE_LIMIT: Duration = Duration::from_secs(60);
+/// Gzip -9 size the bundle should not exceed.
+const TARGET_GZIP: u64 = 55 * 1024;
+/// Element median / bare median should not exceed this.
+const TARGET_RATIO: f64 = 1.05;
+/// Pause after a sample, so the previous page's worker teardown does not overlap the next measurement.
+const SETTLE_WARM: Duration = Duration::from_millis(300);
+/// Pause after quitting a browser (Chromium's exit and profile removal) before the next cold sample.
+const SETTLE_COLD: Duration = Duration::from_millis(1000);
+
+#[derive(Debug, Clone, PartialEq)]
+struct Args {
+    cold_runs: usize,
+    warm_runs: usize,
+    warmup: usize,
+    quick: bool,
+    not_isolated: bool,
+    trace: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Option<Args>> {
+    let (mut runs, mut cold, mut warm, mut warmup) = (None, None, None, 1);
+    let mut quick = false;
+    let mut not_isolated = true;
+    let mut trace = true;
+    let mut it = args.iter();
+    let count = |flag: &str, value: Option<&String>| -> Result<usize> {
+        let value = value.with_context(|| format!("{flag} needs a value"))?;
+        value
+            .parse()
+            .with_context(|| format!("{flag}: bad count {value:?}"))
+    };
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned());
+        match flag {
+            "--runs" => runs = Some(count(flag, value().as_ref())?),
+            "--cold-runs" => cold = Some(count(flag, value().as_ref())?),
+            "--warm-runs" => warm = Some(count(flag, value().as_ref())?),
+            "--warmup" => warmup = count(flag, value().as_ref())?,
+            "--quick" => quick = true,
+            "--skip-not-isolated" => not_isolated = false,
+            "--no-trace" => trace = false,
+            "--help" | "-h" => return Ok(None),
+            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+        }
+    }
+    let (cold_default, warm_default) = if quick { (2, 3) } else { (5, 9) };
+    let args = Args {
+        cold_runs: cold.or(runs).unwrap_or(cold_default),
+        warm_runs: warm.or(runs).unwrap_or(warm_default),
+        warmup,
+        quick,
+        not_isolated,
+        trace,
+    };
+    if args.cold_runs == 0 && args.warm_runs == 0 {
+        bail!("nothing to measure: both cold and warm runs are 0");
+    }
+    Ok(Some(args))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match parse_args(&args) {
+        Ok(None) => {
+            println!("{USAGE}");
+            0
+        }
+        Ok(Some(args)) => match run(&args) {
+            Ok(complete) => i32::from(!complete),
+            Err(e) => {
+                eprintln!("bench: {}", report(&e));
+                2
+            }
+        },
+        Err(e) => {
+            eprintln!("bench: {}", report(&e));
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Samples
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    Element,
+    Bare,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Element => "element",
+            Variant::Bare => "bare",
+        }
+    }
+
+    /// Element and bare alternate, and the pair's order flips every round (E B, B E, E B, ...), so neither
+    /// variant always runs right after the other.
+    fn pair(round: usize) -> [Variant; 2] {
+        if round.is_multiple_of(2) {
+            [Variant::Element, Variant::Bare]
+        } else {
+            [Variant::Bare, Variant::Element]
+        }
+    }
+}
+
+/// One page load, as `window.__bench` reported it (times in ms).
+#[derive(Clone, Debug, Default)]
+struct Sample {
+    /// t1 − t0: element created (or `new Worker()`) to "hi" shown (or received).
+    ttfo: Option<f64>,
+    /// t1 since navigation start (for the element, includes loading and defining the bundle).
+    from_navigation: Option<f64>,
+    /// Element only: when `customElements.whenDefined` resolved, since navigation start.
+    defined: Option<f64>,
+    /// Element only: the `ready` event (Pyodide loaded), after t0.
+    ready: Option<f64>,
+    error: Option<String>,
+    console_errors: Vec<String>,
+    /// `window.__trace` plus the page's own resource timings, for traced samples.
+    trace: Option<Value>,
+    raw: Value,
+}
+
+impl Sample {
+    fn failed(error: String) -> Sample {
+        Sample {
+            error: Some(error),
+            ..Sample::default()
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "ok": self.error.is_none(),
+            "ttfo_ms": self.ttfo.map(round1),
+            "from_navigation_start_ms": self.from_navigation.map(round1),
+            "defined_ms": self.defined.map(round1),
+            "ready_ms": self.ready.map(round1),
+            "error": self.error,
+            "console_errors": self.console_errors,
+        })
+    }
+}
+
+/// Waits for `window.__bench` (a Promise) without polling, so the tool adds no load while the page works.
+const RESULT_JS: &str = r#"
+const done = arguments[arguments.length - 1];
+const limit = Math.max(0, LIMIT_MS - performance.now());
+const timer = setTimeout(() => done({ ok: false, error: `no output within ${LIMIT_MS / 1000} s of navigation start` }), limit);
+const finish = (result) => { clearTimeout(timer); done(result); };
+if (!window.__bench) {
+  finish({ ok: false, error: "window.__bench is not set (did the page's script fail?)" });
+} else {
+  Promise.resolve(window.__bench).then(finish, (e) => finish({ ok: false, error: String((e && e.stack) || e) }));
+}
+"#;
+
+/// The page's own resource timings (the bundle, the page) and its navigation timing, for traced samples.
+const PAGE_TIMINGS_JS: &str = r#"
+const nav = performance.getEntriesByType("navigation")[0];
+return {
+  trace: window.__trace ?? null,
+  navigation: nav ? { response_end: nav.responseEnd, dom_content_loaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd } : null,
+  page_resources: performance.getEntriesByType("resource").map((r) => ({
+    name: r.name, start: r.startTime, end: r.responseEnd, transfer_size: r.transferSize, encoded_size: r.encodedBodySize,
+  })),
+};
+"#;
+
+fn page_url(server: &Server, variant: Variant, trace: bool) -> String {
+    let query = if trace { "?trace=1" } else { "" };
+    server.url(&format!("/fixtures/bench/{}.html{query}", variant.name()))
+}
+
+/// Loads the variant's page in `browser` and waits for its result; never fails, a problem is a failed sample.
+fn measure(browser: &Browser, server: &Server, variant: Variant, trace: bool) -> Sample {
+    let mut sample = match measure_inner(browser, server, variant, trace) {
+        Ok(sample) => sample,
+        Err(e) => Sample::failed(report(&e)),
+    };
+    match browser.console_errors() {
+        Ok(errors) => sample.console_errors = errors,
+        Err(e) => sample
+            .console_errors
+            .push(format!("(console unavailable: {e:#})")),
+    }
+    sample
+}
+
+fn measure_inner(
+    browser: &Browser,
+    server: &Server,
+    variant: Variant,
+    trace: bool,
+) -> Result<Sample> {
+    browser.goto(&page_url(server, variant, trace))?;
+    let script = RESULT_JS.replace("LIMIT_MS", &SAMPLE_LIMIT.as_millis().to_string());
+    let raw = browser.eval_async(&script)?;
+    let num = |key: &str| raw.get(key).and_then(Value::as_f64);
+    let mut sample = Sample {
+        raw: raw.clone(),
+        ..Sample::default()
+    };
+    if raw.get("ok") != Some(&Value::Bool(true)) {
+        sample.error = Some(
+            raw.get("error")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("unexpected result {raw}"), str::to_owned),
+        );
+        return Ok(sample);
+    }
+    sample.ttfo = num("ttfo");
+    sample.from_navigation = num("t1");
+    sample.defined = num("defined");
+    sample.ready = num("ready").zip(num("t0")).map(|(ready, t0)| ready - t0);
+    if sample.ttfo.is_none() {
+        sample.error = Some(format!("result without ttfo: {raw}"));
+    }
+    if trace {
+        // The worker side reports over a BroadcastChannel; the bare worker's report comes only after its
+        // top-level await (after "hi"), so give it a moment.
+        let _ = browser.wait_for(
+            "window.__trace && window.__trace.worker_resources.some((r) => /\\/pyodide\\.mjs(\\?|$)/.test(r.name))",
+            Duration::from_secs(5),
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        sample.trace = Some(browser.eval(PAGE_TIMINGS_JS)?);
+    }
+    Ok(sample)
+}
+
+fn describe(sample: &Sample) -> String {
+    match (&sample.error, sample.ttfo) {
+        (Some(error), _) => format!("FAILED: {}", first_line(error)),
+        (None, Some(ttfo)) => {
+            let mut out = format!("{ttfo:.0} ms");
+            if let Some(nav) = sample.from_navigation {
+                let _ = write!(out, " (from navigation start {nav:.0} ms)");
+            }
+            out
+        }
+        (None, None) => "no time".into(),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+fn progress(label: &str, what: &str, sample: &Sample) {
+    eprintln!("  {label:<28} {what:<16} {}", describe(sample));
+    for error in &sample.console_errors {
+        eprintln!("      console: {}", first_line(error));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenarios
+
+/// Element and bare samples of one scenario, plus the traced pair (measured separately, not in the stats).
+#[derive(Debug, Default)]
+struct Scenario {
+    /// Key in the JSON.
+    key: &'static str,
+    /// Name in the table.
+    label: &'static str,
+    /// Column title prefix in the trace table.
+    short: &'static str,
+    element: Vec<Sample>,
+    bare: Vec<Sample>,
+    traced: Vec<(Variant, Sample)>,
+    /// Why the scenario did not run at all (e.g. the browser could not be launched).
+    skipped: Option<String>,
+}
+
+impl Scenario {
+    fn new(key: &'static str, label: &'static str, short: &'static str) -> Scenario {
+        Scenario {
+            key,
+            label,
+            short,
+            ..Scenario::default()
+        }
+    }
+
+    fn push(&mut self, variant: Variant, sample: Sample) {
+        match variant {
+            Variant::Element => self.element.push(sample),
+            Variant::Bare => self.bare.push(sample),
+        }
+    }
+
+    fn ratio(&self, value: Metric) -> Option<f64> {
+        let element = Stats::of(&values(&self.element, value))?;
+        let bare = Stats::of(&values(&self.bare, value))?;
+        (bare.median > 0.0).then(|| element.median / bare.median)
+    }
+
+    /// Every variant that should have samples has at least one successful one.
+    fn complete(&self, expected: usize) -> bool {
+        expected == 0
+            || [&self.element, &self.bare]
+                .iter()
+                .all(|samples| samples.iter().any(|s| s.error.is_none()))
+    }
+
+    fn to_json(&self) -> Value {
+        let ratio = self.ratio(|s| s.ttfo);
+        json!({
+            "label": self.label,
+            "skipped": self.skipped,
+            "element": series_json(&self.element, Variant::Element),
+            "bare": series_json(&self.bare, Variant::Bare),
+            "ratio": ratio.map(round3),
+            "target_ratio": TARGET_RATIO,
+            "ratio_pass": ratio.map(|r| r <= TARGET_RATIO),
+            "ratio_from_navigation_start": self.ratio(|s| s.from_navigation).map(round3),
+            "traced": self.traced.iter().map(|(variant, sample)| json!({
+                "variant": variant.name(),
+                "sample": sample.to_json(),
+                "milestones_after_t0_ms": milestones(sample)
+                    .into_iter()
+                    .map(|(name, at)| (name.to_owned(), json!(at.map(round1))))
+                    .collect::<serde_json::Map<_, _>>(),
+                "raw": sample.trace,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Cold: a fresh browser (empty profile: no HTTP cache, no wasm code cache) for every sample.
+fn run_cold(server: &Server, args: &Args) -> Scenario {
+    let mut scenario = Scenario::new("cold", "cold, isolated", "cold");
+    eprintln!(
+        "cold (a new browser per sample), {} per variant:",
+        args.cold_runs
+    );
+    let fresh = |variant: Variant, trace: bool| -> Sample {
+        let sample = match Browser::launch() {
+            Ok(browser) => measure(&browser, server, variant, trace),
+            Err(e) => Sample::failed(format!("could not launch the browser: {}", report(&e))),
+        };
+        std::thread::sleep(SETTLE_COLD);
+        sample
+    };
+    for round in 0..args.cold_runs {
+        for variant in Variant::pair(round) {
+            let sample = fresh(variant, false);
+            progress(
+                &format!("cold {}/{}", round + 1, args.cold_runs),
+                variant.name(),
+                &sample,
+            );
+            scenario.push(variant, sample);
+        }
+    }
+    if args.trace && args.cold_runs > 0 {
+        for variant in [Variant::Element, Variant::Bare] {
+            let sample = fresh(variant, true);
+            progress("cold traced", variant.name(), &sample);
+            scenario.traced.push((variant, sample));
+        }
+    }
+    scenario
+}
+
+/// Warm: one browser; each page loaded `warmup` times first, then alternating fresh navigations.
+fn run_warm(
+    server: &Server,
+    args: &Args,
+    (key, label, short): (&'static str, &'static str, &'static str),
+) -> Scenario {
+    let mut scenario = Scenario::new(key, label, short);
+    eprintln!(
+        "{label} (one browser, {} warm-up load(s) of each page), {} per variant:",
+        args.warmup, args.warm_runs
+    );
+    let browser = match Browser::launch() {
+        Ok(browser) => browser,
+        Err(e) => {
+            let error = format!("could not launch the browser: {}", report(&e));
+            eprintln!("  {error}");
+            scenario.skipped = Some(error);
+            return scenario;
+        }
+    };
+    let settle = || {
+        let _ = browser.goto("about:blank");
+        std::thread::sleep(SETTLE_WARM);
+    };
+    for round in 0..args.warmup {
+        for variant in [Variant::Element, Variant::Bare] {
+            let sample = measure(&browser, server, variant, false);
+            progress(&format!("warm-up {}", round + 1), variant.name(), &sample);
+            settle();
+        }
+    }
+    for round in 0..args.warm_runs {
+        for variant in Variant::pair(round) {
+            let sample = measure(&browser, server, variant, false);
+            progress(
+                &format!("{key} {}/{}", round + 1, args.warm_runs),
+                variant.name(),
+                &sample,
+            );
+            scenario.push(variant, sample);
+            settle();
+        }
+    }
+    if args.trace {
+        for variant in [Variant::Element, Variant::Bare] {
+            let sample = measure(&browser, server, variant, true);
+            progress(&format!("{key} traced"), variant.name(), &sample);
+            scenario.traced.push((variant, sample));
+            settle();
+        }
+    }
+    scenario
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Statistics
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Stats {
+    n: usize,
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Stats {
+    fn of(values: &[f64]) -> Option<Stats> {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let (&min, &max) = (sorted.first()?, sorted.last()?);
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Some(Stats {
+            n,
+            median,
+            min,
+            max,
+        })
+    }
+}
+
+/// Picks one measurement out of a sample.
+type Metric = fn(&Sample) -> Option<f64>;
+
+fn values(samples: &[Sample], value: Metric) -> Vec<f64> {
+    samples
+        .iter()
+        .filter(|s| s.error.is_none())
+        .filter_map(value)
+        .collect()
+}
+
+fn stats_json(values: &[f64]) -> Value {
+    let stats = Stats::of(values);
+    json!({
+        "samples": values.iter().copied().map(round1).collect::<Vec<_>>(),
+        "median": stats.map(|s| round1(s.median)),
+        "min": stats.map(|s| round1(s.min)),
+        "max": stats.map(|s| round1(s.max)),
+    })
+}
+
+fn series_json(samples: &[Sample], variant: Variant) -> Value {
+    let mut out = stats_json(&values(samples, |s| s.ttfo));
+    out["failed"] = json!(samples.iter().filter(|s| s.error.is_some()).count());
+    out["errors"] = json!(samples
+        .iter()
+        .filter_map(|s| s.error.as_deref())
+        .collect::<Vec<_>>());
+    out["from_navigation_start"] = stats_json(&values(samples, |s| s.from_navigation));
+    if variant == Variant::Element {
+        out["defined_after_navigation_start"] = stats_json(&values(samples, |s| s.defined));
+        out["ready_after_t0"] = stats_json(&values(samples, |s| s.ready));
+    }
+    out["details"] = json!(samples.iter().map(Sample::to_json).collect::<Vec<_>>());
+    out
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Traces
+
+/// Milestones of a traced sample, in ms after t0 (element created / `new Worker()`).
+fn milestones(sample: &Sample) -> Vec<(&'static str, Option<f64>)> {
+    let t0 = sample.raw.get("t0").and_then(Value::as_f64);
+    let trace = sample.trace.as_ref().and_then(|t| t.get("trace"));
+    let after = |at: Option<f64>| at.zip(t0).map(|(at, t0)| at - t0);
+    let list = |key: &str| -> Vec<Value> {
+        trace
+            .and_then(|t| t.get(key))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let resource = |needle: &str, field: &str| {
+        list("worker_resources")
+            .iter()
+            .filter(|r| {
+                r["name"]
+                    .as_str()
+                    .and_then(|n| n.rsplit('/').next())
+                    .is_some_and(|file| file.split('?').next() == Some(needle))
+            })
+            .filter_map(|r| r[field].as_f64())
+            .reduce(f64::min)
+    };
+    let mark = |name: &str| {
+        list("worker_marks")
+            .iter()
+            .find(|m| m["name"] == name)
+            .and_then(|m| m["at"].as_f64())
+    };
+    let worker_created = list("workers").first().and_then(|w| w["created"].as_f64());
+    let first_message = list("messages").first().and_then(|m| m["at"].as_f64());
+    vec![
+        ("new Worker()", after(worker_created)),
+        (
+            "worker started (its timeOrigin)",
+            after(mark("worker time origin")),
+        ),
+        (
+            "pyodide.mjs requested",
+            after(resource("pyodide.mjs", "start")),
+        ),
+        (
+            "pyodide.mjs received",
+            after(resource("pyodide.mjs", "end")),
+        ),
+        (
+            "pyodide.asm.mjs requested",
+            after(resource("pyodide.asm.mjs", "start")),
+        ),
+        (
+            "pyodide.asm.wasm requested",
+            after(resource("pyodide.asm.wasm", "start")),
+        ),
+        (
+            "pyodide.asm.wasm received",
+            after(resource("pyodide.asm.wasm", "end")),
+        ),
+        (
+            "python_stdlib.zip requested",
+            after(resource("python_stdlib.zip", "start")),
+        ),
+        ("first message from the worker", after(first_message)),
+        ("ready event", sample.ready),
+        ("first output (t1)", sample.ttfo),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Environment and bundle
+
+fn gzip_size(bytes: &[u8]) -> Result<u64> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(bytes)?;
+    Ok(u64::try_from(encoder.finish()?.len())?)
+}
+
+fn chromium_version() -> String {
+    let chromium = BrowserOptions::default().chromium;
+    std::process::Command::new(&chromium)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .find(|word| {
+                    word.contains('.') && word.chars().all(|c| c.is_ascii_digit() || c == '.')
+                })
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn pyodide_version(root: &Path) -> String {
+    std::fs::read(root.join("node_modules/pyodide/package.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|package| package["version"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn cpu_model() -> Option<String> {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()?
+        .lines()
+        .find(|line| line.starts_with("model name"))
+        .and_then(|line| line.split_once(':'))
+        .map(|(_, model)| model.trim().to_owned())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (proleptic Gregorian, UTC).
+fn iso_utc(unix: u64) -> String {
+    let days = i64::try_from(unix / 86_400).unwrap_or_default();
+    let secs = unix % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Report
+
+fn pass(ok: bool) -> &'static str {
+    if ok {
+        "PASS"
+    } else {
+        "MISS"
+    }
+}
+
+fn ms(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), |x| format!("{x:.0}"))
+}
+
+struct Report<'a> {
+    date: String,
+    chromium: &'a str,
+    pyodide: &'a str,
+    cores: usize,
+    load: (Option<f64>, Option<f64>),
+    took: Duration,
+    raw: u64,
+    gzip: u64,
+    scenarios: &'a [Scenario],
+}
+
+fn table(r: &Report<'_>) -> String {
+    let mut out = String::new();
+    let load = |x: Option<f64>| x.map_or_else(|| "?".into(), |x| format!("{x:.2}"));
+    let _ = writeln!(out, "python-runner bench, {}", r.date);
+    let _ = writeln!(
+        out,
+        "Chromium {}, Pyodide {}, {} cores, load average {} at start, {} at end, took {:.0} s",
+        r.chromium,
+        r.pyodide,
+        r.cores,
+        load(r.load.0),
+        load(r.load.1),
+        r.took.as_secs_f64()
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Bundle target/dist/python-runner.js");
+    let _ = writeln!(out, "  raw       {:>9} B", thousands(r.raw));
+    let over = i128::from(r.gzip) - i128::from(TARGET_GZIP);
+    let _ = writeln!(
+        out,
+        "  gzip -9   {:>9} B   target <= {} B   {} ({}{} B)",
+        thousands(r.gzip),
+        thousands(TARGET_GZIP),
+        pass(r.gzip <= TARGET_GZIP),
+        if over > 0 { "+" } else { "-" },
+        thousands(u64::try_from(over.unsigned_abs()).unwrap_or(u64::MAX))
+    );
+
+    let views: [(&str, Metric, bool); 2] = [
+        (
+            "Time to first output, ms (t0 = element created / new Worker(), t1 = \"hi\" shown / received)",
+            |s| s.ttfo,
+            true,
+        ),
+        (
+            "From navigation start to first output, ms (element: includes fetching and defining the bundle)",
+            |s| s.from_navigation,
+            false,
+        ),
+    ];
+    for (title, value, with_target) in views {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{title}");
+        let _ = writeln!(
+            out,
+            "  {:<22} {:<8} {:>3} {:>6} {:>8} {:>8} {:>8}   element/bare (medians)",
+            "scenario", "variant", "n", "failed", "median", "min", "max"
+        );
+        for scenario in r.scenarios {
+            if let Some(why) = &scenario.skipped {
+                let _ = writeln!(out, "  {:<22} skipped: {}", scenario.label, first_line(why));
+                continue;
+            }
+            for (i, (variant, samples)) in
+                [("element", &scenario.element), ("bare", &scenario.bare)]
+                    .into_iter()
+                    .enumerate()
+            {
+                let stats = Stats::of(&values(samples, value));
+                let failed = samples.iter().filter(|s| s.error.is_some()).count();
+                let ratio = if i == 0 {
+                    match scenario.ratio(value) {
+                        Some(ratio) if with_target => format!(
+                            "{ratio:.3}   target <= {TARGET_RATIO:.2}   {}",
+                            pass(ratio <= TARGET_RATIO)
+                        ),
+                        Some(ratio) => format!("{ratio:.3}"),
+                        None => "-".into(),
+                    }
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<22} {:<8} {:>3} {:>6} {:>8} {:>8} {:>8}   {}",
+                    if i == 0 { scenario.label } else { "" },
+                    variant,
+                    stats.map_or(0, |s| s.n),
+                    failed,
+                    ms(stats.map(|s| s.median)),
+                    ms(stats.map(|s| s.min)),
+                    ms(stats.map(|s| s.max)),
+                    ratio
+                );
+            }
+        }
+    }
+
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Element only, medians, ms");
+    let _ = writeln!(
+        out,
+        "  {:<22} {:>22} {:>24}",
+        "scenario", "defined (from nav.)", "ready event (after t0)"
+    );
+    for scenario in r.scenarios.iter().filter(|s| s.skipped.is_none()) {
+        let median =
+            |value: Metric| ms(Stats::of(&values(&scenario.element, value)).map(|s| s.median));
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>22} {:>24}",
+            scenario.label,
+            median(|s| s.defined),
+            median(|s| s.ready)
+        );
+    }
+
+    let traced: Vec<(String, &Sample)> = r
+        .scenarios
+        .iter()
+        .flat_map(|scenario| {
+            scenario.traced.iter().map(move |(variant, sample)| {
+                (format!("{} {}", scenario.short, variant.name()), sample)
+            })
+        })
+        .collect();
+    if !traced.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Where the time goes: one traced sample each (not in the stats above), ms after t0"
+        );
+        let _ = write!(out, "  {:<33}", "");
+        for (name, _) in &traced {
+            let _ = write!(out, "  {name:>w$}", w = name.len().max(6));
+        }
+        let _ = writeln!(out);
+        let columns: Vec<Vec<(&str, Option<f64>)>> =
+            traced.iter().map(|(_, s)| milestones(s)).collect();
+        let rows = columns.first().map_or(0, Vec::len);
+        for row in 0..rows {
+            let _ = write!(out, "  {:<33}", columns[0][row].0);
+            for ((name, _), column) in traced.iter().zip(&columns) {
+                let _ = write!(out, "  {:>w$}", ms(column[row].1), w = name.len().max(6));
+            }
+            let _ = writeln!(out);
+        }
+        for (name, sample) in &traced {
+            if let Some(error) = &sample.error {
+                let _ = writeln!(out, "  {name}: FAILED: {}", first_line(error));
+            }
+        }
+    }
+    out.lines()
+        .map(|line| line.trim_end().to_owned() + "\n")
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Runs the whole bench; `Ok(false)` when some variant produced no sample at all.
+fn run(args: &Args) -> Result<bool> {
+    let started = Instant::now();
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_secs();
+    let root = workspace_root();
+    let bundle_path = root.join("target/dist/python-runner.js");
+    let bundle = std::fs::read(&bundle_path).with_context(|| {
+        format!(
+            "reading {} (build it with `cargo bundle dist`, or run `cargo bundle bench`)",
+            bundle_path.display()
+        )
+    })?;
+    if !root.join("node_modules/pyodide/pyodide.mjs").is_file() {
+        bail!("node_modules/pyodide/pyodide.mjs is missing; run `npm ci` in the workspace root");
+    }
+    let raw = u64::try_from(bundle.len())?;
+    let gzip = gzip_size(&bundle)?;
+    let chromium = chromium_version();
+    let pyodide = pyodide_version(&root);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let load_start = load_average();
+    eprintln!(
+        "bench: Chromium {chromium}, Pyodide {pyodide}, {cores} cores; cold {} and warm {} samples per variant",
+        args.cold_runs, args.warm_runs
+    );
+
+    let isolated = Server::start(ServerOptions::isolated())?;
+    let mut scenarios = Vec::new();
+    if args.cold_runs > 0 {
+        scenarios.push(run_cold(&isolated, args));
+    }
+    if args.warm_runs > 0 {
+        scenarios.push(run_warm(
+            &isolated,
+            args,
+            ("warm", "warm, isolated", "warm"),
+        ));
+    }
+    drop(isolated);
+    if args.warm_runs > 0 && args.not_isolated {
+        let plain = Server::start(ServerOptions::not_isolated())?;
+        scenarios.push(run_warm(
+            &plain,
+            args,
+            ("warm_not_isolated", "warm, not isolated", "no-COI"),
+        ));
+    }
+    let took = started.elapsed();
+    let load_end = load_average();
+
+    let complete = scenarios.iter().all(|s| {
+        let expected = if s.key == "cold" {
+            args.cold_runs
+        } else {
+            args.warm_runs
+        };
+        s.complete(expected)
+    });
+    let report = Report {
+        date: iso_utc(unix),
+        chromium: &chromium,
+        pyodide: &pyodide,
+        cores,
+        load: (load_start, load_end),
+        took,
+        raw,
+        gzip,
+        scenarios: &scenarios,
+    };
+    let json = json!({
+        "timestamp": unix,
+        "date_utc": report.date,
+        "chromium_version": chromium,
+        "pyodide_version": pyodide,
+        "machine": {
+            "cores": cores,
+            "cpu": cpu_model(),
+            "load_average_start": load_start,
+            "load_average_end": load_end,
+        },
+        "settings": {
+            "cold_runs": args.cold_runs,
+            "warm_runs": args.warm_runs,
+            "warmup": args.warmup,
+            "quick": args.quick,
+            "sample_limit_s": SAMPLE_LIMIT.as_secs(),
+        },
+        "duration_s": round1(took.as_secs_f64()),
+        "bundle": {
+            "path": "target/dist/python-runner.js",
+            "raw": raw,
+            "gzip": gzip,
+            "target_gzip": TARGET_GZIP,
+            "gzip_pass": gzip <= TARGET_GZIP,
+        },
+        "time_to_first_output_ms": scenarios
+            .iter()
+            .map(|s| (s.key.to_owned(), s.to_json()))
+            .collect::<serde_json::Map<_, _>>(),
+        "complete": complete,
+    });
+
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let text = serde_json::to_string_pretty(&json)? + "\n";
+    let path = dir.join(format!("bench-{unix}.json"));
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    let latest = dir.join("latest.json");
+    std::fs::write(&latest, &text).with_context(|| format!("writing {}", latest.display()))?;
+
+    println!();
+    print!("{}", table(&report));
+    println!();
+    println!("JSON: {} (also {})", path.display(), latest.display());
+    if !complete {
+        println!("INCOMPLETE: some variant produced no successful sample (see the errors above and in the JSON)");
+    }
+    Ok(complete)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Option<Args> {
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        parse_args(&args).expect("valid arguments")
+    }
+
+    #[test]
+    fn parses_run_counts() {
+        let full = parse("").expect("args");
+        assert_eq!((full.cold_runs, full.warm_runs, full.warmup), (5, 9, 1));
+        let quick = parse("--quick").expect("args");
+        assert_eq!((quick.cold_runs, quick.warm_runs), (2, 3));
+        let runs = parse("--runs 4 --quick").expect("args");
+        assert_eq!((runs.cold_runs, runs.warm_runs), (4, 4));
+        let split = parse("--runs=4 --cold-runs 1 --no-trace --skip-not-isolated").expect("args");
+        assert_eq!((split.cold_runs, split.warm_runs), (1, 4));
+        assert!(!split.trace && !split.not_isolated);
+        assert!(parse("--help").is_none());
+        assert!(parse_args(&["--runs".to_owned()]).is_err());
+        assert!(parse_args(&["--bogus".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn stats_median_min_max() {
+        assert_eq!(Stats::of(&[]), None);
+        let odd = Stats::of(&[3.0, 1.0, 2.0]).expect("stats");
+        assert_eq!((odd.n, odd.median, odd.min, odd.max), (3, 2.0, 1.0, 3.0));
+        let even = Stats::of(&[4.0, 1.0, 3.0, 2.0]).expect("stats");
+        assert_eq!(even.median, 2.5);
+    }
+
+    #[test]
+    fn failed_samples_are_left_out_of_the_stats() {
+        let ok = |ms: f64| Sample {
+            ttfo: Some(ms),
+            ..Sample::default()
+        };
+        let mut scenario = Scenario::new("x", "x", "x");
+        scenario.element = vec![ok(110.0), Sample::failed("boom".into())];
+        scenario.bare = vec![ok(100.0)];
+        assert_eq!(values(&scenario.element, |s| s.ttfo), vec![110.0]);
+        assert_eq!(scenario.ratio(|s| s.ttfo).map(round3), Some(1.1));
+        assert!(scenario.complete(1));
+        scenario.bare = vec![Sample::failed("boom".into())];
+        assert!(!scenario.complete(1));
+    }
+
+    #[test]
+    fn formats_dates_and_numbers() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso_utc(1_764_164_705), "2025-11-26T13:45:05Z");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(56_320), "56,320");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}

@@ -1,0 +1,634 @@
+//! Headless Chromium driven through chromedriver (WebDriver, via fantoccini), behind a small blocking API:
+//! navigate, run scripts, poll for conditions, click/type inside open shadow roots, collect console errors.
+//!
+//! The API is blocking on purpose (each `Browser` owns a private tokio runtime), so plain `#[test]`s and
+//! libtest-mimic trials can use it. Do not call it from inside another tokio runtime.
+//!
+//! Process hygiene: chromedriver runs under a tiny `sh` watchdog that is the leader of a new process group.
+//! Chromium (started by chromedriver) stays in that group. The watchdog kills the whole group as soon as its stdin
+//! reaches EOF, which happens on [`Drop`] and also when the test process dies for any reason (panic, abort, ^C),
+//! so no chromedriver/Chromium outlives the tests. A normal drop first quits the WebDriver session gracefully.
+
+use anyhow::{anyhow, bail, Context, Result};
+use fantoccini::elements::{Element, ElementRef};
+use fantoccini::wd::{TimeoutConfiguration, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Key of a web element reference in WebDriver JSON.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Script timeout for [`Browser::eval_async`] (WebDriver default is 30 s; Pyodide boots can take longer on a busy box).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Page-load timeout for [`Browser::goto`].
+const PAGE_LOAD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How to launch the browser.
+#[derive(Clone, Debug)]
+pub struct BrowserOptions {
+    /// Chromium binary (default `/usr/bin/chromium`, or `$CHROMIUM`).
+    pub chromium: PathBuf,
+    /// chromedriver binary (default `/usr/bin/chromedriver`, or `$CHROMEDRIVER`).
+    pub chromedriver: PathBuf,
+    /// Run headless (default true; `NO_HEADLESS=1` turns it off, needs a display).
+    pub headless: bool,
+    /// Extra Chromium command-line switches, appended after the defaults.
+    pub extra_args: Vec<String>,
+}
+
+impl Default for BrowserOptions {
+    fn default() -> Self {
+        let env_path = |var: &str, default: &str| {
+            std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
+        };
+        BrowserOptions {
+            chromium: env_path("CHROMIUM", "/usr/bin/chromium"),
+            chromedriver: env_path("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            headless: std::env::var_os("NO_HEADLESS").is_none(),
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// One entry of the browser console, as chromedriver reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleEntry {
+    /// `SEVERE`, `WARNING`, `INFO`, `DEBUG`.
+    pub level: String,
+    /// `console-api` (page console.*), `javascript` (uncaught in the page), `worker` (console.* or uncaught in a
+    /// dedicated worker), `network` (failed loads such as 404s), ...
+    pub source: String,
+    /// URL, position and text, e.g. `http://127.0.0.1:1234/x.html 3:8 "boom"`.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConsoleEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} {}] {}", self.level, self.source, self.message)
+    }
+}
+
+/// chromedriver's legacy log endpoint (`POST /session/{id}/se/log`, `{"type":"browser"}`): returns and clears
+/// the entries gathered since the previous call.
+#[derive(Debug)]
+struct GetBrowserLog;
+
+impl WebDriverCompatibleCommand for GetBrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> std::result::Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// `GET /session/{id}/element/{element}/{what}` for element properties fantoccini has no method for
+/// (`computedlabel`, `computedrole`).
+#[derive(Debug)]
+struct GetElementProperty {
+    element: String,
+    what: &'static str,
+}
+
+impl WebDriverCompatibleCommand for GetElementProperty {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> std::result::Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/element/{}/{}",
+            session_id.unwrap_or_default(),
+            self.element,
+            self.what
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::GET, None)
+    }
+}
+
+/// The chromedriver process under its watchdog.
+struct Driver {
+    /// `None` only during drop.
+    watchdog: Option<Child>,
+    /// Dropping (closing) this makes the watchdog kill chromedriver's whole process group.
+    stdin: Option<ChildStdin>,
+    url: String,
+    log_path: PathBuf,
+}
+
+impl Driver {
+    fn start(chromedriver: &Path, dir: &Path) -> Result<Driver> {
+        let log_path = dir.join("chromedriver.log");
+        let stdout_path = dir.join("chromedriver.out");
+        // $1 = temp dir to delete at the end, $2 = stdout file, rest = chromedriver command. On EOF: `kill 0`
+        // signals the whole process group (chromedriver, Chromium and its helpers; the group was created for us by
+        // `process_group(0)`), with TERM ignored by this shell only. If the test process died, nobody deletes the
+        // profile, so the watchdog does it once Chromium had time to exit (after a normal drop it is gone already).
+        let script = r#"dir="$1"; out="$2"; shift 2; "$@" >"$out" 2>&1 </dev/null &
+read -r _; trap '' TERM; kill -TERM 0; wait; sleep 3; rm -rf -- "$dir""#;
+        let mut watchdog = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .arg("python-runner-chromedriver-watchdog")
+            .arg(dir)
+            .arg(&stdout_path)
+            .arg(chromedriver)
+            .arg("--port=0")
+            .arg(format!("--log-path={}", log_path.display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("could not start {} under /bin/sh", chromedriver.display()))?;
+        let stdin = watchdog.stdin.take();
+        let mut driver = Driver {
+            watchdog: Some(watchdog),
+            stdin,
+            url: String::new(),
+            log_path,
+        };
+        // chromedriver prints "ChromeDriver was started successfully on port N." once it listens.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let port = loop {
+            let out = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+            if let Some(port) = out
+                .split("started successfully on port ")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|digits| digits.parse::<u16>().ok())
+            {
+                break port;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "chromedriver ({}) did not report its port within 20 s; its output:\n{out}",
+                    chromedriver.display()
+                );
+            }
+            if let Some(Ok(Some(status))) = driver.watchdog.as_mut().map(Child::try_wait) {
+                bail!(
+                    "chromedriver ({}) exited early ({status}); its output:\n{out}",
+                    chromedriver.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        };
+        driver.url = format!("http://127.0.0.1:{port}/");
+        Ok(driver)
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // EOF on its stdin makes the watchdog kill chromedriver's process group.
+        drop(self.stdin.take());
+        // Reap the watchdog in the background: it lingers a few seconds to delete a leftover profile.
+        if let Some(mut watchdog) = self.watchdog.take() {
+            std::thread::spawn(move || watchdog.wait());
+        }
+    }
+}
+
+/// A headless Chromium session. Dropping it quits the session, stops chromedriver and deletes the profile.
+pub struct Browser {
+    // Field order matters for drop: the client (session) goes first, then the driver, then the profile dir.
+    client: Option<Client>,
+    rt: tokio::runtime::Runtime,
+    driver: Driver,
+    dir: tempfile::TempDir,
+    /// Console entries fetched from chromedriver but not yet handed out by `console_entries`.
+    pending_console: Mutex<Vec<ConsoleEntry>>,
+}
+
+impl std::fmt::Debug for Browser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Browser")
+            .field("webdriver", &self.driver.url)
+            .field("dir", &self.dir.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Chromium switches used for every session (besides `--headless=new` and `--user-data-dir`).
+pub const CHROMIUM_ARGS: &[&str] = &[
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+];
+
+impl Browser {
+    /// Starts chromedriver and a fresh headless Chromium with the default [`BrowserOptions`].
+    pub fn launch() -> Result<Browser> {
+        Browser::launch_with(BrowserOptions::default())
+    }
+
+    /// Starts chromedriver and a fresh Chromium (new temporary profile).
+    pub fn launch_with(options: BrowserOptions) -> Result<Browser> {
+        for bin in [&options.chromium, &options.chromedriver] {
+            if !bin.exists() {
+                bail!(
+                    "{} not found (install Debian's `chromium` and `chromium-driver`, or set CHROMIUM / CHROMEDRIVER)",
+                    bin.display()
+                );
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("python-runner-browser-")
+            .tempdir()
+            .context("could not create a temporary directory for the browser profile")?;
+        let profile = dir.path().join("profile");
+        let driver = Driver::start(&options.chromedriver, dir.path())?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .context("could not build the tokio runtime for WebDriver")?;
+
+        let mut args: Vec<String> = Vec::new();
+        if options.headless {
+            args.push("--headless=new".into());
+        }
+        args.extend(CHROMIUM_ARGS.iter().map(|s| (*s).to_owned()));
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(options.extra_args.iter().cloned());
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": options.chromium, "args": args }),
+        );
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+
+        let connect = async {
+            let client =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                    .capabilities(caps)
+                    .connect(&driver.url)
+                    .await?;
+            client
+                .update_timeouts(TimeoutConfiguration::new(
+                    Some(SCRIPT_TIMEOUT),
+                    Some(PAGE_LOAD_TIMEOUT),
+                    Some(Duration::ZERO),
+                ))
+                .await?;
+            anyhow::Ok(client)
+        };
+        let client = match rt.block_on(async { tokio::time::timeout(Duration::from_secs(60), connect).await }) {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => bail!(
+                "could not create a WebDriver session on {} ({}): {e:#}\nchromedriver log tail:\n{}",
+                driver.url,
+                options.chromium.display(),
+                driver.log_tail(30)
+            ),
+            Err(_) => bail!(
+                "creating a WebDriver session on {} timed out after 60 s\nchromedriver log tail:\n{}",
+                driver.url,
+                driver.log_tail(30)
+            ),
+        };
+        Ok(Browser {
+            client: Some(client),
+            rt,
+            driver,
+            dir,
+            pending_console: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn client(&self) -> &Client {
+        self.client
+            .as_ref()
+            .expect("the client is only taken in Drop")
+    }
+
+    /// Temporary directory holding the profile and `chromedriver.log`.
+    pub fn temp_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Navigates and waits for the load event (WebDriver "normal" page-load strategy).
+    pub fn goto(&self, url: &str) -> Result<()> {
+        self.rt
+            .block_on(self.client().goto(url))
+            .with_context(|| format!("navigating to {url}"))
+    }
+
+    /// The URL of the current page.
+    pub fn current_url(&self) -> Result<String> {
+        Ok(self.rt.block_on(self.client().current_url())?.to_string())
+    }
+
+    /// Runs `js` as the body of a function in the page (WebDriver "execute script"): use `return` to return a
+    /// JSON-serialisable value (DOM elements come back as WebDriver element references).
+    pub fn eval(&self, js: &str) -> Result<Value> {
+        self.eval_with_args(js, Vec::new())
+    }
+
+    /// Like [`Browser::eval`], with `arguments[0..]` set to `args`.
+    pub fn eval_with_args(&self, js: &str, args: Vec<Value>) -> Result<Value> {
+        self.rt
+            .block_on(self.client().execute(js, args))
+            .with_context(|| format!("script failed:\n{}", indent(js)))
+    }
+
+    /// Runs `js` as the body of an async function: the result is what it passes to the callback
+    /// `arguments[arguments.length - 1]`. Times out after 120 s.
+    ///
+    /// Example: `const done = arguments[arguments.length - 1]; setTimeout(() => done(42), 100);`
+    pub fn eval_async(&self, js: &str) -> Result<Value> {
+        self.rt
+            .block_on(self.client().execute_async(js, Vec::new()))
+            .with_context(|| format!("async script failed:\n{}", indent(js)))
+    }
+
+    /// Polls the JavaScript *expression* `js_predicate` (every 50 ms) until it is truthy; returns its value.
+    /// Exceptions thrown by the expression count as "not yet" (the page may still be loading).
+    /// On timeout the error shows the last value or exception, the URL and the console so far.
+    pub fn wait_for(&self, js_predicate: &str, timeout: Duration) -> Result<Value> {
+        let script = format!(
+            "try {{ const v = ({js_predicate}); return {{ ok: !!v, value: v === undefined ? null : v }}; }} \
+             catch (e) {{ return {{ ok: false, error: String(e && e.stack || e) }}; }}"
+        );
+        let start = Instant::now();
+        let mut last;
+        loop {
+            last = self.eval(&script)?;
+            if last["ok"] == Value::Bool(true) {
+                return Ok(last["value"].clone());
+            }
+            if start.elapsed() >= timeout {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let last_text = match last.get("error") {
+            Some(error) => format!("threw {}", error.as_str().unwrap_or_default()),
+            None => format!("was {}", last["value"]),
+        };
+        bail!(
+            "timed out after {:.1} s waiting for `{js_predicate}` (last it {last_text})\n{}",
+            start.elapsed().as_secs_f64(),
+            self.context_report()
+        )
+    }
+
+    /// A description of the current page for failure messages: URL and the console entries not yet collected.
+    pub fn context_report(&self) -> String {
+        let mut out = String::new();
+        match self.current_url() {
+            Ok(url) => {
+                let _ = writeln!(out, "page: {url}");
+            }
+            Err(e) => {
+                let _ = writeln!(out, "page: (unknown: {e:#})");
+            }
+        }
+        match self.peek_console() {
+            Ok(entries) if entries.is_empty() => out.push_str("console: (empty)\n"),
+            Ok(entries) => {
+                out.push_str("console:\n");
+                for entry in entries {
+                    let _ = writeln!(out, "  {entry}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "console: (unavailable: {e:#})");
+            }
+        }
+        out
+    }
+
+    /// Resolves `inner_selector` inside the open shadow root of the first element matching `host_selector` and
+    /// returns it as a WebDriver element (so clicks and keys go through real input events).
+    pub fn shadow_element(&self, host_selector: &str, inner_selector: &str) -> Result<Element> {
+        let found = self.eval_with_args(
+            "const host = document.querySelector(arguments[0]);
+             if (!host) return 'no element matches ' + arguments[0];
+             if (!host.shadowRoot) return arguments[0] + ' has no open shadow root';
+             const el = host.shadowRoot.querySelector(arguments[1]);
+             return el || 'nothing matches ' + arguments[1] + ' in the shadow root of ' + arguments[0];",
+            vec![json!(host_selector), json!(inner_selector)],
+        )?;
+        let id = found
+            .get(ELEMENT_KEY)
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}\n{}",
+                    found.as_str().unwrap_or("no element"),
+                    self.context_report()
+                )
+            })?;
+        Ok(Element::from_element_id(
+            self.client().clone(),
+            ElementRef::from(id.to_owned()),
+        ))
+    }
+
+    /// Clicks an element inside an open shadow root through WebDriver (scrolls it into view, real mouse events).
+    pub fn click_in_shadow(&self, host_selector: &str, inner_selector: &str) -> Result<()> {
+        let element = self.shadow_element(host_selector, inner_selector)?;
+        self.rt
+            .block_on(element.click())
+            .with_context(|| format!("clicking {inner_selector} in {host_selector}"))
+    }
+
+    /// Types `text` into an element inside an open shadow root through WebDriver (real key events).
+    pub fn type_in_shadow(
+        &self,
+        host_selector: &str,
+        inner_selector: &str,
+        text: &str,
+    ) -> Result<()> {
+        let element = self.shadow_element(host_selector, inner_selector)?;
+        self.rt
+            .block_on(element.send_keys(text))
+            .with_context(|| format!("typing into {inner_selector} in {host_selector}"))
+    }
+
+    /// The accessible name (WebDriver "computed label") of an element inside an open shadow root, e.g. `Run`.
+    pub fn accessible_name_in_shadow(
+        &self,
+        host_selector: &str,
+        inner_selector: &str,
+    ) -> Result<String> {
+        self.element_property_in_shadow(host_selector, inner_selector, "computedlabel")
+    }
+
+    /// The ARIA role (WebDriver "computed role") of an element inside an open shadow root, e.g. `button`.
+    pub fn accessible_role_in_shadow(
+        &self,
+        host_selector: &str,
+        inner_selector: &str,
+    ) -> Result<String> {
+        self.element_property_in_shadow(host_selector, inner_selector, "computedrole")
+    }
+
+    fn element_property_in_shadow(
+        &self,
+        host: &str,
+        inner: &str,
+        what: &'static str,
+    ) -> Result<String> {
+        let element = self.shadow_element(host, inner)?;
+        let value = self
+            .rt
+            .block_on(self.client().issue_cmd(GetElementProperty {
+                element: element.element_id().to_string(),
+                what,
+            }))
+            .with_context(|| format!("reading {what} of {inner} in {host}"))?;
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("{what} of {inner} in {host} is not a string: {value}"))
+    }
+
+    /// Saves a PNG screenshot of the viewport.
+    pub fn screenshot(&self, path: &Path) -> Result<()> {
+        let png = self.rt.block_on(self.client().screenshot())?;
+        std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
+    }
+
+    fn fetch_console(&self) -> Result<Vec<ConsoleEntry>> {
+        let raw = self
+            .rt
+            .block_on(self.client().issue_cmd(GetBrowserLog))
+            .context("reading the browser log (POST /session/{id}/se/log)")?;
+        let list = raw
+            .as_array()
+            .ok_or_else(|| anyhow!("browser log is not an array: {raw}"))?;
+        Ok(list
+            .iter()
+            .map(|e| ConsoleEntry {
+                level: e["level"].as_str().unwrap_or_default().to_owned(),
+                source: e["source"].as_str().unwrap_or_default().to_owned(),
+                message: e["message"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<ConsoleEntry>> {
+        self.pending_console
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// All console entries since the previous `console_entries`/`console_errors` call, without consuming them.
+    pub fn peek_console(&self) -> Result<Vec<ConsoleEntry>> {
+        let fresh = self.fetch_console()?;
+        let mut pending = self.pending();
+        pending.extend(fresh);
+        Ok(pending.clone())
+    }
+
+    /// Waits (polling, without consuming anything) until a console entry for which `matches` is true has been
+    /// reported, and returns it. `what` describes the entry for the timeout message.
+    pub fn wait_for_console(
+        &self,
+        what: &str,
+        matches: impl Fn(&ConsoleEntry) -> bool,
+        timeout: Duration,
+    ) -> Result<ConsoleEntry> {
+        let start = Instant::now();
+        loop {
+            if let Some(entry) = self.peek_console()?.into_iter().find(|e| matches(e)) {
+                return Ok(entry);
+            }
+            if start.elapsed() >= timeout {
+                bail!(
+                    "timed out after {:.1} s waiting for a console entry: {what}\n{}",
+                    start.elapsed().as_secs_f64(),
+                    self.context_report()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// All console entries (every level) since the previous call of this or [`Browser::console_errors`].
+    ///
+    /// Chromium reports page `console.*` calls, uncaught page exceptions, failed loads (404s...) and — with source
+    /// `worker` — `console.*` calls and uncaught exceptions of dedicated workers (module and Blob workers too).
+    /// Entries can arrive with a small delay after the event (worker ones especially).
+    pub fn console_entries(&self) -> Result<Vec<ConsoleEntry>> {
+        let fresh = self.fetch_console()?;
+        let mut pending = self.pending();
+        pending.extend(fresh);
+        Ok(std::mem::take(&mut *pending))
+    }
+
+    /// The `SEVERE` console entries (formatted as `[SEVERE source] message`) since the previous call of this or
+    /// [`Browser::console_entries`]; see there for what is captured.
+    pub fn console_errors(&self) -> Result<Vec<String>> {
+        Ok(self
+            .console_entries()?
+            .into_iter()
+            .filter(|e| e.level == "SEVERE")
+            .map(|e| e.to_string())
+            .collect())
+    }
+
+    /// Loads `about:blank` and discards all console entries, so the next page starts with an empty console.
+    pub fn reset(&self) -> Result<()> {
+        self.goto("about:blank")?;
+        self.console_entries()?;
+        Ok(())
+    }
+
+    /// The last lines of chromedriver's log (for diagnosing driver trouble).
+    pub fn chromedriver_log_tail(&self, lines: usize) -> String {
+        self.driver.log_tail(lines)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            // Quit the session so chromedriver shuts Chromium down cleanly; the watchdog kills leftovers anyway.
+            let quit = self.rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(15), client.close()).await
+            });
+            if !matches!(quit, Ok(Ok(()))) {
+                eprintln!("browser: quitting the WebDriver session failed or timed out; killing chromedriver");
+            }
+        }
+    }
+}
+
+fn indent(js: &str) -> String {
+    js.lines().map(|l| format!("    {l}\n")).collect()
+}

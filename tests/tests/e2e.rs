@@ -1,0 +1,536 @@
+//! End-to-end scenarios of the real bundle (`target/dist/python-runner.js`) in headless Chromium: each fixture page
+//! `tests/fixtures/<scenario>/page.html` is loaded from a cross-origin isolated server and from a non-isolated one,
+//! and the element's shadow DOM output, state, events and the console are checked against exact expectations.
+//!
+//! Element contract under test: host attribute/property `state` (`loading`, `running`, `done`, `error`); open
+//! shadow root with `pre.source`, `button.run` (accessible name "Run"), `div.output[role=log]` holding one `span`
+//! per output chunk with class `stdout`/`stderr`/`traceback`/`syntax_error`, and `div.error` for element errors;
+//! events `ready`, `done`, `error` (`detail.message`) on the host. Pages record events and state changes in
+//! `window.__events` / `window.__stateOld` with an inline script.
+
+use anyhow::{bail, ensure, Context, Result};
+use libtest_mimic::{Arguments, Failed, Trial};
+use python_runner_tests::{workspace_root, Browser, Server, Suite};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Pyodide boots in 2–6 s on an idle 2-core box, much slower while other builds use the cores.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Time given to late console entries (worker ones arrive with a delay) before the console is checked.
+const CONSOLE_SETTLE: Duration = Duration::from_millis(300);
+
+/// One fixture page and what must happen on it.
+struct Scenario {
+    /// Directory under tests/fixtures/ holding `page.html`.
+    name: &'static str,
+    /// Query string appended to the page URL (e.g. to make the server pause mid-document).
+    query: &'static str,
+    /// The assertions, run once the page has loaded.
+    check: fn(&Browser, &Server) -> Result<()>,
+    /// SEVERE console entries that are expected: an entry is allowed when it contains one of these strings.
+    allowed_console_errors: &'static [&'static str],
+    /// Request paths (with query) that may fail with a 4xx/5xx status. Checked in the server's request log,
+    /// because Chromium does not report failed requests made by workers in the console.
+    allowed_failed_requests: &'static [&'static str],
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "snippet",
+        query: "",
+        check: snippet,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "html_literal",
+        query: "",
+        check: html_literal,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "syntax_error",
+        query: "",
+        check: syntax_error,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "bad_pyodide_url",
+        query: "",
+        check: bad_pyodide_url,
+        allowed_console_errors: &[
+            "/nope/pyodide.mjs - Failed to load resource: the server responded with a status of 404",
+        ],
+        allowed_failed_requests: &["/nope/pyodide.mjs"],
+    },
+    Scenario {
+        name: "two_elements",
+        query: "",
+        check: two_elements,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "manual",
+        query: "",
+        check: manual,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "code_property",
+        query: "",
+        check: code_property,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "parsing_upgrade",
+        query: "?pause_ms=700",
+        check: parsing_upgrade,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+];
+
+fn main() {
+    let args = Arguments::from_args();
+    let suite = Arc::new(Suite::new());
+    let mut trials = Vec::new();
+    for scenario in SCENARIOS {
+        for isolated in [true, false] {
+            let suite = Arc::clone(&suite);
+            let name = format!(
+                "{}::{}",
+                scenario.name,
+                if isolated { "isolated" } else { "not_isolated" }
+            );
+            trials.push(Trial::test(name, move || {
+                run_scenario(&suite, scenario, isolated)
+                    .map_err(|e| Failed::from(python_runner_tests::report(&e)))
+            }));
+        }
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Quit the browser and stop the servers before exiting (exit() skips destructors).
+    drop(suite);
+    conclusion.exit();
+}
+
+fn ensure_bundle() -> Result<()> {
+    let bundle = workspace_root().join("target/dist/python-runner.js");
+    ensure!(
+        bundle.is_file(),
+        "{} is missing: run `cargo bundle dist` first",
+        bundle.display()
+    );
+    Ok(())
+}
+
+fn run_scenario(suite: &Suite, scenario: &Scenario, isolated: bool) -> Result<()> {
+    ensure_bundle()?;
+    let server = suite.server(isolated)?;
+    suite.with_browser(|b| {
+        server.clear_requests();
+        let url = server.url(&format!(
+            "/fixtures/{}/page.html{}",
+            scenario.name, scenario.query
+        ));
+        b.goto(&url)?;
+        let coi = b.eval("return self.crossOriginIsolated")?;
+        ensure!(
+            coi == json!(isolated),
+            "crossOriginIsolated is {coi} on {url}"
+        );
+        (scenario.check)(b, server).with_context(|| {
+            format!(
+                "scenario {} failed on {url}\n{}",
+                scenario.name,
+                b.context_report()
+            )
+        })?;
+        std::thread::sleep(CONSOLE_SETTLE);
+        let unexpected: Vec<String> = b
+            .console_errors()?
+            .into_iter()
+            .filter(|e| {
+                !scenario
+                    .allowed_console_errors
+                    .iter()
+                    .any(|a| e.contains(a))
+            })
+            .collect();
+        ensure!(
+            unexpected.is_empty(),
+            "scenario {} on {url}: unexpected console errors:\n  {}",
+            scenario.name,
+            unexpected.join("\n  ")
+        );
+        let failed: Vec<String> = server
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r.status >= 400 && !scenario.allowed_failed_requests.contains(&r.url.as_str())
+            })
+            .map(|r| format!("{} {} -> {}", r.method, r.url, r.status))
+            .collect();
+        ensure!(
+            failed.is_empty(),
+            "scenario {} on {url}: unexpected failed requests:\n  {}",
+            scenario.name,
+            failed.join("\n  ")
+        );
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading the element.
+
+/// A JS expression for the element with this id.
+fn el(id: &str) -> String {
+    format!("document.getElementById({})", json!(id))
+}
+
+/// Waits until the element's `state` attribute is `done` or `error` and returns it.
+fn wait_settled(b: &Browser, id: &str) -> Result<String> {
+    let value = b.wait_for(
+        &format!(
+            "(s => (s === 'done' || s === 'error') && s)({}.getAttribute('state'))",
+            el(id)
+        ),
+        BOOT_TIMEOUT,
+    )?;
+    Ok(value.as_str().unwrap_or_default().to_owned())
+}
+
+/// Waits for `state` `done`; on `error` fails with the element's error text.
+fn wait_done(b: &Browser, id: &str) -> Result<()> {
+    let state = wait_settled(b, id)?;
+    if state != "done" {
+        bail!(
+            "#{id} ended in state {state:?}; its div.error says {:?}",
+            error_text(b, id)?
+        );
+    }
+    let property = b.eval(&format!("return {}.state", el(id)))?;
+    ensure!(
+        property == json!("done"),
+        "#{id}: attribute state is done but property state is {property}"
+    );
+    Ok(())
+}
+
+/// The output chunks of the element as (class, text), consecutive chunks of the same class merged, so the
+/// assertions do not depend on how output was split into chunks. Fails on non-`span` children.
+fn outputs(b: &Browser, id: &str) -> Result<Vec<(String, String)>> {
+    let raw = b.eval_with_args(
+        "const host = document.getElementById(arguments[0]);
+         const root = host && host.shadowRoot;
+         if (!root) return 'no open shadow root on #' + arguments[0];
+         const out = root.querySelector('div.output');
+         if (!out) return 'no div.output in the shadow root of #' + arguments[0];
+         if (out.getAttribute('role') !== 'log') return 'div.output has role ' + out.getAttribute('role');
+         return Array.from(out.children).map((c) => [c.localName, c.className, c.textContent]);",
+        vec![json!(id)],
+    )?;
+    let Value::Array(children) = raw else {
+        bail!("{}", raw.as_str().unwrap_or("unexpected output structure"));
+    };
+    let mut merged: Vec<(String, String)> = Vec::new();
+    for child in children {
+        let (tag, class, text) = (
+            child[0].as_str().unwrap_or_default(),
+            child[1].as_str().unwrap_or_default(),
+            child[2].as_str().unwrap_or_default(),
+        );
+        ensure!(
+            tag == "span",
+            "#{id}: output child <{tag} class={class:?}> is not a span"
+        );
+        match merged.last_mut() {
+            Some((last_class, last_text)) if last_class == class => last_text.push_str(text),
+            _ => merged.push((class.to_owned(), text.to_owned())),
+        }
+    }
+    Ok(merged)
+}
+
+fn expect_outputs(b: &Browser, id: &str, expected: &[(&str, &str)]) -> Result<()> {
+    let got = outputs(b, id)?;
+    let want: Vec<(String, String)> = expected
+        .iter()
+        .map(|(c, t)| ((*c).to_owned(), (*t).to_owned()))
+        .collect();
+    ensure!(
+        got == want,
+        "#{id}: output differs\n  expected: {want:?}\n  got:      {got:?}"
+    );
+    Ok(())
+}
+
+/// Text of `div.error` in the shadow root, if any.
+fn error_text(b: &Browser, id: &str) -> Result<Option<String>> {
+    let v = b.eval(&format!(
+        "const e = {}.shadowRoot?.querySelector('div.error'); return e ? e.textContent : null;",
+        el(id)
+    ))?;
+    Ok(v.as_str().map(str::to_owned))
+}
+
+/// The sequence of `state` values the element went through (from the page's MutationObserver record).
+fn states(b: &Browser, id: &str) -> Result<Vec<String>> {
+    let v = b.eval(&format!(
+        "return [...(window.__stateOld[{0}] || []).slice(1), {1}.getAttribute('state')];",
+        json!(id),
+        el(id)
+    ))?;
+    Ok(v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().unwrap_or("(none)").to_owned())
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// A successful run went through `running` and ended in `done`, never `error`.
+fn expect_successful_states(b: &Browser, id: &str) -> Result<()> {
+    let seq = states(b, id)?;
+    let running = seq.iter().position(|s| s == "running");
+    ensure!(
+        running.is_some()
+            && seq.last().map(String::as_str) == Some("done")
+            && !seq.iter().any(|s| s == "error"),
+        "#{id}: state went {seq:?}, expected … running … done"
+    );
+    Ok(())
+}
+
+/// Events recorded for the element: (type, detail.message).
+fn events(b: &Browser, id: &str) -> Result<Vec<(String, Option<String>)>> {
+    let v = b.eval_with_args(
+        "return window.__events.filter((e) => e.id === arguments[0]).map((e) => [e.type, e.message]);",
+        vec![json!(id)],
+    )?;
+    Ok(v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e[0].as_str().unwrap_or_default().to_owned(),
+                        e[1].as_str().map(str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn count_events(b: &Browser, id: &str, kind: &str) -> Result<usize> {
+    Ok(events(b, id)?.iter().filter(|(t, _)| t == kind).count())
+}
+
+/// The element fired one `ready` and `runs` `done` events. `error` events are allowed only when the Python code
+/// raised (`python_error`: text the message must contain), and then at most one per run: the contract does not
+/// say whether a Python exception fires `error` (the element currently does, after `done`), only that a boot
+/// failure must.
+fn expect_events(b: &Browser, id: &str, runs: usize, python_error: Option<&str>) -> Result<()> {
+    let evs = events(b, id)?;
+    let ready = evs.iter().filter(|(t, _)| t == "ready").count();
+    let done = evs.iter().filter(|(t, _)| t == "done").count();
+    let errors: Vec<&str> = evs
+        .iter()
+        .filter(|(t, _)| t == "error")
+        .map(|(_, m)| m.as_deref().unwrap_or_default())
+        .collect();
+    let errors_ok = match python_error {
+        None => errors.is_empty(),
+        // A run that raises fires exactly one `error` event naming the exception.
+        Some(text) => errors.len() == runs && errors.iter().all(|m| *m == text),
+    };
+    ensure!(
+        ready == 1 && done == runs && errors_ok,
+        "#{id}: events {evs:?}, expected one ready, {runs} done and {}",
+        python_error.map_or("no error".to_owned(), |t| format!(
+            "exactly {runs} error(s) with message {t:?}"
+        ))
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenarios.
+
+fn snippet(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "snippet")?;
+    expect_outputs(
+        b,
+        "snippet",
+        &[
+            ("stdout", "hello 0\nhello 1\nhello 2\n"),
+            (
+                "traceback",
+                "Traceback (most recent call last):\n  File \"/home/pyodide/main.py\", line 3, in <module>\n    1/0\n    ~^~\nZeroDivisionError: division by zero\n",
+            ),
+        ],
+    )?;
+    let source = b.eval(&format!(
+        "return {}.shadowRoot.querySelector('pre.source')?.textContent ?? null",
+        el("snippet")
+    ))?;
+    ensure!(
+        source.as_str().map(str::trim_end)
+            == Some("for i in range(3):\n    print(\"hello\", i)\n1/0"),
+        "pre.source shows {source}"
+    );
+    let name = b.accessible_name_in_shadow("#snippet", "button.run")?;
+    ensure!(name == "Run", "button.run has accessible name {name:?}");
+    expect_successful_states(b, "snippet")?;
+    expect_events(b, "snippet", 1, Some("ZeroDivisionError: division by zero"))
+}
+
+fn html_literal(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "literal")?;
+    expect_outputs(b, "literal", &[("stdout", "<b>x</b>\nTrue\n")])?;
+    let bold = b.eval(&format!(
+        "return {}.shadowRoot.querySelectorAll('b').length",
+        el("literal")
+    ))?;
+    ensure!(bold == json!(0), "{bold} <b> element(s) in the shadow root");
+    expect_successful_states(b, "literal")
+}
+
+fn syntax_error(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "syntax")?;
+    // CPython 3.14's message; the caret sits under the unclosed parenthesis.
+    expect_outputs(
+        b,
+        "syntax",
+        &[(
+            "syntax_error",
+            "  File \"/home/pyodide/main.py\", line 1\n    print(\"a\"\n         ^\nSyntaxError: '(' was never closed\n",
+        )],
+    )?;
+    expect_events(b, "syntax", 1, Some("SyntaxError: '(' was never closed"))
+}
+
+fn bad_pyodide_url(b: &Browser, server: &Server) -> Result<()> {
+    let state = wait_settled(b, "bad")?;
+    ensure!(
+        state == "error",
+        "#bad ended in state {state:?}, expected error"
+    );
+    let property = b.eval(&format!("return {}.state", el("bad")))?;
+    ensure!(
+        property == json!("error"),
+        "#bad: property state is {property}"
+    );
+    let text = error_text(b, "bad")?.context("#bad has no div.error in its shadow root")?;
+    let prefix = format!("Could not load Pyodide from {}/nope/", server.base_url);
+    ensure!(
+        text.starts_with(&prefix),
+        "#bad: div.error is {text:?}, expected it to start with {prefix:?}"
+    );
+    let evs = events(b, "bad")?;
+    let messages: Vec<&str> = evs
+        .iter()
+        .filter(|(t, _)| t == "error")
+        .filter_map(|(_, m)| m.as_deref())
+        .collect();
+    ensure!(
+        messages.len() == 1 && messages[0].contains("/nope/"),
+        "#bad: expected one error event whose detail.message names /nope/, got {evs:?}"
+    );
+    // The other element on the page is not affected.
+    wait_done(b, "good")?;
+    expect_outputs(b, "good", &[("stdout", "ok\n")])?;
+    expect_events(b, "good", 1, None)?;
+    Ok(())
+}
+
+fn two_elements(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "one")?;
+    wait_done(b, "two")?;
+    expect_outputs(b, "one", &[("stdout", "one\n")])?;
+    expect_outputs(b, "two", &[("stdout", "two\n")])?;
+    expect_events(b, "one", 1, None)?;
+    expect_events(b, "two", 1, None)?;
+    // #two has hide-code: its pre.source is absent or hidden; #one shows its code.
+    let shown = |id: &str| -> Result<Value> {
+        b.eval(&format!(
+            "const pre = {}.shadowRoot.querySelector('pre.source');
+             return pre && !pre.hidden && getComputedStyle(pre).display !== 'none' ? pre.textContent : null;",
+            el(id)
+        ))
+    };
+    let one = shown("one")?;
+    ensure!(
+        one.as_str().map(str::trim) == Some("print(\"one\")"),
+        "#one shows source {one}"
+    );
+    let two = shown("two")?;
+    ensure!(two.is_null(), "#two has hide-code but shows source {two}");
+    Ok(())
+}
+
+fn manual(b: &Browser, _server: &Server) -> Result<()> {
+    let id = "manual";
+    // Give it time to (not) start, then wait out the boot, if it boots before the first click.
+    std::thread::sleep(Duration::from_secs(1));
+    b.wait_for(
+        &format!("{}.getAttribute('state') !== 'loading'", el(id)),
+        BOOT_TIMEOUT,
+    )?;
+    std::thread::sleep(Duration::from_millis(500));
+    let state = b.eval(&format!("return {}.getAttribute('state')", el(id)))?;
+    ensure!(
+        state != json!("running") && state != json!("done"),
+        "#manual ran without a click: state {state}"
+    );
+    let before = outputs(b, id)?;
+    ensure!(
+        before.is_empty(),
+        "#manual has output before the click: {before:?}"
+    );
+    ensure!(
+        count_events(b, id, "done")? == 0,
+        "#manual fired done before the click"
+    );
+
+    b.click_in_shadow("#manual", "button.run")?;
+    b.wait_for(
+        &format!("window.__events.filter((e) => e.id === 'manual' && e.type === 'done').length >= 1 && {}.getAttribute('state') === 'done'", el(id)),
+        BOOT_TIMEOUT,
+    )?;
+    expect_outputs(b, id, &[("stdout", "hi\n")])?;
+
+    // Run again: output is replaced, not appended.
+    b.click_in_shadow("#manual", "button.run")?;
+    b.wait_for(
+        &format!("window.__events.filter((e) => e.id === 'manual' && e.type === 'done').length >= 2 && {}.getAttribute('state') === 'done'", el(id)),
+        BOOT_TIMEOUT,
+    )?;
+    expect_outputs(b, id, &[("stdout", "hi\n")])?;
+    let done = count_events(b, id, "done")?;
+    ensure!(done == 2, "#manual fired {done} done events for two clicks");
+    Ok(())
+}
+
+fn code_property(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "made")?;
+    expect_outputs(b, "made", &[("stdout", "42\n")])?;
+    let code = b.eval(&format!("return {}.code", el("made")))?;
+    ensure!(code == json!("print(6*7)"), "#made.code is {code}");
+    expect_events(b, "made", 1, None)
+}
+
+fn parsing_upgrade(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "parsing")?;
+    expect_outputs(b, "parsing", &[("stdout", "total 45\nparsed completely\n")])?;
+    expect_events(b, "parsing", 1, None)
+}

@@ -1,0 +1,137 @@
+//! Messages between the `<python-runner>` element (page) and its worker, shared by both sides.
+//!
+//! The wire format is a plain structured-clone object per message, tagged by `type`
+//! (`#[serde(tag = "type", rename_all = "snake_case")]`), so devtools, the demo and Python can
+//! read it. Both sides encode with `serde-wasm-bindgen` in exactly one function per direction.
+//! Changing any type here changes the wire format: bump [`PROTOCOL_VERSION`] and the snapshot
+//! in `tests/wire_format.rs`.
+#![deny(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Identifies one run of code, chosen by the element, echoed in every reply about that run.
+pub type RunId = u32;
+
+/// Messages from the element to the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWorker {
+    /// First message: where to load Pyodide from.
+    Init {
+        /// The element's [`PROTOCOL_VERSION`]; the worker refuses a different one.
+        protocol: u32,
+        /// Base URL of a Pyodide distribution (the folder holding `pyodide.mjs`), ending in `/`.
+        pyodide_url: String,
+    },
+    /// Run code in a fresh `__main__` namespace.
+    Run {
+        /// Chosen by the element; echoed in [`FromWorker::Output`] and [`FromWorker::Done`].
+        id: RunId,
+        /// Python source code.
+        code: String,
+    },
+}
+
+/// Messages from the worker to the element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromWorker {
+    /// Pyodide is loaded and the helper package installed; runs are accepted.
+    Ready {
+        /// The worker's [`PROTOCOL_VERSION`]; the element refuses a different one.
+        protocol: u32,
+        /// `pyodide.version` as reported by the loaded runtime.
+        pyodide_version: String,
+    },
+    /// A batch of output from a run, in order.
+    Output {
+        /// The run that produced it.
+        id: RunId,
+        /// Consecutive parts; a part's type differs from its neighbour's.
+        parts: Vec<OutputPart>,
+    },
+    /// A run ended (normally or with a Python exception, which came as output before).
+    Done {
+        /// The run that ended.
+        id: RunId,
+    },
+    /// Something failed outside Python code: loading Pyodide, a protocol mismatch, an internal error.
+    Failed {
+        /// The run it concerns, if any; `None` for boot failures.
+        id: Option<RunId>,
+        /// What went wrong.
+        error: ErrorPayload,
+    },
+}
+
+/// One piece of output, as produced by the Python side's output buffer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputPart {
+    /// What kind of text this is; decides how it is shown.
+    #[serde(rename = "type")]
+    pub kind: PartKind,
+    /// The text, shown literally (never parsed as HTML).
+    pub text: String,
+}
+
+/// Kinds of output part (python_runner's part types, plus ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartKind {
+    /// `sys.stdout`.
+    Stdout,
+    /// `sys.stderr`.
+    Stderr,
+    /// A formatted uncaught exception.
+    Traceback,
+    /// A formatted `SyntaxError` raised while compiling the code.
+    SyntaxError,
+    /// The prompt passed to `input()`.
+    InputPrompt,
+    /// A line the user entered, including its newline.
+    Input,
+    /// A custom part type from user code; shown like stdout.
+    #[serde(other)]
+    Other,
+}
+
+/// An error as data: it crosses the worker boundary without live references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorPayload {
+    /// Broad category, for programs reacting to the error.
+    pub kind: ErrorKind,
+    /// One human-readable sentence.
+    pub message: String,
+    /// Optional longer detail (a JS stack, a Python traceback).
+    pub detail: Option<String>,
+}
+
+/// Broad categories of [`ErrorPayload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Pyodide could not be loaded from the given URL.
+    PyodideLoad,
+    /// The two sides speak different protocol versions.
+    Protocol,
+    /// The worker itself failed (panic, script error, crash).
+    Worker,
+    /// An internal error while running code (not a Python exception in user code).
+    Internal,
+    /// User code raised an exception (shown as a traceback in the output).
+    Python,
+}
+
+impl ErrorPayload {
+    /// An error without detail.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            detail: None,
+        }
+    }
+}

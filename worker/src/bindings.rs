@@ -1,0 +1,298 @@
+//! Every JS-facing part of the worker: the `worker_boot` export, `postMessage`/`onmessage`,
+//! the dynamic import of Pyodide, and the few Pyodide calls we make.
+//!
+//! Everything here is thin: decisions live in `dispatch.rs` and text in `python.rs`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Promise};
+use python_runner_protocol::{ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, ToWorker};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use crate::dispatch::{Dispatcher, Effect};
+use crate::python;
+
+#[wasm_bindgen(inline_js = "export function import_module(url) { return import(url); }")]
+extern "C" {
+    /// `import(url)`: wasm-bindgen has no dynamic import of its own.
+    fn import_module(url: &str) -> Promise;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The namespace object of `pyodide.mjs`.
+    type PyodideModule;
+    #[wasm_bindgen(method, getter, js_name = loadPyodide)]
+    fn load_pyodide(this: &PyodideModule) -> JsValue;
+
+    /// The object `loadPyodide` resolves to.
+    type Pyodide;
+    #[wasm_bindgen(method, getter)]
+    fn version(this: &Pyodide) -> JsValue;
+    #[wasm_bindgen(method, catch, js_name = runPython)]
+    fn run_python(this: &Pyodide, code: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn pyimport(this: &Pyodide, name: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, getter, js_name = FS)]
+    fn fs(this: &Pyodide) -> PyodideFs;
+
+    /// `pyodide.FS`, Emscripten's file system.
+    type PyodideFs;
+    #[wasm_bindgen(method, catch, js_name = mkdirTree)]
+    fn mkdir_tree(this: &PyodideFs, path: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = writeFile)]
+    fn write_file(this: &PyodideFs, path: &str, data: &str) -> Result<(), JsValue>;
+
+    /// The helper module `pyodide_worker_runner` (a PyProxy).
+    type RunnerModule;
+    #[wasm_bindgen(method, getter)]
+    fn run_code(this: &RunnerModule) -> Function;
+}
+
+/// Worker-wide state, shared by the message handler and the boot task.
+struct WorkerState {
+    dispatcher: Dispatcher,
+    python_files: Object,
+    /// `pyodide_worker_runner.run_code`, once Pyodide is ready.
+    run_code: Option<Function>,
+    /// Called by Python for each runner event; reads the current run id.
+    send_event: Closure<dyn FnMut(String, String) -> JsValue>,
+    current_run: Rc<Cell<RunId>>,
+}
+
+/// Starts the worker. `queue` holds messages that arrived before the wasm was ready;
+/// `python_files` maps paths like `pyodide_worker_runner/__init__.py` to their text.
+#[wasm_bindgen]
+pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        post(&FromWorker::Failed {
+            id: None,
+            error: ErrorPayload::new(
+                ErrorKind::Worker,
+                format!("the python-runner worker crashed: {info}"),
+            ),
+        });
+    }));
+    let current_run = Rc::new(Cell::new(0));
+    let send_event = {
+        let current_run = current_run.clone();
+        Closure::new(move |event_type: String, data_json: String| {
+            on_python_event(current_run.get(), &event_type, &data_json)
+        })
+    };
+    let state = Rc::new(RefCell::new(WorkerState {
+        dispatcher: Dispatcher::default(),
+        python_files,
+        run_code: None,
+        send_event,
+        current_run,
+    }));
+    let handler_state = state.clone();
+    let message_handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        on_message(&handler_state, event.data());
+    });
+    scope().set_onmessage(Some(message_handler.as_ref().unchecked_ref()));
+    // Leaks on purpose: the handler lives exactly as long as the worker.
+    message_handler.forget();
+    for message in queue.iter() {
+        on_message(&state, message);
+    }
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+/// The one encoder for messages to the element.
+fn post(message: &FromWorker) {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    match message.serialize(&serializer) {
+        Ok(value) => {
+            if let Err(error) = scope().post_message(&value) {
+                web_sys::console::error_2(&"python-runner: postMessage failed".into(), &error);
+            }
+        }
+        Err(error) => web_sys::console::error_1(
+            &format!("python-runner: could not encode {message:?}: {error}").into(),
+        ),
+    }
+}
+
+/// The one decoder for messages from the element.
+fn on_message(state: &Rc<RefCell<WorkerState>>, data: JsValue) {
+    let effects = match serde_wasm_bindgen::from_value::<ToWorker>(data) {
+        Ok(message) => state.borrow_mut().dispatcher.on_message(message),
+        Err(error) => vec![Effect::Post(FromWorker::Failed {
+            id: None,
+            error: ErrorPayload::new(
+                ErrorKind::Protocol,
+                format!("the worker received an unreadable message: {error}"),
+            ),
+        })],
+    };
+    apply(state, effects);
+}
+
+fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
+    for effect in effects {
+        match effect {
+            Effect::Post(message) => post(&message),
+            Effect::StartBoot { pyodide_url } => {
+                let state = state.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let python_files = state.borrow().python_files.clone();
+                    let result = boot(&pyodide_url, &python_files).await;
+                    let effects = {
+                        let mut state = state.borrow_mut();
+                        match result {
+                            Ok((run_code, version)) => {
+                                state.run_code = Some(run_code);
+                                state.dispatcher.on_booted(version)
+                            }
+                            Err(error) => state.dispatcher.on_boot_failed(error),
+                        }
+                    };
+                    apply(&state, effects);
+                });
+            }
+            Effect::Run { id, code } => run(state, id, &code),
+        }
+    }
+}
+
+/// Loads Pyodide, installs the helper package, and returns `run_code` (called as
+/// `run_code(code, send_event)`) and the Pyodide version.
+pub async fn boot(
+    pyodide_url: &str,
+    python_files: &Object,
+) -> Result<(Function, String), ErrorPayload> {
+    let load_error = |reason: String| {
+        ErrorPayload::new(
+            ErrorKind::PyodideLoad,
+            python::load_error_message(pyodide_url, &reason),
+        )
+    };
+    let module_url = python::module_url(pyodide_url);
+    let module: PyodideModule = JsFuture::from(import_module(&module_url))
+        .await
+        .map_err(|error| load_error(describe(&error)))?
+        .unchecked_into();
+    let load_pyodide: Function = module
+        .load_pyodide()
+        .dyn_into()
+        .map_err(|_| load_error(python::not_pyodide_reason(&module_url)))?;
+    let options = Object::new();
+    js_sys::Reflect::set(&options, &"indexURL".into(), &pyodide_url.into())
+        .map_err(|error| load_error(describe(&error)))?;
+    let promise: Promise = load_pyodide
+        .call1(&JsValue::NULL, &options)
+        .map_err(|error| load_error(describe(&error)))?
+        .unchecked_into();
+    let pyodide: Pyodide = JsFuture::from(promise)
+        .await
+        .map_err(|error| load_error(describe(&error)))?
+        .unchecked_into();
+    let install_error = |error: JsValue| {
+        ErrorPayload::new(
+            ErrorKind::Internal,
+            format!(
+                "could not install the python-runner helper package: {}",
+                describe(&error)
+            ),
+        )
+    };
+    let site_packages = pyodide
+        .run_python(python::SITE_PACKAGES_EXPRESSION)
+        .map_err(install_error)?
+        .as_string()
+        .unwrap_or_else(|| "/lib/python3/site-packages".into());
+    let fs = pyodide.fs();
+    for entry in Object::entries(python_files).iter() {
+        let entry: js_sys::Array = entry.unchecked_into();
+        let (Some(relative_path), Some(text)) =
+            (entry.get(0).as_string(), entry.get(1).as_string())
+        else {
+            continue;
+        };
+        let (directory, path) = python::install_paths(&site_packages, &relative_path);
+        fs.mkdir_tree(&directory).map_err(install_error)?;
+        fs.write_file(&path, &text).map_err(install_error)?;
+    }
+    let runner: RunnerModule = pyodide
+        .pyimport(python::HELPER_MODULE)
+        .map_err(install_error)?
+        .unchecked_into();
+    let version = pyodide.version().as_string().unwrap_or_default();
+    Ok((runner.run_code(), version))
+}
+
+/// Runs code synchronously; Python posts output through `send_event` as it goes.
+fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str) {
+    let (run_code, send_event) = {
+        let state = state.borrow();
+        state.current_run.set(id);
+        (state.run_code.clone(), state.send_event.as_ref().clone())
+    };
+    let Some(run_code) = run_code else {
+        post(&FromWorker::Failed {
+            id: Some(id),
+            error: ErrorPayload::new(ErrorKind::Internal, "Pyodide is not ready"),
+        });
+        return;
+    };
+    if let Err(error) = run_code.call2(&JsValue::NULL, &code.into(), &send_event) {
+        post(&FromWorker::Failed {
+            id: Some(id),
+            error: ErrorPayload {
+                kind: ErrorKind::Internal,
+                message: "python-runner failed while running the code".into(),
+                detail: Some(describe(&error)),
+            },
+        });
+    }
+    post(&FromWorker::Done { id });
+}
+
+#[derive(Deserialize)]
+struct OutputEvent {
+    parts: Vec<OutputPart>,
+}
+
+/// Called by Python (`run_code`'s `send`) for each runner event, with the event's data as JSON.
+fn on_python_event(id: RunId, event_type: &str, data_json: &str) -> JsValue {
+    if event_type == "output" {
+        let parsed = js_sys::JSON::parse(data_json)
+            .map_err(|error| describe(&error))
+            .and_then(|value| {
+                serde_wasm_bindgen::from_value::<OutputEvent>(value).map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(event) => post(&FromWorker::Output {
+                id,
+                parts: event.parts,
+            }),
+            Err(error) => web_sys::console::error_1(
+                &format!("python-runner: unreadable output event: {error}").into(),
+            ),
+        }
+    }
+    // Other events (input, sleep) get `undefined`: the Python side falls back to its defaults.
+    JsValue::UNDEFINED
+}
+
+/// A JS error as one line of text: `Name: message` for `Error`s, the string otherwise.
+fn describe(error: &JsValue) -> String {
+    if let Some(error) = error.dyn_ref::<js_sys::Error>() {
+        return format!(
+            "{}: {}",
+            String::from(error.name()),
+            String::from(error.message())
+        );
+    }
+    error.as_string().unwrap_or_else(|| format!("{error:?}"))
+}

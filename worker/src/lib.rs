@@ -1,0 +1,11 @@
+//! The `<python-runner>` worker: loads Pyodide, installs the `pyodide_worker_runner` helper,
+//! runs code and streams output back to the element as typed messages.
+//!
+//! It runs as a module worker created by the element from a Blob URL (see `bundle/templates/worker.js`).
+//! `dispatch.rs` decides, `bindings.rs` talks to JS and Pyodide, `python.rs` holds paths and texts.
+
+mod bindings;
+pub mod dispatch;
+pub mod python;
+
+pub use bindings::{boot, worker_boot};

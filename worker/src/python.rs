@@ -1,0 +1,63 @@
+//! Text and paths the worker uses to load Pyodide and install the Python helper package.
+//!
+//! Plain Rust, unit-tested natively; `bindings.rs` does the calls.
+
+/// The helper package the worker installs and imports (sources in `python/src/`).
+pub const HELPER_MODULE: &str = "pyodide_worker_runner";
+
+/// Python expression giving the folder where the helper package is installed.
+pub const SITE_PACKAGES_EXPRESSION: &str = "__import__('sysconfig').get_paths()['purelib']";
+
+/// The ES module to import from a Pyodide base URL (which ends in `/`).
+pub fn module_url(pyodide_url: &str) -> String {
+    format!("{pyodide_url}pyodide.mjs")
+}
+
+/// The sentence shown in the element when Pyodide cannot be loaded.
+pub fn load_error_message(pyodide_url: &str, reason: &str) -> String {
+    format!("Could not load Pyodide from {pyodide_url}: {reason}")
+}
+
+/// The reason given when the module loads but is not Pyodide.
+pub fn not_pyodide_reason(module_url: &str) -> String {
+    format!("{module_url} has no loadPyodide export (is this a Pyodide distribution?)")
+}
+
+/// `(directory, file path)` for a helper file given relative to `python/src/`.
+pub fn install_paths(site_packages: &str, relative_path: &str) -> (String, String) {
+    let site_packages = site_packages.trim_end_matches('/');
+    let path = format!("{site_packages}/{}", relative_path.trim_start_matches('/'));
+    let directory = match path.rfind('/') {
+        Some(slash) => path[..slash].to_string(),
+        None => site_packages.to_string(),
+    };
+    (directory, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_paths_nest_under_site_packages() {
+        assert_eq!(
+            install_paths(
+                "/lib/python3.14/site-packages/",
+                "pyodide_worker_runner/__init__.py"
+            ),
+            (
+                "/lib/python3.14/site-packages/pyodide_worker_runner".to_string(),
+                "/lib/python3.14/site-packages/pyodide_worker_runner/__init__.py".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn messages_name_the_url() {
+        assert_eq!(module_url("http://x/p/"), "http://x/p/pyodide.mjs");
+        assert_eq!(
+            load_error_message("http://x/p/", "TypeError: Failed to fetch"),
+            "Could not load Pyodide from http://x/p/: TypeError: Failed to fetch"
+        );
+    }
+}
