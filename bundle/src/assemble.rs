@@ -57,6 +57,7 @@ fn bundle(work_dir: &Path, entry_name: &str, template: &str, format: Format) -> 
     options.minify_syntax = true;
     options.loader = HashMap::from([
         (".wasm".to_owned(), Loader::Binary),
+        (".deflate".to_owned(), Loader::Binary),
         (".txt".to_owned(), Loader::Text),
     ]);
     // Nothing touches the disk: the single output file comes back in the result.
@@ -120,30 +121,25 @@ impl From<BuildResult> for BuildOutcome {
 mod tests {
     use super::*;
 
-    /// A throwaway `bundle-work` with stub wasm-bindgen output for both crates.
+    /// A throwaway `bundle-work` with stub wasm-bindgen output and a deflated wasm.
     fn stub_work_dir(name: &str) -> Result<std::path::PathBuf> {
         let work_dir = std::env::temp_dir().join(format!(
             "python-runner-bundle-{name}-{}",
             std::process::id()
         ));
         let _ = fs::remove_dir_all(&work_dir);
-        for (folder, stem, export) in [
-            ("element", "python_runner_element", "boot"),
-            ("worker", "python_runner_worker", "worker_boot"),
-        ] {
-            fs::create_dir_all(work_dir.join(folder))?;
-            fs::write(
-                work_dir.join(folder).join(format!("{stem}.js")),
-                format!(
-                    "export function {export}(...args) {{ globalThis.booted = args; }}\n\
-                     export default async function init(options) {{ return options.module_or_path.length; }}\n"
-                ),
-            )?;
-            fs::write(
-                work_dir.join(folder).join(format!("{stem}_bg.wasm")),
-                b"\0asm\x01\0\0\0",
-            )?;
-        }
+        fs::create_dir_all(work_dir.join("wasm"))?;
+        fs::write(
+            work_dir.join("wasm/python_runner_runtime.js"),
+            "export function boot(...args) { globalThis.booted = args; }\n\
+             export function worker_boot(...args) { globalThis.booted = args; }\n\
+             export function initSync(options) { return options; }\n\
+             export default async function init(options) { return options.module_or_path; }\n",
+        )?;
+        fs::write(
+            work_dir.join("wasm/python_runner_runtime_bg.wasm.deflate"),
+            b"\x03\x00",
+        )?;
         fs::write(
             work_dir.join(PYTHON_FILES_FILE),
             "export default {\"a.py\": \"x = 1\\n\"};\n",
@@ -197,7 +193,7 @@ mod tests {
             "{error}"
         );
         assert!(
-            error.contains("Could not resolve \"./element/python_runner_element.js\""),
+            error.contains("Could not resolve \"./wasm/python_runner_runtime.js\""),
             "{error}"
         );
         Ok(())

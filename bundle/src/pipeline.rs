@@ -63,6 +63,17 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
         })?,
     }
 
+    step("deflate wasm", || {
+        for (wasm_crate, rows) in WASM_CRATES.iter().zip(&mut wasm_size_rows) {
+            let deflated = wasm::deflate(&wasm::bindgen_wasm(&work_dir, wasm_crate))?;
+            rows.push(SizeRow::measure(
+                format!("{}_bg.wasm.deflate (embedded)", wasm_crate.stem),
+                &read(&deflated)?,
+            )?);
+        }
+        Ok(())
+    })?;
+
     step("python-files.js", || {
         let source_root = workspace.root.join("python/src");
         let files = python_files::collect(&source_root)?;

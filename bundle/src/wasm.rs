@@ -35,19 +35,13 @@ pub struct WasmCrate {
     pub work_folder: &'static str,
 }
 
-/// The element runs on the page; the worker runs Pyodide in a module worker.
-pub const WASM_CRATES: [WasmCrate; 2] = [
-    WasmCrate {
-        package: "python-runner-element",
-        stem: "python_runner_element",
-        work_folder: "element",
-    },
-    WasmCrate {
-        package: "python-runner-worker",
-        stem: "python_runner_worker",
-        work_folder: "worker",
-    },
-];
+/// One wasm module for the page and the worker (`bundle/runtime` links both crates), so std,
+/// serde and the wasm-bindgen runtime are in the bundle once.
+pub const WASM_CRATES: [WasmCrate; 1] = [WasmCrate {
+    package: "python-runner-runtime",
+    stem: "python_runner_runtime",
+    work_folder: "wasm",
+}];
 
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
@@ -109,6 +103,27 @@ pub fn bindgen(input: &Path, out_dir: &Path) -> Result<()> {
         .typescript(false)
         .generate(out_dir)
         .with_context(|| format!("running wasm-bindgen on {}", input.display()))
+}
+
+/// Step 3b: raw-deflate the final wasm next to it (`<stem>_bg.wasm.deflate`), the form the bundle
+/// embeds. Base64 of compressed bytes gzips to about their own size, while base64 of the plain
+/// wasm costs about a third more after gzip; the page inflates it with `DecompressionStream`.
+pub fn deflate(wasm_file: &Path) -> Result<PathBuf> {
+    use std::io::Write;
+    let bytes = fs::read(wasm_file).with_context(|| format!("reading {}", wasm_file.display()))?;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&bytes).context("deflating the wasm")?;
+    let compressed = encoder.finish().context("deflating the wasm")?;
+    let output = deflated_path(wasm_file);
+    fs::write(&output, compressed).with_context(|| format!("writing {}", output.display()))?;
+    Ok(output)
+}
+
+/// Where [`deflate`] writes.
+pub fn deflated_path(wasm_file: &Path) -> PathBuf {
+    let mut name = wasm_file.as_os_str().to_owned();
+    name.push(".deflate");
+    PathBuf::from(name)
 }
 
 /// Step 3: `wasm-opt -Oz` in place.

@@ -1,12 +1,17 @@
 // Entry of python-runner.js: `cargo bundle` copies this file into target/bundle-work/ and
-// esbuild bundles it (IIFE, minified) with the element's wasm-bindgen glue and snippets, its
-// wasm (binary loader: a Uint8Array) and the worker bundle (text loader: a string).
+// esbuild bundles it (IIFE, minified) with the wasm-bindgen glue and snippets, the wasm module
+// (raw-deflated, binary loader: a Uint8Array) and the worker bundle (text loader: a string).
 // An IIFE runs both as a classic `<script src>` and as an imported ES module.
-import init, { boot } from "./element/python_runner_element.js";
-import wasm from "./element/python_runner_element_bg.wasm";
+import init, { boot } from "./wasm/python_runner_runtime.js";
+import deflated from "./wasm/python_runner_runtime_bg.wasm.deflate";
 import workerSource from "./worker.bundle.txt";
 
-init({ module_or_path: wasm }).then(
-  () => boot(workerSource),
-  (error) => console.error("python-runner failed to start:", error),
-);
+async function start() {
+  const inflated = new Blob([deflated]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  const module = await WebAssembly.compile(await new Response(inflated).arrayBuffer());
+  await init({ module_or_path: module });
+  // Each worker gets the compiled module and instantiates it: one download, one compilation.
+  boot(workerSource, module);
+}
+
+start().catch((error) => console.error("python-runner failed to start:", error));

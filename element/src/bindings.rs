@@ -25,10 +25,12 @@ extern "C" {
     pub fn code_property(this: &RunnerHost) -> Option<String>;
 }
 
-/// Defines `<python-runner>`. `worker_source` is the worker's bundled ES module text,
-/// started from a Blob URL. Calling it again (a second copy of the bundle) does nothing.
+/// Defines `<python-runner>`. `worker_source` is the worker's bundled ES module text, started
+/// from a Blob URL; `wasm_module` is this very wasm module, compiled, which each worker
+/// instantiates (or `undefined` when the worker brings its own code, as in component tests).
+/// Calling it again (a second copy of the bundle) does nothing.
 #[wasm_bindgen]
-pub fn boot(worker_source: String) {
+pub fn boot(worker_source: String, wasm_module: JsValue) {
     console_error_panic_hook::set_once();
     let Some(window) = web_sys::window() else {
         return;
@@ -37,7 +39,7 @@ pub fn boot(worker_source: String) {
         web_sys::console::warn_1(&"python-runner: already defined on this page; skipping".into());
         return;
     }
-    registry::set_worker_source(worker_source);
+    registry::set_worker_code(worker_source, wasm_module);
     Shell::define(TAG);
     let call = Closure::<dyn FnMut(HtmlElement, String) -> JsValue>::new(element_call);
     define_properties(TAG, &call);

@@ -41,12 +41,14 @@ thread_local! {
     static INSTANCES: RefCell<HashMap<InstanceId, Instance>> = RefCell::new(HashMap::new());
     static NEXT_ID: Cell<InstanceId> = const { Cell::new(1) };
     static WORKER_SOURCE: RefCell<String> = const { RefCell::new(String::new()) };
+    static WASM_MODULE: RefCell<JsValue> = RefCell::new(JsValue::UNDEFINED);
     static WORKER_URL: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Stores the worker's module source (from the bundle) for [`worker_url`].
-pub fn set_worker_source(source: String) {
+/// Stores the worker's module source (for [`worker_url`]) and the compiled wasm module it instantiates.
+pub fn set_worker_code(source: String, wasm_module: JsValue) {
     WORKER_SOURCE.with(|cell| *cell.borrow_mut() = source);
+    WASM_MODULE.with(|cell| *cell.borrow_mut() = wasm_module);
 }
 
 /// A Blob URL for the worker module, created once per page and shared by all elements.
@@ -343,7 +345,8 @@ fn apply(
 fn spawn_worker(id: InstanceId, host: &HtmlElement) -> Result<WorkerClient, String> {
     let pyodide_url = pyodide_url(host)?;
     let script_url = worker_url().map_err(|error| describe(&error))?;
-    WorkerClient::spawn(&script_url, &pyodide_url, move |event| {
+    let wasm_module = WASM_MODULE.with(|cell| cell.borrow().clone());
+    WorkerClient::spawn(&script_url, &wasm_module, &pyodide_url, move |event| {
         on_worker_event(id, event);
     })
     .map_err(|error| format!("could not start a Web Worker: {}", describe(&error)))

@@ -23,10 +23,12 @@ pub struct WorkerClient {
 }
 
 impl WorkerClient {
-    /// Starts a module worker from `script_url` and sends it `Init` at once; the worker
-    /// queues messages until its wasm is ready. Every event goes to `on_event`.
+    /// Starts a module worker from `script_url`, hands it the compiled `wasm_module` (unless
+    /// undefined) and sends it `Init` at once; the worker queues messages until its wasm is ready.
+    /// Every event goes to `on_event`.
     pub fn spawn(
         script_url: &str,
+        wasm_module: &JsValue,
         pyodide_url: &str,
         on_event: impl Fn(WorkerEvent) + Clone + 'static,
     ) -> Result<Self, JsValue> {
@@ -58,6 +60,13 @@ impl WorkerClient {
                 ));
             })?,
         ];
+        if !wasm_module.is_undefined() {
+            // Not a protocol message: the worker's entry script (bundle/templates/worker.js)
+            // instantiates the module from it, then hands every later message to Rust.
+            let bootstrap = js_sys::Object::new();
+            js_sys::Reflect::set(&bootstrap, &"wasm_module".into(), wasm_module)?;
+            worker.post_message(&bootstrap)?;
+        }
         let client = Self {
             worker,
             _listeners: listeners,

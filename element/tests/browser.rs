@@ -31,7 +31,7 @@ self.onmessage = (event) => {
 "#;
 
 fn setup() {
-    python_runner_element::boot(FAKE_WORKER.to_string());
+    python_runner_element::boot(FAKE_WORKER.to_string(), JsValue::UNDEFINED);
 }
 
 fn document() -> web_sys::Document {
