@@ -60,6 +60,8 @@ fn steps() -> Vec<Step> {
                 "python-runner-worker",
                 "-p",
                 "python-runner-protocol",
+                "-p",
+                "python-runner-runtime",
                 "--all-targets",
                 "--",
                 "-D",

@@ -76,7 +76,10 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
 
     step("python-files.js", || {
         let source_root = workspace.root.join("python/src");
-        let files = python_files::collect(&source_root)?;
+        let mut files = python_files::collect(&source_root)?;
+        if profile == Profile::Release {
+            files = python_files::strip(&files)?;
+        }
         if files.is_empty() {
             eprintln!(
                 "warning: no .py files under {}; the worker gets an empty package",

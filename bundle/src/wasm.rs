@@ -109,11 +109,15 @@ pub fn bindgen(input: &Path, out_dir: &Path) -> Result<()> {
 /// embeds. Base64 of compressed bytes gzips to about their own size, while base64 of the plain
 /// wasm costs about a third more after gzip; the page inflates it with `DecompressionStream`.
 pub fn deflate(wasm_file: &Path) -> Result<PathBuf> {
-    use std::io::Write;
     let bytes = fs::read(wasm_file).with_context(|| format!("reading {}", wasm_file.display()))?;
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(&bytes).context("deflating the wasm")?;
-    let compressed = encoder.finish().context("deflating the wasm")?;
+    let mut compressed = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Deflate,
+        bytes.as_slice(),
+        &mut compressed,
+    )
+    .context("deflating the wasm")?;
     let output = deflated_path(wasm_file);
     fs::write(&output, compressed).with_context(|| format!("writing {}", output.display()))?;
     Ok(output)
@@ -134,6 +138,8 @@ pub fn wasm_opt(wasm_opt_program: &Path, wasm_file: &Path) -> Result<()> {
         .arg(wasm_file)
         .arg("-Oz")
         .args(WASM_OPT_FEATURES)
+        // Read by wasm-opt, needed by nobody after it.
+        .args(["--strip-producers", "--strip-target-features"])
         .arg("-o")
         .arg(&optimised);
     workspace::run(&mut command).context("optimising with wasm-opt")?;

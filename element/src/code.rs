@@ -29,12 +29,13 @@ pub fn normalize(text: &str) -> String {
 
 fn leading_whitespace(line: &str) -> &str {
     let end = line.len() - line.trim_start_matches([' ', '\t']).len();
-    &line[..end]
+    // `get` instead of indexing: no panic path (and its formatting code) in the wasm.
+    line.get(..end).unwrap_or("")
 }
 
 fn common_prefix<'a>(a: &'a str, b: &'a str) -> &'a str {
     let length = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
-    &a[..length]
+    a.get(..length).unwrap_or("")
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 //! dropped), so the pool never keeps a detached element alive; reconnecting rebuilds it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 use python_runner_protocol::{ErrorKind, FromWorker, ToWorker};
 use wasm_bindgen::prelude::*;
@@ -37,11 +36,48 @@ struct Instance {
     waiting_for_document: Option<Listener>,
 }
 
+/// Instances by id: a short list (a page has a handful of elements), smaller in wasm than a map.
+struct Pool(Vec<(InstanceId, Instance)>);
+
+impl Pool {
+    fn get(&self, id: &InstanceId) -> Option<&Instance> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == id)
+            .map(|(_, instance)| instance)
+    }
+
+    fn get_mut(&mut self, id: &InstanceId) -> Option<&mut Instance> {
+        self.0
+            .iter_mut()
+            .find(|(key, _)| key == id)
+            .map(|(_, instance)| instance)
+    }
+
+    fn contains_key(&self, id: &InstanceId) -> bool {
+        self.get(id).is_some()
+    }
+
+    fn insert(&mut self, id: InstanceId, instance: Instance) {
+        self.remove(&id);
+        self.0.push((id, instance));
+    }
+
+    fn remove(&mut self, id: &InstanceId) -> Option<Instance> {
+        let index = self.0.iter().position(|(key, _)| key == id)?;
+        Some(self.0.swap_remove(index).1)
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, (InstanceId, Instance)> {
+        self.0.iter()
+    }
+}
+
 thread_local! {
-    static INSTANCES: RefCell<HashMap<InstanceId, Instance>> = RefCell::new(HashMap::new());
+    static INSTANCES: RefCell<Pool> = const { RefCell::new(Pool(Vec::new())) };
     static NEXT_ID: Cell<InstanceId> = const { Cell::new(1) };
     static WORKER_SOURCE: RefCell<String> = const { RefCell::new(String::new()) };
-    static WASM_MODULE: RefCell<JsValue> = RefCell::new(JsValue::UNDEFINED);
+    static WASM_MODULE: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
     static WORKER_URL: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
@@ -360,7 +396,7 @@ fn pyodide_url(host: &HtmlElement) -> Result<String, String> {
         .unwrap_or_else(|| DEFAULT_PYODIDE_URL.into());
     let base = host.base_uri().ok().flatten().unwrap_or_default();
     let url = web_sys::Url::new_with_base(attribute.trim(), &base)
-        .map_err(|_| format!("pyodide-url {attribute:?} is not a valid URL"))?;
+        .map_err(|_| ["pyodide-url \"", &attribute, "\" is not a valid URL"].concat())?;
     let mut href = url.href();
     if !href.ends_with('/') {
         href.push('/');
@@ -416,7 +452,7 @@ fn dispatch(host: &HtmlElement, event: ElementEvent) {
         ElementEvent::Error { kind, message } => (
             "error",
             object(&[
-                ("kind", error_kind_name(*kind).into()),
+                ("kind", kind.wire_name().into()),
                 ("message", message.into()),
             ]),
         ),
@@ -437,16 +473,6 @@ fn object(entries: &[(&str, JsValue)]) -> JsValue {
     object.into()
 }
 
-fn error_kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::PyodideLoad => "pyodide_load",
-        ErrorKind::Protocol => "protocol",
-        ErrorKind::Worker => "worker",
-        ErrorKind::Internal => "internal",
-        ErrorKind::Python => "python",
-    }
-}
-
 fn describe(error: &JsValue) -> String {
     if let Some(error) = error.dyn_ref::<js_sys::Error>() {
         return format!(
@@ -455,5 +481,7 @@ fn describe(error: &JsValue) -> String {
             String::from(error.message())
         );
     }
-    error.as_string().unwrap_or_else(|| format!("{error:?}"))
+    error
+        .as_string()
+        .unwrap_or_else(|| String::from(js_sys::JsString::from(error.clone())))
 }

@@ -10,6 +10,7 @@ use web_sys::{CssStyleSheet, Document, HtmlButtonElement, HtmlElement, ShadowRoo
 
 use crate::machine::Status;
 
+/// The element's stylesheet, written compactly because it ships inside the wasm.
 const STYLE: &str = include_str!("style.css");
 
 thread_local! {

@@ -1,7 +1,8 @@
 //! The element's side of its worker: spawn it from the bundle's Blob URL, encode and decode
 //! protocol messages, and terminate it when dropped.
 
-use python_runner_protocol::{FromWorker, ToWorker, PROTOCOL_VERSION};
+use python_runner_protocol::js::JsObject;
+use python_runner_protocol::{DecodeError, FromWorker, ToWorker, PROTOCOL_VERSION};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
@@ -95,8 +96,13 @@ impl Drop for WorkerClient {
 
 /// The one decoder for messages from the worker.
 fn decode(data: JsValue) -> WorkerEvent {
-    match serde_wasm_bindgen::from_value::<FromWorker>(data) {
+    let decoded = JsObject::new(data)
+        .ok_or_else(|| DecodeError("not an object".into()))
+        .and_then(|message| FromWorker::decode(&message));
+    match decoded {
         Ok(message) => WorkerEvent::Message(message),
-        Err(error) => WorkerEvent::Crashed(format!("unreadable message from the worker: {error}")),
+        Err(error) => {
+            WorkerEvent::Crashed(["unreadable message from the worker: ", &error.0].concat())
+        }
     }
 }

@@ -7,8 +7,11 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise};
-use python_runner_protocol::{ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, ToWorker};
-use serde::{Deserialize, Serialize};
+use python_runner_protocol::js::JsObject;
+use python_runner_protocol::{
+    DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, ToWorker,
+};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
@@ -118,20 +121,28 @@ fn post(message: &FromWorker) {
             }
         }
         Err(error) => web_sys::console::error_1(
-            &format!("python-runner: could not encode {message:?}: {error}").into(),
+            &[
+                "python-runner: could not encode a message: ",
+                &error.to_string(),
+            ]
+            .concat()
+            .into(),
         ),
     }
 }
 
 /// The one decoder for messages from the element.
 fn on_message(state: &Rc<RefCell<WorkerState>>, data: JsValue) {
-    let effects = match serde_wasm_bindgen::from_value::<ToWorker>(data) {
+    let decoded = JsObject::new(data)
+        .ok_or_else(|| DecodeError("not an object".into()))
+        .and_then(|message| ToWorker::decode(&message));
+    let effects = match decoded {
         Ok(message) => state.borrow_mut().dispatcher.on_message(message),
         Err(error) => vec![Effect::Post(FromWorker::Failed {
             id: None,
             error: ErrorPayload::new(
                 ErrorKind::Protocol,
-                format!("the worker received an unreadable message: {error}"),
+                ["the worker received an unreadable message: ", &error.0].concat(),
             ),
         })],
     };
@@ -258,26 +269,21 @@ fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str) {
     post(&FromWorker::Done { id });
 }
 
-#[derive(Deserialize)]
-struct OutputEvent {
-    parts: Vec<OutputPart>,
-}
-
 /// Called by Python (`run_code`'s `send`) for each runner event, with the event's data as JSON.
 fn on_python_event(id: RunId, event_type: &str, data_json: &str) -> JsValue {
     if event_type == "output" {
         let parsed = js_sys::JSON::parse(data_json)
             .map_err(|error| describe(&error))
             .and_then(|value| {
-                serde_wasm_bindgen::from_value::<OutputEvent>(value).map_err(|e| e.to_string())
+                let event = JsObject::new(value).ok_or("not an object")?;
+                OutputPart::decode_list(&event).map_err(|error| error.0)
             });
         match parsed {
-            Ok(event) => post(&FromWorker::Output {
-                id,
-                parts: event.parts,
-            }),
+            Ok(parts) => post(&FromWorker::Output { id, parts }),
             Err(error) => web_sys::console::error_1(
-                &format!("python-runner: unreadable output event: {error}").into(),
+                &["python-runner: unreadable output event: ", &error]
+                    .concat()
+                    .into(),
             ),
         }
     }
@@ -294,5 +300,7 @@ fn describe(error: &JsValue) -> String {
             String::from(error.message())
         );
     }
-    error.as_string().unwrap_or_else(|| format!("{error:?}"))
+    error
+        .as_string()
+        .unwrap_or_else(|| String::from(js_sys::JsString::from(error.clone())))
 }

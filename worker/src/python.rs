@@ -27,8 +27,8 @@ pub fn not_pyodide_reason(module_url: &str) -> String {
 pub fn install_paths(site_packages: &str, relative_path: &str) -> (String, String) {
     let site_packages = site_packages.trim_end_matches('/');
     let path = format!("{site_packages}/{}", relative_path.trim_start_matches('/'));
-    let directory = match path.rfind('/') {
-        Some(slash) => path[..slash].to_string(),
+    let directory = match path.rfind('/').and_then(|slash| path.get(..slash)) {
+        Some(directory) => directory.to_string(),
         None => site_packages.to_string(),
     };
     (directory, path)

@@ -273,7 +273,7 @@ fn measure_inner(
 
 fn describe(sample: &Sample) -> String {
     match (&sample.error, sample.ttfo) {
-        (Some(error), _) => format!("FAILED: {}", first_line(error)),
+        (Some(error), _) => failure(error, sample),
         (None, Some(ttfo)) => {
             let mut out = format!("{ttfo:.0} ms");
             if let Some(nav) = sample.from_navigation {
@@ -285,13 +285,24 @@ fn describe(sample: &Sample) -> String {
     }
 }
 
+/// `FAILED: <first line of the error>`, plus the first console error, which often says why.
+fn failure(error: &str, sample: &Sample) -> String {
+    let mut out = format!("FAILED: {}", first_line(error));
+    if let Some(console) = sample.console_errors.first() {
+        let _ = write!(out, " (console: {})", first_line(console));
+    }
+    out
+}
+
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
 }
 
 fn progress(label: &str, what: &str, sample: &Sample) {
     eprintln!("  {label:<28} {what:<16} {}", describe(sample));
-    for error in &sample.console_errors {
+    // A failed sample's description already shows the first console error.
+    let shown = usize::from(sample.error.is_some());
+    for error in sample.console_errors.iter().skip(shown) {
         eprintln!("      console: {}", first_line(error));
     }
 }
@@ -338,6 +349,21 @@ impl Scenario {
         (bare.median > 0.0).then(|| element.median / bare.median)
     }
 
+    /// Median over rounds of element / bare of the same round (the two ran back to back, so a change of machine
+    /// load between rounds cancels out); a round where either failed is left out.
+    fn paired_ratio(&self, value: Metric) -> Option<f64> {
+        let ok = |s: &Sample| if s.error.is_none() { value(s) } else { None };
+        let ratios: Vec<f64> = self
+            .element
+            .iter()
+            .zip(&self.bare)
+            .filter_map(|(element, bare)| ok(element).zip(ok(bare)))
+            .filter(|(_, bare)| *bare > 0.0)
+            .map(|(element, bare)| element / bare)
+            .collect();
+        Stats::of(&ratios).map(|s| s.median)
+    }
+
     /// Every variant that should have samples has at least one successful one.
     fn complete(&self, expected: usize) -> bool {
         expected == 0
@@ -356,6 +382,7 @@ impl Scenario {
             "ratio": ratio.map(round3),
             "target_ratio": TARGET_RATIO,
             "ratio_pass": ratio.map(|r| r <= TARGET_RATIO),
+            "ratio_paired_median": self.paired_ratio(|s| s.ttfo).map(round3),
             "ratio_from_navigation_start": self.ratio(|s| s.from_navigation).map(round3),
             "traced": self.traced.iter().map(|(variant, sample)| json!({
                 "variant": variant.name(),
@@ -610,6 +637,43 @@ fn milestones(sample: &Sample) -> Vec<(&'static str, Option<f64>)> {
 // ---------------------------------------------------------------------------------------------------------------
 // Environment and bundle
 
+/// A private server root, so a concurrent `cargo bundle dist` (which empties target/dist/ and takes minutes)
+/// cannot remove or swap the bundle halfway through the bench: a copy of target/dist/ taken now, and symlinks
+/// to node_modules/pyodide/, tests/fixtures/ and demo/. Returns the directory (deleted on drop) and the bundle.
+fn snapshot_root(root: &Path) -> Result<(tempfile::TempDir, Vec<u8>)> {
+    let dist = root.join("target/dist");
+    let bundle_path = dist.join("python-runner.js");
+    let bundle = std::fs::read(&bundle_path).with_context(|| {
+        format!(
+            "reading {} (build it with `cargo bundle dist`, or run `cargo bundle bench`)",
+            bundle_path.display()
+        )
+    })?;
+    let snapshot = tempfile::Builder::new()
+        .prefix("python-runner-bench-")
+        .tempdir()
+        .context("creating a temporary server root")?;
+    let copy = snapshot.path().join("target/dist");
+    std::fs::create_dir_all(&copy)?;
+    for entry in std::fs::read_dir(&dist).with_context(|| format!("listing {}", dist.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() && entry.file_name() != "python-runner.js" {
+            // Whatever else dist/ holds (e.g. a source map); a file that vanishes meanwhile is simply left out.
+            let _ = std::fs::copy(entry.path(), copy.join(entry.file_name()));
+        }
+    }
+    std::fs::write(copy.join("python-runner.js"), &bundle)?;
+    for link in ["node_modules/pyodide", "tests/fixtures", "demo"] {
+        let at = snapshot.path().join(link);
+        if let Some(parent) = at.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::os::unix::fs::symlink(root.join(link), &at)
+            .with_context(|| format!("linking {}", at.display()))?;
+    }
+    Ok((snapshot, bundle))
+}
+
 fn gzip_size(bytes: &[u8]) -> Result<u64> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
     encoder.write_all(bytes)?;
@@ -791,7 +855,9 @@ fn table(r: &Report<'_>) -> String {
                         None => "-".into(),
                     }
                 } else {
-                    String::new()
+                    scenario.paired_ratio(value).map_or_else(String::new, |r| {
+                        format!("{r:.3}   (median of per-round ratios)")
+                    })
                 };
                 let _ = writeln!(
                     out,
@@ -860,7 +926,7 @@ fn table(r: &Report<'_>) -> String {
         }
         for (name, sample) in &traced {
             if let Some(error) = &sample.error {
-                let _ = writeln!(out, "  {name}: FAILED: {}", first_line(error));
+                let _ = writeln!(out, "  {name}: {}", failure(error, sample));
             }
         }
     }
@@ -879,16 +945,15 @@ fn run(args: &Args) -> Result<bool> {
         .context("the clock is before 1970")?
         .as_secs();
     let root = workspace_root();
-    let bundle_path = root.join("target/dist/python-runner.js");
-    let bundle = std::fs::read(&bundle_path).with_context(|| {
-        format!(
-            "reading {} (build it with `cargo bundle dist`, or run `cargo bundle bench`)",
-            bundle_path.display()
-        )
-    })?;
     if !root.join("node_modules/pyodide/pyodide.mjs").is_file() {
         bail!("node_modules/pyodide/pyodide.mjs is missing; run `npm ci` in the workspace root");
     }
+    let (snapshot, bundle) = snapshot_root(&root)?;
+    let bundle_modified = std::fs::metadata(root.join("target/dist/python-runner.js"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
     let raw = u64::try_from(bundle.len())?;
     let gzip = gzip_size(&bundle)?;
     let chromium = chromium_version();
@@ -900,7 +965,7 @@ fn run(args: &Args) -> Result<bool> {
         args.cold_runs, args.warm_runs
     );
 
-    let isolated = Server::start(ServerOptions::isolated())?;
+    let isolated = Server::start(ServerOptions::isolated().with_root(snapshot.path()))?;
     let mut scenarios = Vec::new();
     if args.cold_runs > 0 {
         scenarios.push(run_cold(&isolated, args));
@@ -914,7 +979,7 @@ fn run(args: &Args) -> Result<bool> {
     }
     drop(isolated);
     if args.warm_runs > 0 && args.not_isolated {
-        let plain = Server::start(ServerOptions::not_isolated())?;
+        let plain = Server::start(ServerOptions::not_isolated().with_root(snapshot.path()))?;
         scenarios.push(run_warm(
             &plain,
             args,
@@ -964,6 +1029,7 @@ fn run(args: &Args) -> Result<bool> {
         "duration_s": round1(took.as_secs_f64()),
         "bundle": {
             "path": "target/dist/python-runner.js",
+            "modified_unix": bundle_modified,
             "raw": raw,
             "gzip": gzip,
             "target_gzip": TARGET_GZIP,
@@ -1040,6 +1106,9 @@ mod tests {
         assert_eq!(values(&scenario.element, |s| s.ttfo), vec![110.0]);
         assert_eq!(scenario.ratio(|s| s.ttfo).map(round3), Some(1.1));
         assert!(scenario.complete(1));
+        scenario.element = vec![ok(110.0), ok(300.0), Sample::failed("boom".into())];
+        scenario.bare = vec![ok(100.0), ok(200.0), ok(100.0)];
+        assert_eq!(scenario.paired_ratio(|s| s.ttfo).map(round3), Some(1.3));
         scenario.bare = vec![Sample::failed("boom".into())];
         assert!(!scenario.complete(1));
     }

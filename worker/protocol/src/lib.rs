@@ -7,7 +7,13 @@
 //! in `tests/wire_format.rs`.
 #![deny(missing_docs)]
 
+#[cfg(feature = "js")]
+pub mod js;
+pub mod wire;
+
 use serde::{Deserialize, Serialize};
+
+pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
 pub const PROTOCOL_VERSION: u32 = 1;

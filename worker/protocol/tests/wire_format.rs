@@ -84,3 +84,91 @@ fn unknown_part_kind_reads_as_other() {
         serde_json::from_str(r#"{"type": "snoop", "text": "x"}"#).expect("deserialize");
     assert_eq!(part.kind, PartKind::Other);
 }
+
+/// `WireObject` over JSON, standing in for the JS objects the browser passes around.
+struct Json(serde_json::Value);
+
+impl WireObject for Json {
+    fn string(&self, key: &str) -> Option<String> {
+        self.0.get(key)?.as_str().map(str::to_string)
+    }
+    fn number(&self, key: &str) -> Option<f64> {
+        self.0.get(key)?.as_f64()
+    }
+    fn object(&self, key: &str) -> Option<Self> {
+        let value = self.0.get(key)?;
+        value.is_object().then(|| Json(value.clone()))
+    }
+    fn list(&self, key: &str) -> Option<Vec<Self>> {
+        Some(
+            self.0
+                .get(key)?
+                .as_array()?
+                .iter()
+                .cloned()
+                .map(Json)
+                .collect(),
+        )
+    }
+}
+
+#[test]
+fn decode_reads_back_what_serde_writes() {
+    let (to_worker, from_worker) = every_variant();
+    for message in to_worker {
+        let json = Json(serde_json::to_value(&message).expect("serialize"));
+        assert_eq!(ToWorker::decode(&json), Ok(message));
+    }
+    for message in from_worker {
+        let json = Json(serde_json::to_value(&message).expect("serialize"));
+        assert_eq!(FromWorker::decode(&json), Ok(message));
+    }
+    for kind in [
+        ErrorKind::PyodideLoad,
+        ErrorKind::Protocol,
+        ErrorKind::Worker,
+        ErrorKind::Internal,
+        ErrorKind::Python,
+    ] {
+        let name = serde_json::to_value(kind).expect("serialize");
+        assert_eq!(name.as_str(), Some(kind.wire_name()));
+        assert_eq!(ErrorKind::from_wire(kind.wire_name()), Some(kind));
+    }
+}
+
+#[test]
+fn decode_rejects_malformed_messages_clearly() {
+    let check = |json: serde_json::Value, expected: &str| {
+        let error = FromWorker::decode(&Json(json)).expect_err("must fail");
+        assert_eq!(error.to_string(), expected);
+    };
+    check(serde_json::json!({}), "missing or invalid field `type`");
+    check(
+        serde_json::json!({"type": "nope"}),
+        "unknown message type `nope`",
+    );
+    check(
+        serde_json::json!({"type": "done", "id": -1}),
+        "missing or invalid field `id`",
+    );
+    check(
+        serde_json::json!({"type": "done", "id": 1.5}),
+        "missing or invalid field `id`",
+    );
+    check(
+        serde_json::json!({"type": "output", "id": 1, "parts": [{"type": "stdout"}]}),
+        "missing or invalid field `text`",
+    );
+    assert_eq!(
+        FromWorker::decode(&Json(
+            serde_json::json!({"type": "output", "id": 2, "parts": [{"type": "snoop", "text": "x"}]})
+        )),
+        Ok(FromWorker::Output {
+            id: 2,
+            parts: vec![OutputPart {
+                kind: PartKind::Other,
+                text: "x".into()
+            }]
+        })
+    );
+}

@@ -1,0 +1,168 @@
+//! Reading messages back from the wire without serde's `Deserialize`.
+//!
+//! Both sides encode with serde (`serde-wasm-bindgen` in the browser). Decoding goes through the
+//! small [`WireObject`] trait instead: serde's derived `Deserialize` for tagged enums, together with
+//! the error formatting it pulls in, was a quarter of the shipped wasm. `tests/wire_format.rs`
+//! checks that `decode` reads back exactly what serde writes, for every variant.
+
+use crate::{ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, RunId, ToWorker};
+
+/// Read access to one message object: a JS object in the browser (feature `js`), JSON in tests.
+pub trait WireObject: Sized {
+    /// The string at `key`, if it is one.
+    fn string(&self, key: &str) -> Option<String>;
+    /// The number at `key`, if it is one.
+    fn number(&self, key: &str) -> Option<f64>;
+    /// The object at `key`, if it is one.
+    fn object(&self, key: &str) -> Option<Self>;
+    /// The array at `key`, if it is one.
+    fn list(&self, key: &str) -> Option<Vec<Self>>;
+}
+
+/// Why a message could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+fn missing(field: &str) -> DecodeError {
+    DecodeError(["missing or invalid field `", field, "`"].concat())
+}
+
+fn string(wire: &impl WireObject, key: &str) -> Result<String, DecodeError> {
+    wire.string(key).ok_or_else(|| missing(key))
+}
+
+fn id(wire: &impl WireObject, key: &str) -> Result<u32, DecodeError> {
+    let number = wire.number(key).ok_or_else(|| missing(key))?;
+    if number.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&number) {
+        Ok(number as u32)
+    } else {
+        Err(missing(key))
+    }
+}
+
+fn optional_id(wire: &impl WireObject, key: &str) -> Result<Option<RunId>, DecodeError> {
+    match wire.number(key) {
+        None => Ok(None),
+        Some(_) => id(wire, key).map(Some),
+    }
+}
+
+impl ToWorker {
+    /// Reads a message written by serde.
+    pub fn decode(wire: &impl WireObject) -> Result<Self, DecodeError> {
+        match string(wire, "type")?.as_str() {
+            "init" => Ok(ToWorker::Init {
+                protocol: id(wire, "protocol")?,
+                pyodide_url: string(wire, "pyodide_url")?,
+            }),
+            "run" => Ok(ToWorker::Run {
+                id: id(wire, "id")?,
+                code: string(wire, "code")?,
+            }),
+            other => Err(DecodeError(["unknown message type `", other, "`"].concat())),
+        }
+    }
+}
+
+impl FromWorker {
+    /// Reads a message written by serde.
+    pub fn decode(wire: &impl WireObject) -> Result<Self, DecodeError> {
+        match string(wire, "type")?.as_str() {
+            "ready" => Ok(FromWorker::Ready {
+                protocol: id(wire, "protocol")?,
+                pyodide_version: string(wire, "pyodide_version")?,
+            }),
+            "output" => Ok(FromWorker::Output {
+                id: id(wire, "id")?,
+                parts: OutputPart::decode_list(wire)?,
+            }),
+            "done" => Ok(FromWorker::Done {
+                id: id(wire, "id")?,
+            }),
+            "failed" => Ok(FromWorker::Failed {
+                id: optional_id(wire, "id")?,
+                error: ErrorPayload::decode(
+                    &wire.object("error").ok_or_else(|| missing("error"))?,
+                )?,
+            }),
+            other => Err(DecodeError(["unknown message type `", other, "`"].concat())),
+        }
+    }
+}
+
+impl OutputPart {
+    /// Reads one part.
+    pub fn decode(wire: &impl WireObject) -> Result<Self, DecodeError> {
+        Ok(OutputPart {
+            kind: PartKind::from_wire(&string(wire, "type")?),
+            text: string(wire, "text")?,
+        })
+    }
+
+    /// Reads the `parts` array of an object (an `Output` message, or Python's output event).
+    pub fn decode_list(wire: &impl WireObject) -> Result<Vec<Self>, DecodeError> {
+        wire.list("parts")
+            .ok_or_else(|| missing("parts"))?
+            .iter()
+            .map(OutputPart::decode)
+            .collect()
+    }
+}
+
+impl ErrorPayload {
+    /// Reads an error payload.
+    pub fn decode(wire: &impl WireObject) -> Result<Self, DecodeError> {
+        let kind = string(wire, "kind")?;
+        Ok(ErrorPayload {
+            kind: ErrorKind::from_wire(&kind).ok_or_else(|| missing("kind"))?,
+            message: string(wire, "message")?,
+            detail: wire.string("detail"),
+        })
+    }
+}
+
+impl PartKind {
+    /// The kind named `name` on the wire; unknown names are [`PartKind::Other`].
+    pub fn from_wire(name: &str) -> Self {
+        match name {
+            "stdout" => PartKind::Stdout,
+            "stderr" => PartKind::Stderr,
+            "traceback" => PartKind::Traceback,
+            "syntax_error" => PartKind::SyntaxError,
+            "input_prompt" => PartKind::InputPrompt,
+            "input" => PartKind::Input,
+            _ => PartKind::Other,
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The kind named `name` on the wire.
+    pub fn from_wire(name: &str) -> Option<Self> {
+        Some(match name {
+            "pyodide_load" => ErrorKind::PyodideLoad,
+            "protocol" => ErrorKind::Protocol,
+            "worker" => ErrorKind::Worker,
+            "internal" => ErrorKind::Internal,
+            "python" => ErrorKind::Python,
+            _ => return None,
+        })
+    }
+
+    /// The name of this kind on the wire (and in `error` events' `detail.kind`).
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            ErrorKind::PyodideLoad => "pyodide_load",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Worker => "worker",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Python => "python",
+        }
+    }
+}
