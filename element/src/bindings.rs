@@ -3,7 +3,7 @@
 
 use custom_elements::CustomElement;
 use wasm_bindgen::prelude::*;
-use web_sys::{HtmlElement, ShadowRoot};
+use web_sys::HtmlElement;
 
 use crate::registry::{self, InstanceId};
 
@@ -79,16 +79,10 @@ struct Shell {
 }
 
 impl CustomElement for Shell {
-    fn inject_children(&mut self, this: &HtmlElement) {
-        // With `shadow() == true` the crate passes the new open shadow root here.
-        let shadow: ShadowRoot = this.clone().unchecked_into();
-        match registry::create(&shadow) {
-            Ok(id) => self.id = Some(id),
-            Err(error) => web_sys::console::error_2(
-                &"python-runner: could not build the element".into(),
-                &error,
-            ),
-        }
+    fn inject_children(&mut self, _shadow_root: &HtmlElement) {
+        // The crate calls this from the constructor with the new open shadow root; the view is
+        // built into it on connect (`registry::connected`).
+        self.id = Some(registry::new_id());
     }
 
     fn observed_attributes() -> &'static [&'static str] {

@@ -15,3 +15,4 @@ mod view;
 mod worker_client;
 
 pub use bindings::boot;
+pub use registry::live_instance_count;

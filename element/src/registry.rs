@@ -2,8 +2,9 @@
 //! state machine's effects: DOM updates, worker messages and events.
 //!
 //! Instances are keyed by an [`InstanceId`] held by the element's `custom-elements` shell.
-//! An element that leaves the document is removed from the pool (worker terminated, listeners
-//! dropped), so the pool never keeps a detached element alive; reconnecting rebuilds it.
+//! An instance exists only while its element is in a document: it is built on connect and
+//! removed when the element leaves (worker terminated, listeners dropped), so the pool never
+//! keeps a detached element alive; reconnecting rebuilds it.
 
 use std::cell::{Cell, RefCell};
 
@@ -81,6 +82,11 @@ thread_local! {
     static WORKER_URL: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+/// How many instances the pool holds (elements in a document, or detached less than a microtask ago).
+pub fn live_instance_count() -> usize {
+    INSTANCES.with(|instances| instances.borrow().0.len())
+}
+
 /// Stores the worker's module source (for [`worker_url`]) and the compiled wasm module it instantiates.
 pub fn set_worker_code(source: String, wasm_module: JsValue) {
     WORKER_SOURCE.with(|cell| *cell.borrow_mut() = source);
@@ -106,15 +112,15 @@ fn worker_url() -> Result<String, JsValue> {
     })
 }
 
-/// Builds a new instance's view into its shadow root.
-pub fn create(shadow: &ShadowRoot) -> Result<InstanceId, JsValue> {
-    let id = NEXT_ID.with(|next| {
+/// A new element's id. Its instance (view, state, worker) is built when it is connected and
+/// dropped when it leaves the document, so elements that are never connected, or were removed,
+/// hold nothing here and can be garbage-collected.
+pub fn new_id() -> InstanceId {
+    NEXT_ID.with(|next| {
         let id = next.get();
         next.set(id + 1);
         id
-    });
-    insert(id, shadow)?;
-    Ok(id)
+    })
 }
 
 fn insert(id: InstanceId, shadow: &ShadowRoot) -> Result<(), JsValue> {
@@ -141,7 +147,8 @@ fn insert(id: InstanceId, shadow: &ShadowRoot) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// The element was connected: start its worker and read its code when the document allows.
+/// The element was connected: build its instance if needed, start its worker, and read its
+/// code when the document allows.
 pub fn connected(id: InstanceId, host: &HtmlElement) {
     let exists = INSTANCES.with(|instances| instances.borrow().contains_key(&id));
     if !exists {

@@ -270,3 +270,20 @@ async fn removed_element_goes_idle_and_reconnecting_runs_again() {
         vec![("stdout".to_string(), "print(3)\n".to_string())]
     );
 }
+
+#[wasm_bindgen_test]
+async fn removed_elements_leave_the_registry() {
+    setup();
+    // Instances exist only while connected: created elements that are never appended hold nothing.
+    let before = python_runner_element::live_instance_count();
+    let container = document().create_element("div").expect_throw("div");
+    container
+        .set_inner_html(&"<python-runner manual pyodide-url='/ok/'>x</python-runner>".repeat(40));
+    assert_eq!(python_runner_element::live_instance_count(), before);
+    let body = document().body().expect_throw("body");
+    body.append_child(&container).expect_throw("append");
+    assert_eq!(python_runner_element::live_instance_count(), before + 40);
+    container.remove();
+    sleep(Duration::from_millis(20)).await;
+    assert_eq!(python_runner_element::live_instance_count(), before);
+}

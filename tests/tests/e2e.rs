@@ -38,6 +38,13 @@ struct Scenario {
 
 const SCENARIOS: &[Scenario] = &[
     Scenario {
+        name: "removed_while_running",
+        query: "",
+        check: removed_while_running,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "snippet",
         query: "",
         check: snippet,
@@ -527,6 +534,38 @@ fn code_property(b: &Browser, _server: &Server) -> Result<()> {
     let code = b.eval(&format!("return {}.code", el("made")))?;
     ensure!(code == json!("print(6*7)"), "#made.code is {code}");
     expect_events(b, "made", 1, None)
+}
+
+fn removed_while_running(b: &Browser, _server: &Server) -> Result<()> {
+    // The code loops forever, posting a heartbeat; removing the element must terminate its worker.
+    b.wait_for("window.__beats >= 5", BOOT_TIMEOUT)?;
+    let state = b.eval(&format!("return {}.state", el("busy")))?;
+    ensure!(
+        state == json!("running"),
+        "#busy.state is {state} while running"
+    );
+    b.eval(&format!(
+        "window.__busy = {}; window.__busy.remove(); window.__removedAt = performance.now(); return null",
+        el("busy")
+    ))?;
+    // Chromium lets a worker that is busy in a script run for up to 2 s after `terminate()`
+    // (its forcible-termination delay), so look after 3 s.
+    std::thread::sleep(Duration::from_secs(3));
+    let report = b.eval(
+        "return { sinceLastBeat: performance.now() - window.__lastBeat, \
+                  beatAfterRemoval: window.__lastBeat - window.__removedAt, \
+                  state: window.__busy.state, workers: window.__workers.map((w) => w.__terminated) }",
+    )?;
+    let since_last = report["sinceLastBeat"].as_f64().context("sinceLastBeat")?;
+    ensure!(
+        since_last >= 800.0,
+        "a heartbeat arrived {since_last:.0} ms ago, 3 s after the element was removed: the worker still runs ({report})"
+    );
+    ensure!(
+        report["state"] == json!("idle") && report["workers"] == json!([true]),
+        "expected state idle and exactly one worker, terminated: {report}"
+    );
+    Ok(())
 }
 
 fn parsing_upgrade(b: &Browser, _server: &Server) -> Result<()> {
