@@ -33,11 +33,22 @@ export function define_properties(tag, call) {
   define("run", { value() { call(this, "run"); }, writable: true });
 }
 
-// A property set on the element before the class was defined shadows the prototype accessor:
-// take it off so the accessor sees it (the usual custom-element "upgrade property" step).
-export function take_own_property(element, name) {
-  if (!Object.prototype.hasOwnProperty.call(element, name)) return undefined;
-  const value = element[name];
-  delete element[name];
-  return value;
+// Properties set on an element before the class was defined are own data properties that
+// shadow the prototype accessors. `upgrade_early_properties` moves them onto the accessors
+// (the usual custom-element "upgrade property" step); Rust calls it from a microtask, because
+// the accessors set observed attributes, which must not happen inside a lifecycle callback.
+const UPGRADED = ["code", "pyodideUrl", "manual", "hideCode"];
+const own = (element, name) => Object.prototype.hasOwnProperty.call(element, name);
+
+export function has_early_properties(element) {
+  return UPGRADED.some((name) => own(element, name));
+}
+
+export function upgrade_early_properties(element) {
+  for (const name of UPGRADED) {
+    if (!own(element, name)) continue;
+    const value = element[name];
+    delete element[name];
+    element[name] = value;
+  }
 }

@@ -13,7 +13,10 @@ pub const TAG: &str = "python-runner";
 #[wasm_bindgen(module = "/js/properties.js")]
 extern "C" {
     fn define_properties(tag: &str, call: &Closure<dyn FnMut(HtmlElement, String) -> JsValue>);
-    fn take_own_property(element: &HtmlElement, name: &str) -> JsValue;
+    /// Whether `code`, `pyodideUrl`, `manual` or `hideCode` was set before the class existed.
+    pub fn has_early_properties(element: &HtmlElement) -> bool;
+    /// Moves such properties onto the accessors (sets attributes: never call it in a callback).
+    pub fn upgrade_early_properties(element: &HtmlElement);
 }
 
 #[wasm_bindgen]
@@ -31,7 +34,10 @@ extern "C" {
 /// Calling it again (a second copy of the bundle) does nothing.
 #[wasm_bindgen]
 pub fn boot(worker_source: String, wasm_module: JsValue) {
-    console_error_panic_hook::set_once();
+    // Panic messages go to the console (instead of a bare "unreachable executed").
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&info.to_string().into());
+    }));
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -62,11 +68,6 @@ fn element_call(host: HtmlElement, operation: String) -> JsValue {
         }
         _ => JsValue::UNDEFINED,
     }
-}
-
-/// Takes a `code` property set before the element was defined, if any.
-pub fn take_early_code(host: &HtmlElement) -> Option<String> {
-    take_own_property(host, "code").as_string()
 }
 
 /// The per-element object the `custom-elements` crate keeps; state lives in `registry.rs`.

@@ -148,23 +148,32 @@ fn insert(id: InstanceId, shadow: &ShadowRoot) -> Result<(), JsValue> {
 }
 
 /// The element was connected: build its instance if needed, start its worker, and read its
-/// code when the document allows.
+/// code when the document allows. Properties set before the element was defined are applied
+/// first, from a microtask (they set attributes, which a lifecycle callback must not do).
 pub fn connected(id: InstanceId, host: &HtmlElement) {
+    if bindings::has_early_properties(host) {
+        let host = host.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            bindings::upgrade_early_properties(&host);
+            if host.is_connected() {
+                connect_now(id, &host);
+            }
+        });
+        return;
+    }
+    connect_now(id, host);
+}
+
+fn connect_now(id: InstanceId, host: &HtmlElement) {
     let exists = INSTANCES.with(|instances| instances.borrow().contains_key(&id));
     if !exists {
         let Some(shadow) = host.shadow_root() else {
             return;
         };
         if let Err(error) = insert(id, &shadow) {
-            web_sys::console::error_2(
-                &"python-runner: could not rebuild the element".into(),
-                &error,
-            );
+            web_sys::console::error_2(&"python-runner: could not build the element".into(), &error);
             return;
         }
-    }
-    if let Some(code) = bindings::take_early_code(host) {
-        let _ = js_sys::Reflect::set(host, &"__pythonRunnerCode".into(), &code.into());
     }
     let manual = host.has_attribute("manual");
     update(id, |instance| instance.machine.connected(manual));

@@ -437,22 +437,36 @@ fn bad_pyodide_url(b: &Browser, server: &Server) -> Result<()> {
         property == json!("error"),
         "#bad: property state is {property}"
     );
-    let text = error_text(b, "bad")?.context("#bad has no div.error in its shadow root")?;
-    let prefix = format!("Could not load Pyodide from {}/nope/", server.base_url);
-    ensure!(
-        text.starts_with(&prefix),
-        "#bad: div.error is {text:?}, expected it to start with {prefix:?}"
+    let base = &server.base_url;
+    let expected_bad = format!(
+        "Could not load Pyodide from {base}/nope/: TypeError: Failed to fetch dynamically imported module: {base}/nope/pyodide.mjs"
     );
-    let evs = events(b, "bad")?;
-    let messages: Vec<&str> = evs
-        .iter()
-        .filter(|(t, _)| t == "error")
-        .filter_map(|(_, m)| m.as_deref())
-        .collect();
-    ensure!(
-        messages.len() == 1 && messages[0].contains("/nope/"),
-        "#bad: expected one error event whose detail.message names /nope/, got {evs:?}"
+    // A relative URL without a trailing slash is resolved against the page and given one.
+    let not_pyodide = format!("{base}/fixtures/bad_pyodide_url/not-pyodide/");
+    let expected_notpy = format!(
+        "Could not load Pyodide from {not_pyodide}: {not_pyodide}pyodide.mjs has no loadPyodide export (is this a Pyodide distribution?)"
     );
+    ensure!(
+        wait_settled(b, "notpy")? == "error",
+        "#notpy did not end in state error"
+    );
+    for (id, expected) in [("bad", &expected_bad), ("notpy", &expected_notpy)] {
+        let text = error_text(b, id)?.with_context(|| format!("#{id} has no div.error"))?;
+        ensure!(
+            text == *expected,
+            "#{id}: div.error is {text:?}, expected {expected:?}"
+        );
+        let evs = events(b, id)?;
+        let messages: Vec<&str> = evs
+            .iter()
+            .filter(|(t, _)| t == "error")
+            .filter_map(|(_, m)| m.as_deref())
+            .collect();
+        ensure!(
+            messages == [expected.as_str()],
+            "#{id}: expected one error event with the same message, got {evs:?}"
+        );
+    }
     // The other element on the page is not affected.
     wait_done(b, "good")?;
     expect_outputs(b, "good", &[("stdout", "ok\n")])?;
@@ -533,7 +547,25 @@ fn code_property(b: &Browser, _server: &Server) -> Result<()> {
     expect_outputs(b, "made", &[("stdout", "42\n")])?;
     let code = b.eval(&format!("return {}.code", el("made")))?;
     ensure!(code == json!("print(6*7)"), "#made.code is {code}");
-    expect_events(b, "made", 1, None)
+    expect_events(b, "made", 1, None)?;
+    // Properties set before the class existed reach the accessors (and their attributes).
+    let defined_before = b.eval("return window.__definedBeforeEarly")?;
+    ensure!(
+        defined_before == json!(false),
+        "the fixture must set #early's properties before the element is defined"
+    );
+    wait_done(b, "early")?;
+    expect_outputs(b, "early", &[("stdout", "early 2\n")])?;
+    let reflected = b.eval(&format!(
+        "const e = {}; return [e.getAttribute('pyodide-url'), e.hasAttribute('hide-code'), e.code, \
+         e.shadowRoot.querySelector('pre.source').hidden]",
+        el("early")
+    ))?;
+    ensure!(
+        reflected == json!(["/pyodide/", true, "print('early', 1 + 1)", true]),
+        "#early: attributes/properties after upgrade are {reflected}"
+    );
+    expect_events(b, "early", 1, None)
 }
 
 fn removed_while_running(b: &Browser, _server: &Server) -> Result<()> {

@@ -72,7 +72,7 @@ struct WorkerState {
 #[wasm_bindgen]
 pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
     std::panic::set_hook(Box::new(|info| {
-        console_error_panic_hook::hook(info);
+        web_sys::console::error_1(&info.to_string().into());
         post(&FromWorker::Failed {
             id: None,
             error: ErrorPayload::new(
