@@ -14,6 +14,8 @@ self.onmessage = (event) => {
     queue.push(event.data);
     return;
   }
+  // Start fetching Pyodide now; Rust imports the same URL later and gets this module (or error).
+  import(event.data.pyodide_url + "pyodide.mjs").catch(() => {});
   try {
     initSync({ module });
     worker_boot(queue, pythonFiles);

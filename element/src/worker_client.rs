@@ -64,8 +64,10 @@ impl WorkerClient {
         if !wasm_module.is_undefined() {
             // Not a protocol message: the worker's entry script (bundle/templates/worker.js)
             // instantiates the module from it, then hands every later message to Rust.
+            // It also starts importing Pyodide at once, before the wasm is instantiated.
             let bootstrap = js_sys::Object::new();
             js_sys::Reflect::set(&bootstrap, &"wasm_module".into(), wasm_module)?;
+            js_sys::Reflect::set(&bootstrap, &"pyodide_url".into(), &pyodide_url.into())?;
             worker.post_message(&bootstrap)?;
         }
         let client = Self {

@@ -38,6 +38,20 @@ struct Scenario {
 
 const SCENARIOS: &[Scenario] = &[
     Scenario {
+        name: "cross_origin_script",
+        query: "",
+        check: cross_origin_script,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "module_import",
+        query: "",
+        check: module_import,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "removed_while_running",
         query: "",
         check: removed_while_running,
@@ -598,6 +612,33 @@ fn removed_while_running(b: &Browser, _server: &Server) -> Result<()> {
         "expected state idle and exactly one worker, terminated: {report}"
     );
     Ok(())
+}
+
+fn cross_origin_script(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "cross")?;
+    expect_outputs(b, "cross", &[("stdout", "from another origin\n")])?;
+    expect_events(b, "cross", 1, None)
+}
+
+fn module_import(b: &Browser, server: &Server) -> Result<()> {
+    if let Err(error) = wait_done(b, "imported") {
+        // What the worker said, and what reached the server, help diagnose a stuck boot.
+        let worker_log = b.eval("return window.__workerLog")?;
+        let requests: Vec<String> = server
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.url, r.status))
+            .collect();
+        return Err(error.context(format!(
+            "worker messages: {worker_log}; requests: {requests:?}"
+        )));
+    }
+    expect_outputs(b, "imported", &[("stdout", "imported\n")])?;
+    ensure!(
+        b.eval("return window.__imported === true")? == json!(true),
+        "import() did not resolve"
+    );
+    expect_events(b, "imported", 1, None)
 }
 
 fn parsing_upgrade(b: &Browser, _server: &Server) -> Result<()> {
