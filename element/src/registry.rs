@@ -8,6 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 
+use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::{ErrorKind, FromWorker, ToWorker};
 use wasm_bindgen::prelude::*;
 use web_sys::{CustomEvent, CustomEventInit, HtmlElement, ShadowRoot};
@@ -487,17 +488,4 @@ fn object(entries: &[(&str, JsValue)]) -> JsValue {
         let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
     }
     object.into()
-}
-
-fn describe(error: &JsValue) -> String {
-    if let Some(error) = error.dyn_ref::<js_sys::Error>() {
-        return format!(
-            "{}: {}",
-            String::from(error.name()),
-            String::from(error.message())
-        );
-    }
-    error
-        .as_string()
-        .unwrap_or_else(|| String::from(js_sys::JsString::from(error.clone())))
 }

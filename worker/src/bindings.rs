@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise};
+use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::js::JsObject;
 use python_runner_protocol::{
     DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, ToWorker,
@@ -289,18 +290,4 @@ fn on_python_event(id: RunId, event_type: &str, data_json: &str) -> JsValue {
     }
     // Other events (input, sleep) get `undefined`: the Python side falls back to its defaults.
     JsValue::UNDEFINED
-}
-
-/// A JS error as one line of text: `Name: message` for `Error`s, the string otherwise.
-fn describe(error: &JsValue) -> String {
-    if let Some(error) = error.dyn_ref::<js_sys::Error>() {
-        return format!(
-            "{}: {}",
-            String::from(error.name()),
-            String::from(error.message())
-        );
-    }
-    error
-        .as_string()
-        .unwrap_or_else(|| String::from(js_sys::JsString::from(error.clone())))
 }

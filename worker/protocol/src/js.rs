@@ -1,4 +1,5 @@
-//! [`WireObject`] for JS values (feature `js`): how the element and the worker read messages.
+//! JS helpers shared by the element and the worker (feature `js`): [`WireObject`] for JS values,
+//! and one way to turn a thrown JS value into text.
 
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -35,5 +36,20 @@ impl WireObject for JsObject {
     fn list(&self, key: &str) -> Option<Vec<Self>> {
         let array: Array = self.get(key)?.dyn_into().ok()?;
         Some(array.iter().filter_map(JsObject::new).collect())
+    }
+}
+
+/// A thrown JS value as one line of text: `Name: message` for `Error`s (their own
+/// `toString`), the value's string form otherwise; never panics, whatever was thrown.
+pub fn describe_error(error: &JsValue) -> String {
+    if let Some(error) = error.dyn_ref::<js_sys::Error>() {
+        return error.to_string().into();
+    }
+    if let Some(text) = error.as_string() {
+        return text;
+    }
+    match error.dyn_ref::<js_sys::Object>() {
+        Some(object) => object.to_string().into(),
+        None => "an unknown error".to_string(),
     }
 }
