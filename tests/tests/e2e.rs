@@ -38,6 +38,18 @@ struct Scenario {
 
 const SCENARIOS: &[Scenario] = &[
     Scenario {
+        name: "python_crash",
+        query: "",
+        check: python_crash,
+        // Pyodide reports its fatal error on the worker's console.
+        allowed_console_errors: &[
+            "Pyodide has suffered a fatal error",
+            "The cause of the fatal error was",
+            "RangeError: Maximum call stack size exceeded",
+        ],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "cross_origin_script",
         query: "",
         check: cross_origin_script,
@@ -612,6 +624,35 @@ fn removed_while_running(b: &Browser, _server: &Server) -> Result<()> {
         "expected state idle and exactly one worker, terminated: {report}"
     );
     Ok(())
+}
+
+fn python_crash(b: &Browser, _server: &Server) -> Result<()> {
+    let state = wait_settled(b, "crash")?;
+    ensure!(
+        state == "error",
+        "#crash ended in state {state:?}, expected error"
+    );
+    let expected =
+        "Python stopped working (RangeError: Maximum call stack size exceeded). Run starts a fresh Python.";
+    let text = error_text(b, "crash")?.context("#crash has no div.error")?;
+    ensure!(text == expected, "#crash: div.error is {text:?}");
+    let evs = events(b, "crash")?;
+    ensure!(
+        evs.iter()
+            .any(|(t, m)| t == "error" && m.as_deref() == Some(expected)),
+        "#crash: no error event with the crash message: {evs:?}"
+    );
+    // The other element has its own Python and is not affected.
+    wait_done(b, "neighbour")?;
+    expect_outputs(b, "neighbour", &[("stdout", "neighbour\n")])?;
+    // Run starts a fresh Python, which runs the (new) code.
+    b.eval(&format!(
+        "{}.code = \"print('fresh')\"; return null",
+        el("crash")
+    ))?;
+    b.click_in_shadow("#crash", "button.run")?;
+    b.wait_for(&format!("{}.state === 'done'", el("crash")), BOOT_TIMEOUT)?;
+    expect_outputs(b, "crash", &[("stdout", "fresh\n")])
 }
 
 fn cross_origin_script(b: &Browser, _server: &Server) -> Result<()> {

@@ -166,7 +166,7 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
                                 state.run_code = Some(run_code);
                                 state.dispatcher.on_booted(version)
                             }
-                            Err(error) => state.dispatcher.on_boot_failed(error),
+                            Err(error) => state.dispatcher.on_failed(error),
                         }
                     };
                     apply(&state, effects);
@@ -257,17 +257,18 @@ fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str) {
         });
         return;
     };
-    if let Err(error) = run_code.call2(&JsValue::NULL, &code.into(), &send_event) {
-        post(&FromWorker::Failed {
-            id: Some(id),
-            error: ErrorPayload {
-                kind: ErrorKind::Internal,
-                message: "python-runner failed while running the code".into(),
-                detail: Some(describe(&error)),
-            },
-        });
+    match run_code.call2(&JsValue::NULL, &code.into(), &send_event) {
+        Ok(_) => post(&FromWorker::Done { id }),
+        Err(error) => {
+            // `run_code` turns every Python exception into output, so an error escaping it means
+            // Python itself broke (e.g. Pyodide's "fatal error" after a JS stack overflow): this
+            // worker is done for; the element replaces it on the next Run.
+            let error =
+                ErrorPayload::new(ErrorKind::Worker, python::crash_message(&describe(&error)));
+            let effects = state.borrow_mut().dispatcher.on_failed(error);
+            apply(state, effects);
+        }
     }
-    post(&FromWorker::Done { id });
 }
 
 /// Called by Python (`run_code`'s `send`) for each runner event, with the event's data as JSON.

@@ -13,7 +13,7 @@ use python_runner_protocol::{
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Start loading Pyodide from this base URL; report with [`Dispatcher::on_booted`] or
-    /// [`Dispatcher::on_boot_failed`].
+    /// [`Dispatcher::on_failed`].
     StartBoot {
         /// Base URL ending in `/`.
         pyodide_url: String,
@@ -112,8 +112,9 @@ impl Dispatcher {
         effects
     }
 
-    /// Pyodide could not be loaded: report it once, and fail every queued run with it.
-    pub fn on_boot_failed(&mut self, error: ErrorPayload) -> Vec<Effect> {
+    /// Pyodide could not be loaded, or stopped working: report it once, and fail every queued
+    /// and later run with it.
+    pub fn on_failed(&mut self, error: ErrorPayload) -> Vec<Effect> {
         self.phase = Phase::Failed(error.clone());
         self.pending_runs.clear();
         vec![Effect::Post(FromWorker::Failed { id: None, error })]
@@ -183,7 +184,7 @@ mod tests {
         dispatcher.on_message(run(1));
         let error = ErrorPayload::new(ErrorKind::PyodideLoad, "Could not load Pyodide");
         assert_eq!(
-            dispatcher.on_boot_failed(error.clone()),
+            dispatcher.on_failed(error.clone()),
             vec![Effect::Post(FromWorker::Failed {
                 id: None,
                 error: error.clone()

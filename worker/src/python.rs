@@ -23,6 +23,16 @@ pub fn not_pyodide_reason(module_url: &str) -> String {
     format!("{module_url} has no loadPyodide export (is this a Pyodide distribution?)")
 }
 
+/// The sentence shown when Python stops working in the middle of a run.
+pub fn crash_message(reason: &str) -> String {
+    [
+        "Python stopped working (",
+        reason,
+        "). Run starts a fresh Python.",
+    ]
+    .concat()
+}
+
 /// `(directory, file path)` for a helper file given relative to `python/src/`.
 pub fn install_paths(site_packages: &str, relative_path: &str) -> (String, String) {
     let site_packages = site_packages.trim_end_matches('/');
