@@ -49,8 +49,7 @@ pub fn boot(worker_source: String, wasm_module: JsValue) {
     Shell::define(TAG);
     let call = Closure::<dyn FnMut(HtmlElement, String) -> JsValue>::new(element_call);
     define_properties(TAG, &call);
-    // Leaks on purpose: the accessors live as long as the page's element definition.
-    call.forget();
+    call.forget(); // Leaks on purpose: the accessors live as long as the page's element definition.
 }
 
 /// Carries out a property access or method call from `properties.js`.

@@ -146,7 +146,8 @@ impl Machine {
             self.worker = WorkerPhase::Booting;
             effects.push(Effect::SpawnWorker);
         }
-        if !manual && !self.has_run {
+        // Moving an element (disconnect + connect in one task) must not run its code again.
+        if !manual && !self.has_run && self.current_run.is_none() {
             self.run_requested = true;
         }
         self.settle(&mut effects);
@@ -513,6 +514,23 @@ mod tests {
             id: 2,
             code: "print(1)".into()
         }));
+    }
+
+    #[test]
+    fn moving_a_running_element_does_not_run_it_twice() {
+        let mut machine = Machine::default();
+        machine.connected(false);
+        machine.code_changed("print(1)".into());
+        machine.worker_ready("v".into());
+        // A move: connected again while the worker still exists and the run is in flight.
+        assert_eq!(machine.connected(false), vec![]);
+        assert_eq!(
+            machine.worker_done(1),
+            vec![
+                Effect::Dispatch(ElementEvent::Done { exception: None }),
+                Effect::SetStatus(Status::Done),
+            ]
+        );
     }
 
     #[test]

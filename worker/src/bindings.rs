@@ -101,8 +101,7 @@ pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
         on_message(&handler_state, event.data());
     });
     scope().set_onmessage(Some(message_handler.as_ref().unchecked_ref()));
-    // Leaks on purpose: the handler lives exactly as long as the worker.
-    message_handler.forget();
+    message_handler.forget(); // Leaks on purpose: the handler lives exactly as long as the worker.
     for message in queue.iter() {
         on_message(&state, message);
     }
