@@ -57,4 +57,10 @@ if ! python3 -m pytest --version >/dev/null 2>&1; then
     python3 -m pip install pytest || apt_install python3-pytest
 fi
 
+# ruff checks python/ (lint + format) in `cargo bundle test`; pinned, since its rules change.
+ruff_version=0.17.6
+if [ "$(python3 -m ruff --version 2>/dev/null || true)" != "ruff $ruff_version" ]; then
+    python3 -m pip install "ruff==$ruff_version"
+fi
+
 exec cargo bundle "$@"

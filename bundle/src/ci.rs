@@ -15,8 +15,8 @@ use crate::workspace::{self, Workspace};
 enum Action {
     /// `cargo <args>` in the workspace root.
     Cargo(&'static [&'static str]),
-    /// `python3 -m pytest -q` in `python/`.
-    Pytest,
+    /// `python3 <args>` in `python/` (pytest, ruff).
+    Python(&'static [&'static str]),
     /// `cargo bundle dist`, in process.
     Dist,
     /// The browser tier: `cargo <args>` with a Pyodide server running (see [`PyodideServer`]).
@@ -74,7 +74,15 @@ fn steps() -> Vec<Step> {
         },
         Step {
             name: "pytest",
-            action: Action::Pytest,
+            action: Action::Python(&["-m", "pytest", "-q"]),
+        },
+        Step {
+            name: "ruff",
+            action: Action::Python(&["-m", "ruff", "check", "."]),
+        },
+        Step {
+            name: "ruff format",
+            action: Action::Python(&["-m", "ruff", "format", "--check", "."]),
         },
         Step {
             name: "dist",
@@ -144,13 +152,13 @@ fn run_step(workspace: &Workspace, action: &Action) -> Result<()> {
             command.args(*args).current_dir(&workspace.root);
             workspace::run(&mut command)
         }
-        Action::Pytest => {
+        Action::Python(args) => {
             let python_dir = workspace.root.join("python");
             if !python_dir.is_dir() {
                 bail!("{} does not exist", python_dir.display());
             }
             let mut command = Command::new("python3");
-            command.args(["-m", "pytest", "-q"]).current_dir(python_dir);
+            command.args(*args).current_dir(python_dir);
             workspace::run(&mut command)
         }
         Action::Dist => pipeline::build(workspace, Profile::Release).map(|_| ()),
@@ -335,6 +343,8 @@ mod tests {
                 "clippy (wasm32)",
                 "native tests",
                 "pytest",
+                "ruff",
+                "ruff format",
                 "dist",
                 "browser tests (wasm32)",
                 "end-to-end tests",

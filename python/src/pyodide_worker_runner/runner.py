@@ -20,24 +20,29 @@ Events go to a callback `cb(event_type, data)`:
 
 This is a fresh implementation of the behaviour of python_runner's `Runner`,
 `PatchedStdinRunner` and `PatchedSleepRunner`, without their known bugs.
+
+`ast`, `inspect` and `traceback` are imported where they are used: importing this module is
+on the path to the first output in the browser, and those three are its slowest imports.
 """
 
-import ast
+from __future__ import annotations
+
 import builtins
 import contextlib
-import inspect
 import json
 import linecache
 import operator
 import os
 import sys
 import time
-import traceback
 import types
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .output import OutputBuffer, OutputPart, SysStream
+
+if TYPE_CHECKING:
+    import traceback
 
 __all__ = ["INPUT_UNAVAILABLE", "Callback", "FakeStdin", "Runner", "run_code"]
 
@@ -72,7 +77,7 @@ class FakeStdin:
     closed = False
     name = "<stdin>"
 
-    def __init__(self, runner: "Runner") -> None:
+    def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
     def readline(self, size: int | None = -1) -> str:
@@ -237,7 +242,11 @@ class Runner:
         if mode == "single":
             # Lets a one-line compound statement such as `for i in x: print(i)` compile.
             source += "\n"
-        flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0
+        flags = 0
+        if top_level_await:
+            import ast
+
+            flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
         return compile(source, self.filename, compile_mode, flags, dont_inherit=True)
 
     def execute(self, code: Any, mode: str) -> Any:
@@ -282,6 +291,8 @@ class Runner:
             with self._patched():
                 try:
                     result = self.execute(code, mode)
+                    import inspect
+
                     if code.co_flags & inspect.CO_COROUTINE:
                         result = await result
                     return result
@@ -369,6 +380,8 @@ class Runner:
 
     def format_exception(self, e: BaseException) -> str:
         """Format `e` and its chained exceptions with internal frames removed."""
+        import traceback
+
         te = traceback.TracebackException(type(e), e, e.__traceback__, compact=True)
         seen: set[int] = set()
         todo = [te]
@@ -455,6 +468,8 @@ def _source_lines(source: str) -> list[str]:
 
 def _is_blank(source: str) -> bool:
     """Whether `source` holds no statements at all (only whitespace and comments)."""
+    import ast
+
     try:
         return not ast.parse(source).body
     except Exception:
