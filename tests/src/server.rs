@@ -151,7 +151,7 @@ impl Server {
     /// Binds 127.0.0.1:`options.port` and serves on background threads (one per request).
     pub fn start(options: ServerOptions) -> Result<Server> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
-        let http = tiny_http::Server::http(addr)
+        let http = tiny_http::Server::from_listener(listener_without_nagle(addr)?, None)
             .map_err(|e| anyhow!("could not listen on {addr}: {e}"))?;
         let port = http
             .server_addr()
@@ -242,6 +242,24 @@ impl Drop for Server {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// A listening socket with TCP_NODELAY set, which Linux copies to every accepted connection.
+/// tiny_http never sets it, so each later request on a reused keep-alive connection waited
+/// ~44 ms for the client's delayed ACK (Nagle's algorithm holding back the response's tail).
+fn listener_without_nagle(addr: SocketAddr) -> Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+        .context("could not create a socket")?;
+    socket.set_reuse_address(true).context("SO_REUSEADDR")?;
+    socket.set_tcp_nodelay(true).context("TCP_NODELAY")?;
+    socket
+        .bind(&addr.into())
+        .with_context(|| format!("could not listen on {addr}"))?;
+    socket
+        .listen(128)
+        .with_context(|| format!("could not listen on {addr}"))?;
+    Ok(socket.into())
 }
 
 fn accept_loop(http: &tiny_http::Server, stopping: &AtomicBool, shared: &Arc<Shared>) {
@@ -432,9 +450,6 @@ fn common_headers(isolated: bool, content_type: &str, cache: &str) -> Vec<Header
         header("Cache-Control", cache),
         header("Access-Control-Allow-Origin", "*"),
         header("Cross-Origin-Resource-Policy", "cross-origin"),
-        // One request per connection: tiny_http neither sets TCP_NODELAY (a reused connection
-        // waited ~44 ms per request) nor copes well with many idle keep-alive connections.
-        header("Connection", "close"),
     ];
     if isolated {
         headers.push(header("Cross-Origin-Opener-Policy", "same-origin"));
