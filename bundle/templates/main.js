@@ -6,6 +6,14 @@ import init, { boot } from "./wasm/python_runner_runtime.js";
 import deflated from "./wasm/python_runner_runtime_bg.wasm.deflate";
 import workerSource from "./worker.bundle.txt";
 
+// Until the element is defined (the wasm compiles asynchronously), show its code as code rather
+// than as a run-on paragraph. A constructed sheet, not a <style> element, so strict CSP allows it.
+try {
+  const early = new CSSStyleSheet();
+  early.replaceSync("python-runner:not(:defined){display:block;white-space:pre;font-family:monospace}");
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, early];
+} catch {}
+
 async function start() {
   const inflated = new Blob([deflated]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
   const module = await WebAssembly.compile(await new Response(inflated).arrayBuffer());
