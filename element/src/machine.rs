@@ -290,9 +290,11 @@ impl Machine {
 
     /// Starts a requested run when everything is in place, and recomputes the status.
     fn settle(&mut self, effects: &mut Vec<Effect>) {
+        // A run is sent while the worker still boots: the worker queues it, so the code runs
+        // the moment Python is ready, without a round trip through the page.
         if self.run_requested
             && self.connected
-            && self.worker == WorkerPhase::Ready
+            && matches!(self.worker, WorkerPhase::Booting | WorkerPhase::Ready)
             && self.current_run.is_none()
         {
             if let Some(code) = self.code.clone() {
@@ -307,7 +309,7 @@ impl Machine {
         }
         let status = if !self.connected {
             Status::Idle
-        } else if self.current_run.is_some() {
+        } else if self.current_run.is_some() && self.worker == WorkerPhase::Ready {
             Status::Running
         } else {
             match self.worker {
@@ -350,18 +352,24 @@ mod tests {
             machine.connected(false),
             vec![Effect::SpawnWorker, Effect::SetStatus(Status::Loading)]
         );
-        assert_eq!(machine.code_changed("print(1)".into()), vec![]);
+        // The run is sent at once; the booting worker queues it.
+        assert_eq!(
+            machine.code_changed("print(1)".into()),
+            vec![
+                Effect::ClearOutput,
+                Effect::SendRun {
+                    id: 1,
+                    code: "print(1)".into()
+                },
+            ]
+        );
+        assert_eq!(machine.status(), Status::Loading);
         assert_eq!(
             machine.worker_ready("314.0.7".into()),
             vec![
                 Effect::Dispatch(ElementEvent::Ready {
                     pyodide_version: "314.0.7".into()
                 }),
-                Effect::ClearOutput,
-                Effect::SendRun {
-                    id: 1,
-                    code: "print(1)".into()
-                },
                 Effect::SetStatus(Status::Running),
             ]
         );
@@ -489,6 +497,11 @@ mod tests {
             vec![
                 Effect::ClearOutput,
                 Effect::SpawnWorker,
+                Effect::ClearOutput,
+                Effect::SendRun {
+                    id: 2,
+                    code: "print(1)".into()
+                },
                 Effect::SetStatus(Status::Loading)
             ]
         );
@@ -504,16 +517,19 @@ mod tests {
             machine.disconnected(),
             vec![Effect::TerminateWorker, Effect::SetStatus(Status::Idle)]
         );
+        // The interrupted run had not finished, so the new worker runs the code.
         assert_eq!(
             machine.connected(false),
-            vec![Effect::SpawnWorker, Effect::SetStatus(Status::Loading)]
+            vec![
+                Effect::SpawnWorker,
+                Effect::ClearOutput,
+                Effect::SendRun {
+                    id: 2,
+                    code: "print(1)".into()
+                },
+                Effect::SetStatus(Status::Loading)
+            ]
         );
-        // The interrupted run had not finished, so the new worker runs the code.
-        let effects = machine.worker_ready("v".into());
-        assert!(effects.contains(&Effect::SendRun {
-            id: 2,
-            code: "print(1)".into()
-        }));
     }
 
     #[test]

@@ -5,8 +5,17 @@
 /// The helper package the worker installs and imports (sources in `python/src/`).
 pub const HELPER_MODULE: &str = "pyodide_worker_runner";
 
-/// Python expression giving the folder where the helper package is installed.
-pub const SITE_PACKAGES_EXPRESSION: &str = "__import__('sysconfig').get_paths()['purelib']";
+/// Where the helper package is installed if `/lib` holds no `python3.N` folder: the working
+/// directory, which is on `sys.path` too.
+pub const FALLBACK_INSTALL_FOLDER: &str = "/home/pyodide";
+
+/// `/lib/<entry>/site-packages` when `entry` (a name in Pyodide's `/lib`) is the `python3.N`
+/// folder: where the helper package is installed.
+pub fn site_packages_in(entry: &str) -> Option<String> {
+    entry
+        .starts_with("python3.")
+        .then(|| ["/lib/", entry, "/site-packages"].concat())
+}
 
 /// The ES module to import from a Pyodide base URL (which ends in `/`).
 pub fn module_url(pyodide_url: &str) -> String {
@@ -60,6 +69,13 @@ mod tests {
                 "/lib/python3.14/site-packages/pyodide_worker_runner/__init__.py".to_string()
             )
         );
+    }
+
+    #[test]
+    fn site_packages_comes_from_the_python_folder_in_lib() {
+        let lib = [".", "..", "python314.zip", "python3.14", "pyodide"];
+        let found: Vec<String> = lib.iter().filter_map(|e| site_packages_in(e)).collect();
+        assert_eq!(found, ["/lib/python3.14/site-packages"]);
     }
 
     #[test]
