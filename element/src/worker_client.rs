@@ -61,6 +61,11 @@ impl WorkerClient {
                 ));
             })?,
         ];
+        // From here on, an error drops `client`, which terminates the worker.
+        let client = Self {
+            worker,
+            _listeners: listeners,
+        };
         if !wasm_module.is_undefined() {
             // Not a protocol message: the worker's entry script (bundle/templates/worker.js)
             // instantiates the module from it, then hands every later message to Rust.
@@ -68,12 +73,8 @@ impl WorkerClient {
             let bootstrap = js_sys::Object::new();
             js_sys::Reflect::set(&bootstrap, &"wasm_module".into(), wasm_module)?;
             js_sys::Reflect::set(&bootstrap, &"pyodide_url".into(), &pyodide_url.into())?;
-            worker.post_message(&bootstrap)?;
+            client.worker.post_message(&bootstrap)?;
         }
-        let client = Self {
-            worker,
-            _listeners: listeners,
-        };
         client.send(&ToWorker::Init {
             protocol: PROTOCOL_VERSION,
             pyodide_url: pyodide_url.into(),
