@@ -15,6 +15,8 @@ use crate::workspace::{self, Workspace};
 enum Action {
     /// `cargo <args>` in the workspace root.
     Cargo(&'static [&'static str]),
+    /// `cargo doc --no-deps --workspace` with `RUSTDOCFLAGS=-D warnings`.
+    Doc,
     /// `python3 <args>` in `python/` (pytest, ruff).
     Python(&'static [&'static str]),
     /// `cargo bundle dist`, in process.
@@ -67,6 +69,10 @@ fn steps() -> Vec<Step> {
                 "-D",
                 "warnings",
             ]),
+        },
+        Step {
+            name: "doc",
+            action: Action::Doc,
         },
         Step {
             name: "native tests",
@@ -150,6 +156,14 @@ fn run_step(workspace: &Workspace, action: &Action) -> Result<()> {
         Action::Cargo(args) => {
             let mut command = workspace::cargo();
             command.args(*args).current_dir(&workspace.root);
+            workspace::run(&mut command)
+        }
+        Action::Doc => {
+            let mut command = workspace::cargo();
+            command
+                .args(["doc", "--no-deps", "--workspace"])
+                .env("RUSTDOCFLAGS", "-D warnings")
+                .current_dir(&workspace.root);
             workspace::run(&mut command)
         }
         Action::Python(args) => {
@@ -341,6 +355,7 @@ mod tests {
                 "fmt",
                 "clippy (host)",
                 "clippy (wasm32)",
+                "doc",
                 "native tests",
                 "pytest",
                 "ruff",
