@@ -338,6 +338,15 @@ fn last_line(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A connected element whose worker is ready and whose run 1 of `code` is in flight.
+    fn running(code: &str) -> Machine {
+        let mut machine = Machine::default();
+        machine.connected(false);
+        machine.code_changed(code.into());
+        machine.worker_ready("v".into());
+        machine
+    }
+
     fn part(kind: PartKind, text: &str) -> OutputPart {
         OutputPart {
             kind,
@@ -442,10 +451,7 @@ mod tests {
 
     #[test]
     fn exception_is_reported_with_its_last_traceback_line() {
-        let mut machine = Machine::default();
-        machine.connected(false);
-        machine.code_changed("1/0".into());
-        machine.worker_ready("v".into());
+        let mut machine = running("1/0");
         machine.worker_output(
             1,
             vec![part(
@@ -509,10 +515,7 @@ mod tests {
 
     #[test]
     fn disconnect_terminates_and_reconnect_restarts() {
-        let mut machine = Machine::default();
-        machine.connected(false);
-        machine.code_changed("print(1)".into());
-        machine.worker_ready("v".into());
+        let mut machine = running("print(1)");
         assert_eq!(
             machine.disconnected(),
             vec![Effect::TerminateWorker, Effect::SetStatus(Status::Idle)]
@@ -534,10 +537,7 @@ mod tests {
 
     #[test]
     fn moving_a_running_element_does_not_run_it_twice() {
-        let mut machine = Machine::default();
-        machine.connected(false);
-        machine.code_changed("print(1)".into());
-        machine.worker_ready("v".into());
+        let mut machine = running("print(1)");
         // A move: connected again while the worker still exists and the run is in flight.
         assert_eq!(machine.connected(false), vec![]);
         assert_eq!(
@@ -551,10 +551,7 @@ mod tests {
 
     #[test]
     fn new_code_reruns_a_non_manual_element() {
-        let mut machine = Machine::default();
-        machine.connected(false);
-        machine.code_changed("print(1)".into());
-        machine.worker_ready("v".into());
+        let mut machine = running("print(1)");
         machine.worker_done(1);
         let effects = machine.code_changed("print(2)".into());
         assert!(effects.contains(&Effect::SendRun {
@@ -568,10 +565,7 @@ mod tests {
 
     #[test]
     fn crash_while_running_fails_the_worker() {
-        let mut machine = Machine::default();
-        machine.connected(false);
-        machine.code_changed("print(1)".into());
-        machine.worker_ready("v".into());
+        let mut machine = running("print(1)");
         let effects = machine.worker_crashed("RuntimeError: unreachable");
         assert_eq!(effects[0], Effect::TerminateWorker);
         assert_eq!(
