@@ -20,6 +20,7 @@ export function define_properties(tag, call) {
       set(value) { this.toggleAttribute(attribute, Boolean(value)); },
     });
   reflectString("pyodideUrl", "pyodide-url");
+  reflectString("transport", "transport");
   reflectBoolean("manual", "manual");
   reflectBoolean("hideCode", "hide-code");
   define("code", {
@@ -30,14 +31,16 @@ export function define_properties(tag, call) {
     },
   });
   define("state", { get() { return call(this, "get_state"); } });
+  define("activeTransport", { get() { return call(this, "get_active_transport"); } });
   define("run", { value() { call(this, "run"); }, writable: true });
+  define("stop", { value() { call(this, "stop"); }, writable: true });
 }
 
 // Properties set on an element before the class was defined are own data properties that
 // shadow the prototype accessors. `upgrade_early_properties` moves them onto the accessors
 // (the usual custom-element "upgrade property" step); Rust calls it from a microtask, because
 // the accessors set observed attributes, which must not happen inside a lifecycle callback.
-const UPGRADED = ["code", "pyodideUrl", "manual", "hideCode"];
+const UPGRADED = ["code", "pyodideUrl", "manual", "hideCode", "transport"];
 const own = (element, name) => Object.prototype.hasOwnProperty.call(element, name);
 
 export function has_early_properties(element) {

@@ -65,6 +65,11 @@ fn element_call(host: HtmlElement, operation: String) -> JsValue {
             registry::run(&host);
             JsValue::UNDEFINED
         }
+        "stop" => {
+            registry::stop(&host);
+            JsValue::UNDEFINED
+        }
+        "get_active_transport" => registry::active_transport_of(&host),
         _ => JsValue::UNDEFINED,
     }
 }

@@ -11,6 +11,7 @@ pub mod code;
 mod listener;
 pub mod machine;
 mod registry;
+mod spare;
 mod view;
 mod worker_client;
 

@@ -4,7 +4,19 @@
 //! Plain Rust with no JS types, unit-tested natively. `registry.rs` feeds it inputs and
 //! carries out the [`Effect`]s it returns (DOM updates in `view.rs`, messages in `worker_client.rs`).
 
-use python_runner_protocol::{ErrorKind, ErrorPayload, OutputPart, PartKind, RunId};
+use python_runner_protocol::sync::Layout;
+use python_runner_protocol::{
+    ErrorKind, ErrorPayload, OutputPart, PartKind, Reply, RunId, Transport, WaitReason, WaitSeq,
+};
+
+/// How long Stop waits for `KeyboardInterrupt` to end a run before it replaces the worker.
+pub const STOP_GRACE_MS: u32 = 1000;
+
+/// The notice shown when Stop had to replace Python because this page cannot interrupt it.
+pub const RESTARTED_NOTICE: &str = "Python was restarted to stop the program (this page cannot interrupt running code). Variables and imports from earlier runs are gone.";
+
+/// The notice shown when Python did not react to Stop within [`STOP_GRACE_MS`].
+pub const STUCK_NOTICE: &str = "Python did not stop within 1 second, so it was restarted. Variables and imports from earlier runs are gone.";
 
 /// What the element is doing, reflected in the host's `state` attribute and `state` property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +61,8 @@ pub enum ElementEvent {
     Done {
         /// The last line of the traceback when the code raised, e.g. `ZeroDivisionError: division by zero`.
         exception: Option<String>,
+        /// Whether Stop ended the run (by `KeyboardInterrupt` or by restarting Python).
+        stopped: bool,
     },
     /// `error`: something went wrong (Python could not start, the worker crashed, or the code raised).
     Error {
@@ -72,6 +86,30 @@ pub enum Effect {
         id: RunId,
         /// The code.
         code: String,
+    },
+    /// Show the input field for input request `seq` (after the prompt, already in the output).
+    ShowInput {
+        /// The wait the typed line answers.
+        seq: WaitSeq,
+    },
+    /// Remove the input field, if shown.
+    HideInput,
+    /// Send a reply to a wait (the typed line, or Stop).
+    SendReply {
+        /// The wait answered.
+        seq: WaitSeq,
+        /// The reply.
+        reply: Reply,
+    },
+    /// Ask the worker to raise `KeyboardInterrupt` in run `run` (Atomics transport).
+    Interrupt {
+        /// The run to stop.
+        run: RunId,
+    },
+    /// Call [`Machine::stop_grace_over`] for `run` after [`STOP_GRACE_MS`].
+    StartStopTimer {
+        /// The run being stopped.
+        run: RunId,
     },
     /// Empty the output region.
     ClearOutput,
@@ -106,6 +144,9 @@ pub struct Machine {
     next_run_id: RunId,
     has_run: bool,
     traceback_text: String,
+    transport: Transport,
+    waiting: Option<(WaitSeq, WaitReason)>,
+    stopping: Option<RunId>,
 }
 
 impl Default for Machine {
@@ -121,6 +162,9 @@ impl Default for Machine {
             next_run_id: 1,
             has_run: false,
             traceback_text: String::new(),
+            transport: Transport::None,
+            waiting: None,
+            stopping: None,
         }
     }
 }
@@ -129,6 +173,16 @@ impl Machine {
     /// The current status.
     pub fn status(&self) -> Status {
         self.status
+    }
+
+    /// The transport of the current worker ([`Transport::None`] until it is ready).
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Whether the input field is up (Python waits for a line).
+    pub fn awaiting_input(&self) -> bool {
+        matches!(self.waiting, Some((_, WaitReason::Input)))
     }
 
     /// The code, once known.
@@ -172,10 +226,15 @@ impl Machine {
         self.manual = manual;
     }
 
-    /// Run was clicked (or `run()` called). A failed worker is replaced first.
+    /// Run was clicked (or `run()` called). A failed worker is replaced first; a run in
+    /// progress is stopped first, and the code runs again once it has ended.
     pub fn run_requested(&mut self) -> Vec<Effect> {
         let mut effects = Vec::new();
         self.run_requested = true;
+        if self.current_run.is_some() {
+            self.stop(&mut effects);
+            return effects;
+        }
         if self.connected && matches!(self.worker, WorkerPhase::Absent | WorkerPhase::Failed) {
             self.worker = WorkerPhase::Booting;
             effects.push(Effect::ClearOutput);
@@ -185,13 +244,57 @@ impl Machine {
         effects
     }
 
-    /// The worker loaded Python.
-    pub fn worker_ready(&mut self, pyodide_version: String) -> Vec<Effect> {
+    /// Stop was clicked (or `stop()` called, or Ctrl+C pressed in the input field).
+    pub fn stop_requested(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        self.stop(&mut effects);
+        effects
+    }
+
+    /// [`STOP_GRACE_MS`] have passed since Stop asked run `run` to stop.
+    pub fn stop_grace_over(&mut self, run: RunId) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.current_run == Some(run) && self.stopping == Some(run) {
+            self.restart(STUCK_NOTICE, &mut effects);
+        }
+        effects
+    }
+
+    /// The worker waits: for a line of input (the input field appears) or for a sleep to end.
+    pub fn worker_waiting(&mut self, id: RunId, seq: WaitSeq, reason: WaitReason) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.current_run != Some(id) || self.stopping.is_some() {
+            return effects;
+        }
+        self.waiting = Some((seq, reason));
+        if reason == WaitReason::Input {
+            effects.push(Effect::ShowInput { seq });
+        }
+        effects
+    }
+
+    /// The user entered a line in the input field. A line too long for the transport is
+    /// refused with a notice, and the field stays.
+    pub fn input_submitted(&mut self, line: String) -> Vec<Effect> {
+        let Some((seq, WaitReason::Input)) = self.waiting else {
+            return Vec::new();
+        };
+        let reply = Reply::Message(Some(line));
+        if let Err(too_large) = Layout::check_fits(reply.to_json().len()) {
+            return vec![Effect::AppendOutput(vec![notice(&too_large.to_string())])];
+        }
+        self.waiting = None;
+        vec![Effect::HideInput, Effect::SendReply { seq, reply }]
+    }
+
+    /// The worker loaded Python; `transport` is how it waits for the page.
+    pub fn worker_ready(&mut self, pyodide_version: String, transport: Transport) -> Vec<Effect> {
         let mut effects = Vec::new();
         if self.worker != WorkerPhase::Booting {
             return effects;
         }
         self.worker = WorkerPhase::Ready;
+        self.transport = transport;
         effects.push(Effect::Dispatch(ElementEvent::Ready { pyodide_version }));
         self.settle(&mut effects);
         effects
@@ -218,16 +321,23 @@ impl Machine {
         }
         self.current_run = None;
         self.has_run = true;
+        let stopped = self.stopping.take() == Some(id);
+        self.end_waiting(&mut effects);
         let exception = last_line(&self.traceback_text);
         self.traceback_text.clear();
         effects.push(Effect::Dispatch(ElementEvent::Done {
             exception: exception.clone(),
+            stopped,
         }));
-        if let Some(message) = exception {
-            effects.push(Effect::Dispatch(ElementEvent::Error {
-                kind: ErrorKind::Python,
-                message,
-            }));
+        match exception {
+            // A KeyboardInterrupt the user asked for is not an error.
+            Some(message) if !(stopped && message.starts_with("KeyboardInterrupt")) => {
+                effects.push(Effect::Dispatch(ElementEvent::Error {
+                    kind: ErrorKind::Python,
+                    message,
+                }));
+            }
+            _ => {}
         }
         self.settle(&mut effects);
         effects
@@ -239,6 +349,7 @@ impl Machine {
         match id {
             None => self.fail_worker(error.kind, error.message, &mut effects),
             Some(id) if self.current_run == Some(id) => {
+                self.end_waiting(&mut effects);
                 effects.push(Effect::ShowError(error.message.clone()));
                 effects.push(Effect::Dispatch(ElementEvent::Error {
                     kind: error.kind,
@@ -270,6 +381,8 @@ impl Machine {
         self.connected = false;
         self.run_requested = false;
         self.current_run = None;
+        self.stopping = None;
+        self.end_waiting(&mut effects);
         if self.worker != WorkerPhase::Absent {
             self.worker = WorkerPhase::Absent;
             effects.push(Effect::TerminateWorker);
@@ -282,10 +395,70 @@ impl Machine {
         self.worker = WorkerPhase::Failed;
         self.current_run = None;
         self.run_requested = false;
+        self.stopping = None;
+        self.end_waiting(effects);
         effects.push(Effect::TerminateWorker);
         effects.push(Effect::ShowError(message.clone()));
         effects.push(Effect::Dispatch(ElementEvent::Error { kind, message }));
         self.settle(effects);
+    }
+
+    /// Stops the run in progress the quickest way the transport allows: `KeyboardInterrupt`
+    /// where Python can be interrupted (any time with Atomics; while waiting with JSPI), with a
+    /// grace period before the worker is replaced; replacing the worker at once otherwise.
+    fn stop(&mut self, effects: &mut Vec<Effect>) {
+        let Some(run) = self.current_run else {
+            return;
+        };
+        if self.stopping == Some(run) {
+            return; // Already stopping; the grace timer escalates if needed.
+        }
+        let ready = self.worker == WorkerPhase::Ready;
+        match (self.transport, self.waiting) {
+            (Transport::Atomics, _) if ready => {
+                effects.push(Effect::Interrupt { run });
+            }
+            (Transport::Jspi, Some((seq, _))) if ready => {
+                effects.push(Effect::SendReply {
+                    seq,
+                    reply: Reply::Interrupted,
+                });
+            }
+            _ => {
+                self.restart(RESTARTED_NOTICE, effects);
+                return;
+            }
+        }
+        self.stopping = Some(run);
+        self.end_waiting(effects);
+        effects.push(Effect::StartStopTimer { run });
+    }
+
+    /// Replaces the worker to end the run in progress, with `notice` in the output.
+    fn restart(&mut self, notice_text: &str, effects: &mut Vec<Effect>) {
+        let stopped = self.current_run.take().is_some();
+        self.stopping = None;
+        self.end_waiting(effects);
+        self.traceback_text.clear();
+        effects.push(Effect::AppendOutput(vec![notice(notice_text)]));
+        effects.push(Effect::TerminateWorker);
+        self.worker = WorkerPhase::Booting;
+        self.transport = Transport::None;
+        effects.push(Effect::SpawnWorker);
+        if stopped {
+            self.has_run = true;
+            effects.push(Effect::Dispatch(ElementEvent::Done {
+                exception: None,
+                stopped: true,
+            }));
+        }
+        self.settle(effects);
+    }
+
+    fn end_waiting(&mut self, effects: &mut Vec<Effect>) {
+        if self.waiting.take().is_some() {
+            effects.push(Effect::HideInput);
+        }
     }
 
     /// Starts a requested run when everything is in place, and recomputes the status.
@@ -327,6 +500,13 @@ impl Machine {
     }
 }
 
+fn notice(text: &str) -> OutputPart {
+    OutputPart {
+        kind: PartKind::Notice,
+        text: text.into(),
+    }
+}
+
 fn last_line(text: &str) -> Option<String> {
     text.lines()
         .rev()
@@ -343,7 +523,7 @@ mod tests {
         let mut machine = Machine::default();
         machine.connected(false);
         machine.code_changed(code.into());
-        machine.worker_ready("v".into());
+        machine.worker_ready("v".into(), Transport::Atomics);
         machine
     }
 
@@ -374,7 +554,7 @@ mod tests {
         );
         assert_eq!(machine.status(), Status::Loading);
         assert_eq!(
-            machine.worker_ready("314.0.7".into()),
+            machine.worker_ready("314.0.7".into(), Transport::Atomics),
             vec![
                 Effect::Dispatch(ElementEvent::Ready {
                     pyodide_version: "314.0.7".into()
@@ -390,7 +570,10 @@ mod tests {
         assert_eq!(
             machine.worker_done(1),
             vec![
-                Effect::Dispatch(ElementEvent::Done { exception: None }),
+                Effect::Dispatch(ElementEvent::Done {
+                    exception: None,
+                    stopped: false
+                }),
                 Effect::SetStatus(Status::Done),
             ]
         );
@@ -400,7 +583,7 @@ mod tests {
     fn worker_ready_before_code_waits_for_code() {
         let mut machine = Machine::default();
         machine.connected(false);
-        machine.worker_ready("v".into());
+        machine.worker_ready("v".into(), Transport::Atomics);
         assert_eq!(machine.status(), Status::Loading);
         let effects = machine.code_changed("x = 1".into());
         assert_eq!(
@@ -421,7 +604,7 @@ mod tests {
         let mut machine = Machine::default();
         machine.connected(true);
         machine.code_changed("print(2)".into());
-        machine.worker_ready("v".into());
+        machine.worker_ready("v".into(), Transport::Atomics);
         assert_eq!(machine.status(), Status::Ready);
         let effects = machine.run_requested();
         assert!(effects.contains(&Effect::SendRun {
@@ -465,7 +648,8 @@ mod tests {
             effects,
             vec![
                 Effect::Dispatch(ElementEvent::Done {
-                    exception: Some(message.clone())
+                    exception: Some(message.clone()),
+                    stopped: false
                 }),
                 Effect::Dispatch(ElementEvent::Error {
                     kind: ErrorKind::Python,
@@ -543,7 +727,10 @@ mod tests {
         assert_eq!(
             machine.worker_done(1),
             vec![
-                Effect::Dispatch(ElementEvent::Done { exception: None }),
+                Effect::Dispatch(ElementEvent::Done {
+                    exception: None,
+                    stopped: false
+                }),
                 Effect::SetStatus(Status::Done),
             ]
         );

@@ -7,18 +7,22 @@
 //! keeps a detached element alive; reconnecting rebuilds it.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use python_runner_protocol::js::describe_error as describe;
-use python_runner_protocol::{ErrorKind, FromWorker, ToWorker};
+use python_runner_protocol::{ErrorKind, FromWorker, ToWorker, Transport};
 use wasm_bindgen::prelude::*;
-use web_sys::{CustomEvent, CustomEventInit, HtmlElement, ShadowRoot};
+use web_sys::{
+    CustomEvent, CustomEventInit, HtmlElement, HtmlInputElement, KeyboardEvent, ShadowRoot,
+};
 
 use crate::bindings::{self, RunnerHost};
 use crate::code;
 use crate::listener::Listener;
-use crate::machine::{Effect, ElementEvent, Machine};
+use crate::machine::{Effect, ElementEvent, Machine, Status, STOP_GRACE_MS};
+use crate::spare::{self, Owner};
 use crate::view::View;
-use crate::worker_client::{WorkerClient, WorkerEvent};
+use crate::worker_client::{choose_transport, WorkerClient, WorkerEvent};
 
 /// Identifies one element instance in the pool.
 pub type InstanceId = u32;
@@ -34,7 +38,7 @@ struct Instance {
     view: View,
     machine: Machine,
     worker: Option<WorkerClient>,
-    _run_click: Listener,
+    _clicks: [Listener; 2],
     waiting_for_document: Option<Listener>,
 }
 
@@ -129,9 +133,14 @@ fn insert(id: InstanceId, shadow: &ShadowRoot) -> Result<(), JsValue> {
     let view = View::build(shadow)?;
     view.set_code_hidden(host.has_attribute("hide-code"));
     view.set_status(Machine::default().status());
-    let run_click = Listener::new(view.run_button(), "click", move |_| {
-        update(id, |instance| instance.machine.run_requested());
-    })?;
+    let clicks = [
+        Listener::new(view.run_button(), "click", move |_| {
+            update(id, |instance| instance.machine.run_requested());
+        })?,
+        Listener::new(view.stop_button(), "click", move |_| {
+            update(id, |instance| instance.machine.stop_requested());
+        })?,
+    ];
     INSTANCES.with(|instances| {
         instances.borrow_mut().insert(
             id,
@@ -140,7 +149,7 @@ fn insert(id: InstanceId, shadow: &ShadowRoot) -> Result<(), JsValue> {
                 view,
                 machine: Machine::default(),
                 worker: None,
-                _run_click: run_click,
+                _clicks: clicks,
                 waiting_for_document: None,
             },
         )
@@ -217,7 +226,14 @@ pub fn disconnected(id: InstanceId) {
         if detached {
             update(id, |instance| instance.machine.disconnected());
             // Dropping the instance terminates its worker and removes its listeners.
-            INSTANCES.with(|instances| instances.borrow_mut().remove(&id));
+            let empty = INSTANCES.with(|instances| {
+                let mut instances = instances.borrow_mut();
+                instances.remove(&id);
+                instances.0.is_empty()
+            });
+            if empty {
+                spare::clear();
+            }
         }
     });
 }
@@ -274,6 +290,31 @@ pub fn run(host: &HtmlElement) {
     if let Some(id) = find(host) {
         update(id, |instance| instance.machine.run_requested());
     }
+}
+
+/// `stop()`: stops the code running.
+pub fn stop(host: &HtmlElement) {
+    if let Some(id) = find(host) {
+        update(id, |instance| instance.machine.stop_requested());
+    }
+}
+
+/// The `activeTransport` property: how the current worker waits for the page, once it is ready.
+pub fn active_transport_of(host: &HtmlElement) -> JsValue {
+    find(host)
+        .and_then(|id| {
+            INSTANCES.with(|instances| {
+                let instances = instances.borrow();
+                let instance = instances.get(&id)?;
+                instance.worker.as_ref()?;
+                matches!(
+                    instance.machine.status(),
+                    Status::Ready | Status::Running | Status::Done
+                )
+                .then(|| instance.machine.transport().wire_name())
+            })
+        })
+        .map_or(JsValue::NULL, JsValue::from)
 }
 
 fn find(host: &HtmlElement) -> Option<InstanceId> {
@@ -348,13 +389,47 @@ fn apply(
     events: &mut Vec<ElementEvent>,
 ) -> Vec<Effect> {
     let result = match effect {
-        Effect::SpawnWorker => match spawn_worker(id, &instance.host) {
-            Ok(worker) => {
+        Effect::SpawnWorker => match start_worker(id, &instance.host) {
+            Ok((worker, ready)) => {
                 instance.worker = Some(worker);
+                if let Some((version, transport)) = ready {
+                    // A spare that has already booted: the element is ready at once.
+                    return worker_ready(instance, version, transport);
+                }
                 Ok(())
             }
             Err(reason) => return instance.machine.worker_crashed(&reason),
         },
+        Effect::ShowInput { .. } => instance
+            .view
+            .show_input(move |event| on_input_key(id, event)),
+        Effect::HideInput => {
+            instance.view.hide_input();
+            Ok(())
+        }
+        Effect::SendReply { seq, reply } => {
+            let sent = match &instance.worker {
+                Some(worker) => worker.reply(seq, &reply).map_err(|error| describe(&error)),
+                None => Err("no worker".to_string()),
+            };
+            if let Err(reason) = sent {
+                return instance.machine.worker_crashed(&reason);
+            }
+            Ok(())
+        }
+        Effect::Interrupt { run } => {
+            if let Some(worker) = &instance.worker {
+                worker.interrupt(run);
+            }
+            Ok(())
+        }
+        Effect::StartStopTimer { run } => {
+            wasm_bindgen_futures::spawn_local(async move {
+                delay(STOP_GRACE_MS).await;
+                update(id, |instance| instance.machine.stop_grace_over(run));
+            });
+            Ok(())
+        }
         Effect::TerminateWorker => {
             instance.worker = None;
             Ok(())
@@ -395,14 +470,124 @@ fn apply(
     Vec::new()
 }
 
-fn spawn_worker(id: InstanceId, host: &HtmlElement) -> Result<WorkerClient, String> {
+/// A worker for element `id`: the spare if one matches (with its version and transport if it
+/// has booted), else a new one.
+fn start_worker(
+    id: InstanceId,
+    host: &HtmlElement,
+) -> Result<(WorkerClient, Option<(String, Transport)>), String> {
     let pyodide_url = pyodide_url(host)?;
+    let transport = choose_transport(preferred_transport(host));
+    if let Some(adopted) = spare::take(&pyodide_url, transport, id) {
+        return Ok((adopted.client, adopted.ready));
+    }
+    let owner: Owner = Rc::new(Cell::new(Some(id)));
+    Ok((spawn_worker(&pyodide_url, transport, owner, 0)?, None))
+}
+
+/// Starts a worker whose events go to the element in `owner`, or to the spare pool (as spare
+/// `serial`) while `owner` is empty.
+fn spawn_worker(
+    pyodide_url: &str,
+    transport: Transport,
+    owner: Owner,
+    serial: u32,
+) -> Result<WorkerClient, String> {
     let script_url = worker_url().map_err(|error| describe(&error))?;
     let wasm_module = WASM_MODULE.with(|cell| cell.borrow().clone());
-    WorkerClient::spawn(&script_url, &wasm_module, &pyodide_url, move |event| {
-        on_worker_event(id, event);
-    })
+    WorkerClient::spawn(
+        &script_url,
+        &wasm_module,
+        pyodide_url,
+        transport,
+        move |event| match owner.get() {
+            Some(id) => on_worker_event(id, event),
+            None => spare::on_event(serial, event),
+        },
+    )
     .map_err(|error| format!("could not start a Web Worker: {}", describe(&error)))
+}
+
+/// The `transport` attribute: a transport to use instead of the best available one.
+fn preferred_transport(host: &HtmlElement) -> Option<Transport> {
+    Transport::from_wire(host.get_attribute("transport")?.trim())
+}
+
+/// The element's worker is ready: tell its machine, show the transport, and make sure a spare
+/// is warming up for the next Stop that needs a fresh Python (a little later, so it does not
+/// compete with the code about to run).
+fn worker_ready(instance: &mut Instance, version: String, transport: Transport) -> Vec<Effect> {
+    instance
+        .view
+        .set_diagnostics(&diagnostics(&version, transport));
+    if let (Ok(pyodide_url), Some(worker)) = (pyodide_url(&instance.host), &instance.worker) {
+        let requested = worker.transport();
+        wasm_bindgen_futures::spawn_local(async move {
+            delay(SPARE_DELAY_MS).await;
+            if live_instance_count() > 0 {
+                spare::ensure(&pyodide_url, requested, |owner, serial| {
+                    spawn_worker(&pyodide_url, requested, owner, serial)
+                });
+            }
+        });
+    }
+    instance.machine.worker_ready(version, transport)
+}
+
+/// How long after a worker is ready the spare starts booting.
+const SPARE_DELAY_MS: u32 = 300;
+
+fn diagnostics(version: &str, transport: Transport) -> String {
+    let how = match transport {
+        Transport::Atomics => "input() and Stop through shared memory (Atomics; the page is cross-origin isolated)",
+        Transport::Jspi => "input() through JavaScript Promise Integration; Stop restarts Python when code is busy (the page is not cross-origin isolated)",
+        Transport::None => "input() is not available here, and Stop restarts Python",
+    };
+    ["Pyodide ", version, ": ", how].concat()
+}
+
+/// A promise of `milliseconds` passing (`setTimeout`, no closure to keep).
+async fn delay(milliseconds: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                i32::try_from(milliseconds).unwrap_or(i32::MAX),
+            );
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Keys in the input field: Enter sends the line; Ctrl+C with nothing selected stops the code.
+fn on_input_key(id: InstanceId, event: web_sys::Event) {
+    let Some(event) = event.dyn_ref::<KeyboardEvent>() else {
+        return;
+    };
+    let key = event.key();
+    if key == "Enter" && !event.is_composing() {
+        event.prevent_default();
+        update(id, |instance| match instance.view.input_value() {
+            Some(line) => instance.machine.input_submitted(line),
+            None => Vec::new(),
+        });
+    } else if event.ctrl_key() && key.eq_ignore_ascii_case("c") && !has_selection(event) {
+        event.prevent_default();
+        update(id, |instance| instance.machine.stop_requested());
+    }
+}
+
+fn has_selection(event: &KeyboardEvent) -> bool {
+    let Some(input) = event
+        .target()
+        .and_then(|target| target.dyn_into::<HtmlInputElement>().ok())
+    else {
+        return false;
+    };
+    matches!(
+        (input.selection_start(), input.selection_end()),
+        (Ok(Some(start)), Ok(Some(end))) if start != end
+    )
 }
 
 /// `pyodide-url` (or the pinned CDN) resolved against the page, ending in `/`.
@@ -426,9 +611,10 @@ fn on_worker_event(id: InstanceId, event: WorkerEvent) {
         WorkerEvent::Message(FromWorker::Ready {
             protocol,
             pyodide_version,
+            transport,
         }) => {
             if protocol == python_runner_protocol::PROTOCOL_VERSION {
-                instance.machine.worker_ready(pyodide_version)
+                worker_ready(instance, pyodide_version, transport)
             } else {
                 instance.machine.worker_failed(
                     None,
@@ -445,6 +631,9 @@ fn on_worker_event(id: InstanceId, event: WorkerEvent) {
         WorkerEvent::Message(FromWorker::Output { id, parts }) => {
             instance.machine.worker_output(id, parts)
         }
+        WorkerEvent::Message(FromWorker::Waiting { id, seq, reason }) => {
+            instance.machine.worker_waiting(id, seq, reason)
+        }
         WorkerEvent::Message(FromWorker::Done { id }) => instance.machine.worker_done(id),
         WorkerEvent::Message(FromWorker::Failed { id, error }) => {
             instance.machine.worker_failed(id, error)
@@ -459,12 +648,15 @@ fn dispatch(host: &HtmlElement, event: ElementEvent) {
             "ready",
             object(&[("pyodideVersion", pyodide_version.into())]),
         ),
-        ElementEvent::Done { exception } => (
+        ElementEvent::Done { exception, stopped } => (
             "done",
-            object(&[(
-                "exception",
-                exception.as_deref().map_or(JsValue::NULL, JsValue::from),
-            )]),
+            object(&[
+                (
+                    "exception",
+                    exception.as_deref().map_or(JsValue::NULL, JsValue::from),
+                ),
+                ("stopped", (*stopped).into()),
+            ]),
         ),
         ElementEvent::Error { kind, message } => (
             "error",

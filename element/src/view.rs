@@ -1,4 +1,5 @@
-//! The element's shadow DOM: source code, toolbar (Run, status) and the output log.
+//! The element's shadow DOM: source code, toolbar (Run, Stop, status) and the output log, with
+//! an input field inside the log while Python waits for a line.
 //!
 //! All output is inserted as text nodes, never parsed as HTML.
 
@@ -6,8 +7,12 @@ use std::cell::RefCell;
 
 use python_runner_protocol::{OutputPart, PartKind};
 use wasm_bindgen::prelude::*;
-use web_sys::{CssStyleSheet, Document, HtmlButtonElement, HtmlElement, ShadowRoot};
+use web_sys::{
+    CssStyleSheet, Document, FocusOptions, HtmlButtonElement, HtmlElement, HtmlInputElement,
+    ShadowRoot,
+};
 
+use crate::listener::Listener;
 use crate::machine::Status;
 
 /// The element's stylesheet, written compactly because it ships inside the wasm.
@@ -21,11 +26,15 @@ thread_local! {
 /// Handles to the parts of one element's shadow DOM.
 pub struct View {
     document: Document,
+    shadow: ShadowRoot,
     source: HtmlElement,
+    toolbar: HtmlElement,
     run_button: HtmlButtonElement,
+    stop_button: HtmlButtonElement,
     status: HtmlElement,
     output: HtmlElement,
     last_part: Option<(PartKind, HtmlElement)>,
+    input: Option<(HtmlInputElement, Listener)>,
 }
 
 impl View {
@@ -45,29 +54,106 @@ impl View {
         let source = create("pre", "source")?;
         source.set_attribute("aria-label", "Python code")?;
         let toolbar = create("div", "toolbar")?;
-        let run_button: HtmlButtonElement = create("button", "run")?.unchecked_into();
-        run_button.set_type("button");
-        run_button.set_text_content(Some("Run"));
+        let button = |class: &str, label: &str| -> Result<HtmlButtonElement, JsValue> {
+            let button: HtmlButtonElement = create("button", class)?.unchecked_into();
+            button.set_type("button");
+            button.set_text_content(Some(label));
+            Ok(button)
+        };
+        let run_button = button("run", "Run")?;
+        let stop_button = button("stop", "Stop")?;
+        stop_button.set_disabled(true);
         let status = create("span", "status")?;
         status.set_attribute("role", "status")?;
-        toolbar.append_with_node_2(&run_button, &status)?;
+        toolbar.append_with_node_3(&run_button, &stop_button, &status)?;
         let output = create("div", "output")?;
         output.set_attribute("role", "log")?;
         output.set_attribute("aria-label", "Output")?;
         shadow.append_with_node_3(&source, &toolbar, &output)?;
         Ok(Self {
             document,
+            shadow: shadow.clone(),
             source,
+            toolbar,
             run_button,
+            stop_button,
             status,
             output,
             last_part: None,
+            input: None,
         })
     }
 
     /// The Run button, for its click listener.
     pub fn run_button(&self) -> &HtmlButtonElement {
         &self.run_button
+    }
+
+    /// The Stop button, for its click listener.
+    pub fn stop_button(&self) -> &HtmlButtonElement {
+        &self.stop_button
+    }
+
+    /// Shows how this element talks to Python (a tooltip on the toolbar).
+    pub fn set_diagnostics(&self, text: &str) {
+        let _ = self.toolbar.set_attribute("title", text);
+    }
+
+    /// Appends a text field at the end of the output for a line of input. It takes the focus
+    /// if the focus is in this element or nowhere in particular, without scrolling the page.
+    /// `on_key` gets its `keydown` events.
+    pub fn show_input(
+        &mut self,
+        on_key: impl FnMut(web_sys::Event) + 'static,
+    ) -> Result<(), JsValue> {
+        self.hide_input();
+        let input: HtmlInputElement = self.document.create_element("input")?.unchecked_into();
+        input.set_type("text");
+        input.set_class_name("stdin");
+        input.set_attribute("part", "input")?;
+        input.set_attribute("aria-label", "Input for the program")?;
+        input.set_attribute("autocomplete", "off")?;
+        input.set_attribute("spellcheck", "false")?;
+        let listener = Listener::new(&input, "keydown", on_key)?;
+        self.output.append_child(&input)?;
+        self.last_part = None;
+        self.scroll_to_end();
+        if self.has_focus() || self.page_focus_is_free() {
+            focus(&input);
+        }
+        self.input = Some((input, listener));
+        Ok(())
+    }
+
+    /// The text in the input field, if one is shown.
+    pub fn input_value(&self) -> Option<String> {
+        self.input.as_ref().map(|(input, _)| input.value())
+    }
+
+    /// Removes the input field. If it had the focus, the Stop button takes it, so the next input
+    /// field (or Run, when the program ends) can take it back.
+    pub fn hide_input(&mut self) {
+        if let Some((input, _listener)) = self.input.take() {
+            let had_focus = self
+                .shadow
+                .active_element()
+                .is_some_and(|active| active == **input);
+            input.remove();
+            if had_focus {
+                focus(&self.stop_button);
+            }
+        }
+    }
+
+    fn has_focus(&self) -> bool {
+        self.shadow.active_element().is_some()
+    }
+
+    fn page_focus_is_free(&self) -> bool {
+        match self.document.active_element() {
+            None => true,
+            Some(active) => self.document.body().is_some_and(|body| *body == active),
+        }
     }
 
     /// Shows the code, as text.
@@ -127,13 +213,28 @@ impl View {
             Status::Error => "Python is not available. Run tries again.",
         };
         self.status.set_text_content(Some(text));
-        self.run_button
-            .set_disabled(matches!(status, Status::Running | Status::Idle));
+        let running = status == Status::Running;
+        if !running
+            && self
+                .shadow
+                .active_element()
+                .is_some_and(|active| active == **self.stop_button)
+        {
+            focus(&self.run_button);
+        }
+        self.run_button.set_disabled(status == Status::Idle);
+        self.stop_button.set_disabled(!running);
     }
 
     fn scroll_to_end(&self) {
         self.output.set_scroll_top(self.output.scroll_height());
     }
+}
+
+fn focus(element: &HtmlElement) {
+    let options = FocusOptions::new();
+    options.set_prevent_scroll(true);
+    let _ = element.focus_with_options(&options);
 }
 
 fn class_of(kind: PartKind) -> &'static str {
@@ -144,6 +245,7 @@ fn class_of(kind: PartKind) -> &'static str {
         PartKind::SyntaxError => "syntax_error",
         PartKind::InputPrompt => "input_prompt",
         PartKind::Input => "input",
+        PartKind::Notice => "notice",
         PartKind::Other => "other",
     }
 }

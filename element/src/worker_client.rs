@@ -1,8 +1,13 @@
 //! The element's side of its worker: spawn it from the bundle's Blob URL, encode and decode
-//! protocol messages, and terminate it when dropped.
+//! protocol messages, write replies to Python's waits (the writer half of the transport), and
+//! terminate the worker when dropped.
 
+use js_sys::{Int32Array, Reflect, SharedArrayBuffer, Uint8Array};
 use python_runner_protocol::js::JsObject;
-use python_runner_protocol::{DecodeError, FromWorker, ToWorker, PROTOCOL_VERSION};
+use python_runner_protocol::sync::Layout;
+use python_runner_protocol::{
+    DecodeError, FromWorker, Reply, RunId, ToWorker, Transport, WaitSeq, PROTOCOL_VERSION,
+};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
@@ -17,9 +22,29 @@ pub enum WorkerEvent {
     Crashed(String),
 }
 
+/// The transport this page can use: `preferred` if it is available, else the best available
+/// (Atomics on a cross-origin isolated page, then JSPI, then none).
+pub fn choose_transport(preferred: Option<Transport>) -> Transport {
+    let global = js_sys::global();
+    let get = |target: &JsValue, key: &str| Reflect::get(target, &key.into()).unwrap_or_default();
+    let atomics = get(&global, "crossOriginIsolated").is_truthy()
+        && get(&global, "SharedArrayBuffer").is_function();
+    let jspi = get(&get(&global, "WebAssembly"), "Suspending").is_function();
+    match preferred {
+        Some(Transport::Atomics) if atomics => Transport::Atomics,
+        Some(Transport::Jspi) if jspi => Transport::Jspi,
+        Some(Transport::None) => Transport::None,
+        _ if atomics => Transport::Atomics,
+        _ if jspi => Transport::Jspi,
+        _ => Transport::None,
+    }
+}
+
 /// One running worker. Dropping it terminates the worker and removes its listeners.
 pub struct WorkerClient {
     worker: Worker,
+    transport: Transport,
+    writer: Option<AtomicsWriter>,
     _listeners: [Listener; 3],
 }
 
@@ -31,6 +56,7 @@ impl WorkerClient {
         script_url: &str,
         wasm_module: &JsValue,
         pyodide_url: &str,
+        transport: Transport,
         on_event: impl Fn(WorkerEvent) + Clone + 'static,
     ) -> Result<Self, JsValue> {
         let options = WorkerOptions::new();
@@ -61,9 +87,15 @@ impl WorkerClient {
                 ));
             })?,
         ];
+        let writer = match transport {
+            Transport::Atomics => Some(AtomicsWriter::new()?),
+            Transport::Jspi | Transport::None => None,
+        };
         // From here on, an error drops `client`, which terminates the worker.
         let client = Self {
             worker,
+            transport,
+            writer,
             _listeners: listeners,
         };
         if !wasm_module.is_undefined() {
@@ -75,19 +107,87 @@ impl WorkerClient {
             js_sys::Reflect::set(&bootstrap, &"pyodide_url".into(), &pyodide_url.into())?;
             client.worker.post_message(&bootstrap)?;
         }
-        client.send(&ToWorker::Init {
+        let init = encode(&ToWorker::Init {
             protocol: PROTOCOL_VERSION,
             pyodide_url: pyodide_url.into(),
+            transport,
         })?;
+        if let Some(writer) = &client.writer {
+            Reflect::set(&init, &"sync_buffer".into(), &writer.buffer)?;
+        }
+        client.worker.post_message(&init)?;
         Ok(client)
     }
 
-    /// The one encoder for messages to the worker.
+    /// The transport this worker was started with.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Sends a message to the worker.
     pub fn send(&self, message: &ToWorker) -> Result<(), JsValue> {
-        let value = message
-            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(JsValue::from)?;
-        self.worker.post_message(&value)
+        self.worker.post_message(&encode(message)?)
+    }
+
+    /// Answers wait `seq`: through shared memory (Atomics) or a `Reply` message (JSPI).
+    pub fn reply(&self, seq: WaitSeq, reply: &Reply) -> Result<(), JsValue> {
+        let json = reply.to_json();
+        match &self.writer {
+            Some(writer) => writer.write(seq, &json),
+            None => self.send(&ToWorker::Reply { seq, reply: json }),
+        }
+    }
+
+    /// Asks Python to raise `KeyboardInterrupt` in run `run`, wherever it is (Atomics only).
+    pub fn interrupt(&self, run: RunId) {
+        if let Some(writer) = &self.writer {
+            writer.interrupt(run);
+        }
+    }
+}
+
+/// The one encoder for messages to the worker.
+fn encode(message: &ToWorker) -> Result<JsValue, JsValue> {
+    message
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(JsValue::from)
+}
+
+/// The page's half of the Atomics transport: writes into the buffer described by [`Layout`].
+struct AtomicsWriter {
+    buffer: SharedArrayBuffer,
+    header: Int32Array,
+}
+
+impl AtomicsWriter {
+    fn new() -> Result<Self, JsValue> {
+        let buffer = SharedArrayBuffer::new(Layout::BUFFER_BYTES);
+        let header = Int32Array::new_with_byte_offset_and_length(&buffer, 0, Layout::HEADER_INTS);
+        Ok(Self { buffer, header })
+    }
+
+    fn write(&self, seq: WaitSeq, json: &str) -> Result<(), JsValue> {
+        let bytes = json.as_bytes();
+        Layout::check_fits(bytes.len()).map_err(|error| JsValue::from(error.to_string()))?;
+        let length = bytes.len() as u32;
+        Uint8Array::new_with_byte_offset_and_length(&self.buffer, Layout::DATA_OFFSET, length)
+            .copy_from(bytes);
+        js_sys::Atomics::store(&self.header, Layout::LENGTH, length as i32)?;
+        js_sys::Atomics::store(&self.header, Layout::SEQ, seq as i32)?;
+        js_sys::Atomics::store(&self.header, Layout::FULL, 1)?;
+        self.ring()
+    }
+
+    fn interrupt(&self, run: RunId) {
+        let _ = js_sys::Atomics::store(&self.header, Layout::STOP_RUN, run as i32);
+        let _ = js_sys::Atomics::store(&self.header, Layout::INTERRUPT, Layout::SIGINT);
+        let _ = self.ring();
+    }
+
+    fn ring(&self) -> Result<(), JsValue> {
+        js_sys::Atomics::add(&self.header, Layout::BELL, 1)?;
+        js_sys::Atomics::notify(&self.header, Layout::BELL)?;
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 import traceback
+import types
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 import pyodide_worker_runner
-from pyodide_worker_runner import Runner, run_code
+from pyodide_worker_runner import Runner, reset_session, run_code
 from pyodide_worker_runner.runner import INPUT_UNAVAILABLE
 
 Event = tuple[str, dict[str, Any]]
@@ -109,11 +110,15 @@ def check(runner: Runner, source: str, expected: list[Event], mode: str = "exec"
     assert runner.output_buffer.parts == []
 
 
-def tb(runner: Runner, *frames: tuple[int, str, str], error: str) -> str:
-    """The expected traceback text: frames are `(line, function, source and carets)`."""
+def tb(runner: Runner | str, *frames: tuple[int, str, str], error: str) -> str:
+    """The expected traceback text: frames are `(line, function, source and carets)`.
+
+    The frames are in `runner`'s file, or in the file named by `runner` if it is a str.
+    """
+    filename = runner if isinstance(runner, str) else runner.filename
     text = "Traceback (most recent call last):\n"
     for lineno, name, code in frames:
-        text += f'  File "{runner.filename}", line {lineno}, in {name}\n{code}'
+        text += f'  File "{filename}", line {lineno}, in {name}\n{code}'
     return text + error + "\n"
 
 
@@ -432,8 +437,8 @@ def test_simple_input(runner: Runner) -> None:
         [
             out(("input_prompt", "some_prompt")),
             ("input", {"prompt": "some_prompt"}),
-            out(("input", "input: 2\n"), ("stdout", "after")),
-            out(("stdout", "\n")),
+            out(("input", "input: 2\n")),
+            out(("stdout", "after\n")),
         ],
     )
 
@@ -446,10 +451,11 @@ def test_input_value(runner: Runner, recorder: Recorder) -> None:
         [
             out(("input_prompt", "")),
             ("input", {"prompt": ""}),
-            out(("input", "already has newline\n"), ("input_prompt", "42")),
+            out(("input", "already has newline\n")),
+            out(("input_prompt", "42")),
             ("input", {"prompt": "42"}),
-            out(("input", "Zoë\n"), ("stdout", "'already has newline'")),
-            out(("stdout", " 'Zoë'\n")),
+            out(("input", "Zoë\n")),
+            out(("stdout", "'already has newline' 'Zoë'\n")),
         ],
     )
 
@@ -460,8 +466,8 @@ def test_iter_stdin(runner: Runner) -> None:
         "import sys\nprint(next(iter(sys.stdin)))\nprint(sys.stdin.close.__name__)",
         [
             ("input", {"prompt": ""}),
-            out(("input", "input: 1\n"), ("stdout", "input: 1\n")),
-            out(("stdout", "\nclose\n")),
+            out(("input", "input: 1\n")),
+            out(("stdout", "input: 1\n\nclose\n")),
         ],
     )
 
@@ -481,8 +487,9 @@ def test_readline_partial(runner: Runner) -> None:
         source,
         [
             ("input", {"prompt": ""}),
-            out(("input", "input: 1\n"), ("stdout", "'inp'")),
-            out(("stdout", " 'ut: 1\\n' ''\n")),
+            out(("input", "inp")),
+            out(("input", "ut: 1\n")),
+            out(("stdout", "'inp' 'ut: 1\\n' ''\n")),
         ],
     )
     assert runner.line == ""
@@ -500,9 +507,9 @@ def test_multiline_reply_is_read_line_by_line(runner: Runner, recorder: Recorder
         [
             out(("input_prompt", "")),
             ("input", {"prompt": ""}),
-            out(("input", "first\n"), ("input_prompt", "again? ")),
-            out(("input", "second\n"), ("stdout", "first")),
-            out(("stdout", " second\n")),
+            out(("input", "first\n")),
+            out(("input_prompt", "again? "), ("input", "second\n")),
+            out(("stdout", "first second\n")),
         ],
     )
 
@@ -513,8 +520,10 @@ def test_input_unavailable(runner: Runner, recorder: Recorder) -> None:
         runner, (1, "<module>", "    input('name? ')\n"), error=f"RuntimeError: {INPUT_UNAVAILABLE}"
     )
     assert expected.endswith(
-        "RuntimeError: input() is not available on this page: "
-        "nothing answered the request for a line of input\n"
+        "RuntimeError: input() is not available on this page: it needs cross-origin "
+        "isolation (the headers Cross-Origin-Opener-Policy: same-origin and "
+        "Cross-Origin-Embedder-Policy: require-corp) or a browser with JavaScript "
+        "Promise Integration\n"
     )
     check(
         runner,
@@ -560,6 +569,102 @@ def test_custom_non_str_input(recorder: Recorder, tmp_path: Path) -> None:
         ],
     )
     assert runner.line == ""
+
+
+def test_echo_is_flushed_at_once(runner: Runner, recorder: Recorder) -> None:
+    recorder.replies = ["Bob"]
+    check(
+        runner,
+        'print("a"); x = input("Name? "); print(x)',
+        [
+            out(("stdout", "a\n"), ("input_prompt", "Name? ")),
+            ("input", {"prompt": "Name? "}),
+            out(("input", "Bob\n")),
+            out(("stdout", "Bob\n")),
+        ],
+    )
+
+
+def test_interrupted_input_leaves_no_line(runner: Runner, recorder: Recorder) -> None:
+    recorder.replies = ["a\nb"]
+    runner.run("x = input()")
+    assert runner.line == "b\n"
+
+    def callback(event_type: str, data: dict[str, Any]) -> Any:
+        recorder(event_type, data)
+        if event_type == "input":
+            raise KeyboardInterrupt
+        return None
+
+    runner.set_callback(callback)
+    recorder.events.clear()
+    runner.run("print(1)\ninput('? ')", fresh_namespace=False)
+    assert recorder.events[:2] == [
+        out(("stdout", "1\n"), ("input_prompt", "? ")),
+        ("input", {"prompt": "? "}),
+    ]
+    # This test's callback is not internal, so its frame shows too.
+    [(_, data)] = recorder.events[2:]
+    [part] = data["parts"]
+    assert part["type"] == "traceback"
+    assert part["text"].startswith(
+        f'Traceback (most recent call last):\n  File "{runner.filename}", line 2, in <module>\n'
+        "    input('? ')\n"
+    )
+    assert part["text"].endswith("\n    raise KeyboardInterrupt\nKeyboardInterrupt\n")
+    assert runner.line == ""
+
+
+# -- namespaces ------------------------------------------------------------------
+
+
+def test_run_in_current_namespace(runner: Runner, recorder: Recorder) -> None:
+    runner.run("x = 1")
+    module = runner.main_module
+    check(runner, "print('x' in globals(), __name__)", [out(("stdout", "False __main__\n"))])
+    assert runner.main_module is not module
+    runner.run("x = 1")
+    module = runner.main_module
+    recorder.events.clear()
+    runner.run("x += 1", fresh_namespace=False)
+    runner.run("print(x, __name__)", fresh_namespace=False)
+    assert recorder.events == [out(("stdout", "2 __main__\n"))]
+    assert runner.main_module is module
+
+
+def test_run_in_current_namespace_drops_pending_input(runner: Runner, recorder: Recorder) -> None:
+    recorder.replies = ["a\nb", "c"]
+    runner.run("x = input()")
+    assert runner.line == "b\n"
+    recorder.events.clear()
+    runner.run("print(x, input())", fresh_namespace=False)
+    assert recorder.events == [
+        out(("input_prompt", "")),
+        ("input", {"prompt": ""}),
+        out(("input", "c\n")),
+        out(("stdout", "a c\n")),
+    ]
+
+
+def test_set_main_module(runner: Runner, recorder: Recorder) -> None:
+    module = types.ModuleType("__main__")
+    module.y = 41  # type: ignore[attr-defined]
+    runner.set_main_module(module)
+    assert runner.namespace is module.__dict__
+    # A plain run starts afresh, whatever module was set.
+    check(runner, "print('y' in globals())", [out(("stdout", "False\n"))])
+    assert module.y == 41  # type: ignore[attr-defined]
+    runner.set_main_module(module)
+    runner.run("y += 1\nimport sys\nm = sys.modules['__main__']", fresh_namespace=False)
+    assert module.y == 42  # type: ignore[attr-defined]
+    assert module.m is module  # type: ignore[attr-defined]
+    assert runner.main_module is module
+
+
+def test_async_in_current_namespace(runner: Runner, recorder: Recorder) -> None:
+    runner.run("import asyncio\nx = 1")
+    asyncio.run(runner.run_async("await asyncio.sleep(0)\nprint(x)", fresh_namespace=False))
+    assert recorder.events == [out(("stdout", "1\n"))]
 
 
 # -- sleep -----------------------------------------------------------------------
@@ -729,8 +834,43 @@ def test_async_user_cancelled_error_is_reported(runner: Runner, recorder: Record
 # -- run_code ------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _no_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every test starts without session namespaces left over from other tests.
+    monkeypatch.setattr(pyodide_worker_runner.runner, "_sessions", {})
+
+
+def msg(value: object) -> str:
+    """The host's JSON reply `{"message": value}`."""
+    return json.dumps({"message": value}, ensure_ascii=False)
+
+
+INTERRUPTED = '{"interrupted": true}'
+
+
+def sent_json(event_type: str, data: object) -> tuple[str, str]:
+    """An event as `send` receives it: `(event_type, json_text)`."""
+    return (event_type, json.dumps(data, ensure_ascii=False))
+
+
+def sent_out(*parts: tuple[str, str]) -> tuple[str, str]:
+    """An "output" event holding plain `(type, text)` parts, as `send` receives it."""
+    return sent_json("output", out(*parts)[1])
+
+
+def assert_sent(host: "Host", expected: list[tuple[str, str]]) -> None:
+    """Check what `host` was sent: the exact JSON text where carets are compared exactly."""
+    if EXACT_CARETS:
+        assert host.sent == expected
+    parsed = [(t, json.loads(j)) for t, j in expected]
+    assert comparable(host.events()) == comparable(parsed)
+
+
 class Host:
-    """Plays the worker: records `(event_type, json_text)` and answers input."""
+    """Plays the worker: records `(event_type, json_text)`, answers input and sleep.
+
+    Input and sleep events are answered with the next of `replies`.
+    """
 
     def __init__(self, replies: Iterable[object] = ()) -> None:
         self.sent: list[tuple[str, str]] = []
@@ -739,29 +879,51 @@ class Host:
     def __call__(self, event_type: str, json_text: str) -> object:
         assert isinstance(json_text, str)
         self.sent.append((event_type, json_text))
-        if event_type == "input":
+        if event_type in ("input", "sleep"):
             return self.replies.pop(0)
         return None
+
+    def events(self) -> list[Event]:
+        """What was sent, with the JSON parsed."""
+        return [(t, json.loads(j)) for t, j in self.sent]
 
 
 def test_run_code_events(tmp_path: Path) -> None:
     filename = str(tmp_path / "main.py")
-    host = Host(replies=[json.dumps("Zoë")])
+    host = Host(replies=[msg("Zoë"), msg(None)])
     source = "import time\nname = input('Name: ')\ntime.sleep(0.5)\nprint(f'héllo {name} ☃')\n"
     assert run_code(source, host, filename=filename) is None
-    assert host.sent == [
-        ("output", '{"parts": [{"type": "input_prompt", "text": "Name: "}]}'),
-        ("input", '{"prompt": "Name: "}'),
-        ("output", '{"parts": [{"type": "input", "text": "Zoë\\n"}]}'),
-        ("sleep", '{"seconds": 0.5}'),
-        ("output", '{"parts": [{"type": "stdout", "text": "héllo Zoë ☃\\n"}]}'),
-    ]
+    assert_sent(
+        host,
+        [
+            ("output", '{"parts": [{"type": "input_prompt", "text": "Name: "}]}'),
+            ("input", '{"prompt": "Name: "}'),
+            ("output", '{"parts": [{"type": "input", "text": "Zoë\\n"}]}'),
+            ("sleep", '{"seconds": 0.5}'),
+            ("output", '{"parts": [{"type": "stdout", "text": "héllo Zoë ☃\\n"}]}'),
+        ],
+    )
+    assert host.replies == []
+
+
+def test_run_code_echo_is_sent_at_once(tmp_path: Path) -> None:
+    host = Host(replies=[msg("Bob")])
+    run_code('print("a"); x = input("Name? "); print(x)', host, filename=str(tmp_path / "m.py"))
+    assert_sent(
+        host,
+        [
+            sent_out(("stdout", "a\n"), ("input_prompt", "Name? ")),
+            sent_json("input", {"prompt": "Name? "}),
+            sent_out(("input", "Bob\n")),
+            sent_out(("stdout", "Bob\n")),
+        ],
+    )
 
 
 def test_run_code_flushes_before_returning(tmp_path: Path) -> None:
     host = Host()
     run_code("print('last words', end='')", host, filename=str(tmp_path / "main.py"))
-    assert host.sent == [("output", '{"parts": [{"type": "stdout", "text": "last words"}]}')]
+    assert_sent(host, [("output", '{"parts": [{"type": "stdout", "text": "last words"}]}')])
 
 
 def test_run_code_traceback(tmp_path: Path) -> None:
@@ -788,61 +950,601 @@ def test_run_code_traceback(tmp_path: Path) -> None:
     assert Path(filename).read_text(encoding="utf-8") == "print('before')\nraise ValueError('bad')"
 
 
-def test_run_code_fresh_namespace(tmp_path: Path) -> None:
-    host = Host()
-    filename = str(tmp_path / "main.py")
-    run_code("x = 1", host, filename=filename)
-    run_code("print('x' in globals(), __name__)", host, filename=filename)
-    assert host.sent == [("output", '{"parts": [{"type": "stdout", "text": "False __main__\\n"}]}')]
+# -- run_code: replies to input and sleep ----------------------------------------------
 
 
 def test_run_code_input_unavailable(tmp_path: Path) -> None:
     filename = str(tmp_path / "main.py")
     host = Host(replies=[None])
+    run_code("print('a')\ninput('name? ')", host, filename=filename)
+    expected = tb(
+        filename,
+        (2, "<module>", "    input('name? ')\n"),
+        error=f"RuntimeError: {INPUT_UNAVAILABLE}",
+    )
+    assert_sent(
+        host,
+        [
+            sent_out(("stdout", "a\n"), ("input_prompt", "name? ")),
+            sent_json("input", {"prompt": "name? "}),
+            sent_out(("traceback", expected)),
+        ],
+    )
+    assert INPUT_UNAVAILABLE == (
+        "input() is not available on this page: it needs cross-origin isolation (the headers "
+        "Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: "
+        "require-corp) or a browser with JavaScript Promise Integration"
+    )
+
+
+def test_run_code_input_error(tmp_path: Path) -> None:
+    filename = str(tmp_path / "main.py")
+    sentence = "Die Seite braucht Cross-Origin-Isolation ☃."
+    host = Host(replies=[json.dumps({"error": sentence})])
+    run_code("x = 1\ninput()\nprint('not reached')", host, filename=filename)
+    expected = tb(filename, (2, "<module>", "    input()\n"), error=f"RuntimeError: {sentence}")
+    assert_sent(
+        host,
+        [
+            sent_out(("input_prompt", "")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("traceback", expected)),
+        ],
+    )
+
+
+def test_run_code_input_interrupted(tmp_path: Path) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[INTERRUPTED])
+    run_code("print('a')\ninput()\nprint('not reached')", host, filename=filename)
+    expected = (
+        "Traceback (most recent call last):\n"
+        f'  File "{filename}", line 2, in <module>\n'
+        "    input()\n"
+        "KeyboardInterrupt\n"
+    )
+    assert_sent(
+        host,
+        [
+            sent_out(("stdout", "a\n"), ("input_prompt", "")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("traceback", expected)),
+        ],
+    )
+
+
+def test_run_code_input_interrupted_in_a_function(tmp_path: Path) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[INTERRUPTED])
+    run_code("def ask():\n    return input('? ')\n\nname = ask()\n", host, filename=filename)
+    expected = tb(
+        filename,
+        (4, "<module>", "    name = ask()\n           ^^^^^\n"),
+        (2, "ask", "    return input('? ')\n           ^^^^^^^^^^^\n"),
+        error="KeyboardInterrupt",
+    )
+    assert comparable(host.events()) == comparable(
+        [out(("input_prompt", "? ")), ("input", {"prompt": "? "}), out(("traceback", expected))]
+    )
+
+
+def test_run_code_stdin_readline_interrupted(tmp_path: Path) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[INTERRUPTED])
+    run_code("import sys\nsys.stdin.readline()\n", host, filename=filename)
+    expected = tb(
+        filename, (2, "<module>", "    sys.stdin.readline()\n"), error="KeyboardInterrupt"
+    )
+    assert_sent(host, [sent_json("input", {"prompt": ""}), sent_out(("traceback", expected))])
+
+
+def test_run_code_stdin_loop_interrupted(tmp_path: Path) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[msg("one"), msg("two\nthree"), INTERRUPTED])
+    source = "import sys\nfor line in sys.stdin:\n    print(line.upper(), end='')\n"
+    run_code(source, host, filename=filename)
+    expected = tb(
+        filename, (2, "<module>", "    for line in sys.stdin:\n"), error="KeyboardInterrupt"
+    )
+    assert_sent(
+        host,
+        [
+            sent_json("input", {"prompt": ""}),
+            sent_out(("input", "one\n")),
+            sent_out(("stdout", "ONE\n")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("input", "two\n")),
+            sent_out(("stdout", "TWO\n"), ("input", "three\n")),
+            sent_out(("stdout", "THREE\n")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("traceback", expected)),
+        ],
+    )
+
+
+def test_run_code_interrupted_input_leaves_no_line(tmp_path: Path) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[msg("a\nb"), INTERRUPTED, msg("fresh")])
+    run_code("print(input())\nprint(input())\nprint(input())", host, filename=filename)
+    shared = pyodide_worker_runner.runner._shared_runner
+    assert shared is not None
+    assert shared.line == ""
+    host.sent.clear()
+    run_code("print(input())", host, filename=filename)
+    assert_sent(
+        host,
+        [
+            sent_out(("input_prompt", "")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("input", "fresh\n")),
+            sent_out(("stdout", "fresh\n")),
+        ],
+    )
+    assert host.replies == []
+
+
+def test_run_code_unread_lines_are_dropped_between_runs(tmp_path: Path) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[msg("a\nb"), msg("c")])
+    run_code("x = input()", host, filename=filename)
+    host.sent.clear()
+    run_code("print(x, input())", host, filename=filename)
+    assert_sent(
+        host,
+        [
+            sent_out(("input_prompt", "")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("input", "c\n")),
+            sent_out(("stdout", "a c\n")),
+        ],
+    )
+
+
+def test_run_code_sleep_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(pyodide_worker_runner.runner, "_real_sleep", slept.append)
+    host = Host(replies=[msg(None), msg("ignored")])
+    run_code("import time\ntime.sleep(2)\ntime.sleep(0.5)\nprint('done')", host)
+    assert_sent(
+        host,
+        [
+            sent_json("sleep", {"seconds": 2}),
+            sent_json("sleep", {"seconds": 0.5}),
+            sent_out(("stdout", "done\n")),
+        ],
+    )
+    assert slept == []
+
+
+def test_run_code_sleep_without_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(pyodide_worker_runner.runner, "_real_sleep", slept.append)
+    host = Host(replies=[None])
+    run_code("import time\ntime.sleep(3)\nprint('done')", host)
+    assert_sent(host, [sent_json("sleep", {"seconds": 3}), sent_out(("stdout", "done\n"))])
+    assert slept == [3]
+
+
+def test_run_code_sleep_interrupted(tmp_path: Path) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[INTERRUPTED])
+    run_code("import time\nprint('a')\ntime.sleep(10)\nprint('b')", host, filename=filename)
+    expected = tb(filename, (3, "<module>", "    time.sleep(10)\n"), error="KeyboardInterrupt")
+    assert_sent(
+        host,
+        [
+            sent_out(("stdout", "a\n")),
+            sent_json("sleep", {"seconds": 10}),
+            sent_out(("traceback", expected)),
+        ],
+    )
+
+
+def test_run_code_sleep_error(tmp_path: Path) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[json.dumps({"error": "The page cannot sleep."})])
+    run_code("import time\ntime.sleep(1)", host, filename=filename)
+    expected = tb(
+        filename,
+        (2, "<module>", "    time.sleep(1)\n"),
+        error="RuntimeError: The page cannot sleep.",
+    )
+    assert_sent(host, [sent_json("sleep", {"seconds": 1}), sent_out(("traceback", expected))])
+
+
+def test_run_code_interrupt_can_be_caught(tmp_path: Path) -> None:
+    host = Host(replies=[INTERRUPTED, INTERRUPTED])
+    source = textwrap.dedent(
+        """\
+        import time
+        try:
+            input()
+        except KeyboardInterrupt as e:
+            print('input', repr(e))
+        try:
+            time.sleep(1)
+        except KeyboardInterrupt as e:
+            print('sleep', repr(e))
+        """
+    )
+    run_code(source, host, filename=str(tmp_path / "main.py"))
+    assert_sent(
+        host,
+        [
+            sent_out(("input_prompt", "")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("stdout", "input KeyboardInterrupt()\n")),
+            sent_json("sleep", {"seconds": 1}),
+            sent_out(("stdout", "sleep KeyboardInterrupt()\n")),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (
+            {"not": "a str"},
+            "TypeError: reply to the 'input' event should be JSON text, None or "
+            "a Promise, not dict",
+        ),
+        (
+            7,
+            "TypeError: reply to the 'input' event should be JSON text, None or a Promise, not int",
+        ),
+        ('"Zoë"', "ValueError: unexpected reply to the 'input' event: \"Zoë\""),
+        ("Zoë", "ValueError: unexpected reply to the 'input' event: Zoë"),
+        ("", "ValueError: unexpected reply to the 'input' event: "),
+        ("{}", "ValueError: unexpected reply to the 'input' event: {}"),
+        ('{"message": 1}', "ValueError: unexpected reply to the 'input' event: {\"message\": 1}"),
+        (
+            '{"message": null}',
+            "ValueError: unexpected reply to the 'input' event: {\"message\": null}",
+        ),
+        (
+            '{"interrupted": false}',
+            "ValueError: unexpected reply to the 'input' event: {\"interrupted\": false}",
+        ),
+        ('{"error": 3}', "ValueError: unexpected reply to the 'input' event: {\"error\": 3}"),
+        (
+            '{"message": "a", "error": "b"}',
+            'ValueError: unexpected reply to the \'input\' event: {"message": "a", "error": "b"}',
+        ),
+    ],
+)
+def test_run_code_bad_input_reply(tmp_path: Path, reply: object, error: str) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[reply])
     run_code("input()", host, filename=filename)
-    assert json.loads(host.sent[-1][1])["parts"][0]["text"].endswith(
-        f"RuntimeError: {INPUT_UNAVAILABLE}\n"
+    expected = tb(filename, (1, "<module>", "    input()\n"), error=error)
+    assert_sent(
+        host,
+        [
+            sent_out(("input_prompt", "")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("traceback", expected)),
+        ],
     )
 
 
-def test_run_code_non_str_reply_is_passed_through(tmp_path: Path) -> None:
-    host = Host(replies=[{"not": "a str"}])
-    run_code("input()", host, filename=str(tmp_path / "main.py"))
-    assert json.loads(host.sent[-1][1])["parts"][0]["text"].endswith(
-        "TypeError: Callback for input should return str, not dict\n"
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ("[]", "ValueError: unexpected reply to the 'sleep' event: []"),
+        ("true", "ValueError: unexpected reply to the 'sleep' event: true"),
+        (
+            b"{}",
+            "TypeError: reply to the 'sleep' event should be JSON text, None or a Promise, "
+            "not bytes",
+        ),
+    ],
+)
+def test_run_code_bad_sleep_reply(tmp_path: Path, reply: object, error: str) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[reply])
+    run_code("import time\ntime.sleep(1)", host, filename=filename)
+    expected = tb(filename, (2, "<module>", "    time.sleep(1)\n"), error=error)
+    assert_sent(host, [sent_json("sleep", {"seconds": 1}), sent_out(("traceback", expected))])
+
+
+def test_run_code_custom_event_replies_are_unchanged(tmp_path: Path) -> None:
+    replies: list[object] = ['{"a": [1, "é"]}', None, 42, INTERRUPTED]
+
+    def send(event_type: str, json_text: str) -> object:
+        return replies.pop(0) if event_type == "custom" else None
+
+    source = textwrap.dedent(
+        """\
+        import sys
+        runner = sys.stdin._runner
+        print([runner.callback("custom", n=n) for n in range(4)])
+        """
     )
+    host = Host()
+
+    def both(event_type: str, json_text: str) -> object:
+        host(event_type, json_text)
+        return send(event_type, json_text)
+
+    run_code(source, both, filename=str(tmp_path / "main.py"))
+    assert_sent(
+        host,
+        [
+            sent_json("custom", {"n": 0}),
+            sent_json("custom", {"n": 1}),
+            sent_json("custom", {"n": 2}),
+            sent_json("custom", {"n": 3}),
+            sent_out(("stdout", "[{'a': [1, 'é']}, None, 42, {'interrupted': True}]\n")),
+        ],
+    )
+
+
+class FakeJsNull:
+    """Stands in for `pyodide.ffi.jsnull`, what JavaScript's null becomes in Python."""
+
+
+JSNULL = FakeJsNull()
+
+
+class FakePromise:
+    """Looks like a Pyodide `JsProxy` of a JavaScript Promise: it has a callable `then`."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def then(self, *callbacks: object) -> None:
+        raise AssertionError("the runner must wait with run_sync, not call then()")
+
+
+@pytest.fixture
+def fake_run_sync(monkeypatch: pytest.MonkeyPatch) -> list[FakePromise]:
+    """Installs a fake `pyodide.ffi.run_sync`; returns the promises it waited for."""
+    waited: list[FakePromise] = []
+
+    def run_sync(promise: FakePromise) -> object:
+        waited.append(promise)
+        return promise.value
+
+    pyodide = types.ModuleType("pyodide")
+    ffi = types.ModuleType("pyodide.ffi")
+    ffi.run_sync = run_sync  # type: ignore[attr-defined]
+    ffi.jsnull = JSNULL  # type: ignore[attr-defined]
+    pyodide.ffi = ffi  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pyodide", pyodide)
+    monkeypatch.setitem(sys.modules, "pyodide.ffi", ffi)
+    return waited
+
+
+def test_run_code_promise_replies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_run_sync: list[FakePromise]
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(pyodide_worker_runner.runner, "_real_sleep", slept.append)
+    promises = [FakePromise(msg("Zoë")), FakePromise(msg(None)), FakePromise(None)]
+    host = Host(replies=promises)
+    source = "import time\nname = input('? ')\ntime.sleep(1)\ntime.sleep(2)\nprint(name)"
+    run_code(source, host, filename=str(tmp_path / "main.py"))
+    assert_sent(
+        host,
+        [
+            sent_out(("input_prompt", "? ")),
+            sent_json("input", {"prompt": "? "}),
+            sent_out(("input", "Zoë\n")),
+            sent_json("sleep", {"seconds": 1}),
+            sent_json("sleep", {"seconds": 2}),
+            sent_out(("stdout", "Zoë\n")),
+        ],
+    )
+    assert fake_run_sync == promises
+    # A promise of None means the host could not sleep after all: sleep here.
+    assert slept == [2]
+
+
+@pytest.mark.parametrize(
+    ("source", "value", "error"),
+    [
+        ("input()", INTERRUPTED, "KeyboardInterrupt"),
+        ("input()", None, f"RuntimeError: {INPUT_UNAVAILABLE}"),
+        ("input()", '{"error": "No."}', "RuntimeError: No."),
+        ("__import__('time').sleep(1)", INTERRUPTED, "KeyboardInterrupt"),
+        ("__import__('time').sleep(1)", '{"error": "No."}', "RuntimeError: No."),
+    ],
+)
+def test_run_code_promise_failures(
+    tmp_path: Path, fake_run_sync: list[FakePromise], source: str, value: object, error: str
+) -> None:
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[FakePromise(value)])
+    run_code(source, host, filename=filename)
+    expected = tb(filename, (1, "<module>", f"    {source}\n"), error=error)
+    if source == "input()":
+        asked = [sent_out(("input_prompt", "")), sent_json("input", {"prompt": ""})]
+    else:
+        asked = [sent_json("sleep", {"seconds": 1})]
+    assert_sent(host, [*asked, sent_out(("traceback", expected))])
+    assert len(fake_run_sync) == 1
+
+
+def test_run_code_jsnull_means_no_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_run_sync: list[FakePromise]
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(pyodide_worker_runner.runner, "_real_sleep", slept.append)
+    filename = str(tmp_path / "main.py")
+    host = Host(replies=[JSNULL, FakePromise(JSNULL), JSNULL])
+    run_code("import time\ntime.sleep(1)\ntime.sleep(2)\ninput()", host, filename=filename)
+    expected = tb(
+        filename, (4, "<module>", "    input()\n"), error=f"RuntimeError: {INPUT_UNAVAILABLE}"
+    )
+    assert_sent(
+        host,
+        [
+            sent_json("sleep", {"seconds": 1}),
+            sent_json("sleep", {"seconds": 2}),
+            sent_out(("input_prompt", "")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("traceback", expected)),
+        ],
+    )
+    assert slept == [1, 2]
+
+
+def test_run_code_does_not_need_pyodide(tmp_path: Path) -> None:
+    host = Host(replies=[msg("x"), msg(None)])
+    run_code("input()\nimport time\ntime.sleep(1)", host, filename=str(tmp_path / "main.py"))
+    assert "pyodide" not in sys.modules
+
+
+def test_run_code_big_non_ascii_line(tmp_path: Path) -> None:
+    line = ("é☃🐍日本\u200b\\\"'\t" * 125_000)[:1_000_000]
+    assert len(line) == 1_000_000
+    host = Host(replies=[msg(line)])
+    run_code("x = input()\nprint(x)\nprint(len(x))", host, filename=str(tmp_path / "main.py"))
+    assert_sent(
+        host,
+        [
+            sent_out(("input_prompt", "")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("input", line + "\n")),
+            sent_out(("stdout", line)),
+            sent_out(("stdout", "\n1000000\n")),
+        ],
+    )
+    assert json.loads(host.sent[2][1])["parts"][0]["text"] == line + "\n"
+
+
+def test_run_code_many_inputs(tmp_path: Path) -> None:
+    host = Host(replies=[msg(str(i)) for i in range(100)])
+    source = "total = 0\nfor _ in range(100):\n    total += int(input())\nprint(total)"
+    run_code(source, host, filename=str(tmp_path / "main.py"))
+    expected: list[tuple[str, str]] = []
+    for i in range(100):
+        expected += [
+            sent_out(("input_prompt", "")),
+            sent_json("input", {"prompt": ""}),
+            sent_out(("input", f"{i}\n")),
+        ]
+    expected.append(sent_out(("stdout", "4950\n")))
+    assert_sent(host, expected)
+    assert host.replies == []
+
+
+# -- run_code: sessions ----------------------------------------------------------------
+
+
+def test_run_code_namespace_persists(tmp_path: Path) -> None:
+    host = Host()
+    filename = str(tmp_path / "main.py")
+    run_code("x = 1\ndef double():\n    return 2 * x", host, filename=filename)
+    run_code("x += 1\nprint(x, double(), __name__)", host, filename=filename)
+    assert_sent(host, [sent_out(("stdout", "2 4 __main__\n"))])
+
+
+def test_run_code_sessions_are_isolated(tmp_path: Path) -> None:
+    host = Host()
+    filename = str(tmp_path / "main.py")
+    run_code("x = 'a'", host, filename=filename, session="a")
+    run_code("print('x' in globals())", host, filename=filename, session="b")
+    run_code("print('x' in globals())", host, filename=filename)
+    run_code("x = 'b'", host, filename=filename, session="b")
+    run_code("print(x)", host, filename=filename, session="a")
+    run_code("print(x)", host, filename=filename, session="b")
+    assert host.events() == [
+        out(("stdout", "False\n")),
+        out(("stdout", "False\n")),
+        out(("stdout", "a\n")),
+        out(("stdout", "b\n")),
+    ]
+
+
+def test_reset_session(tmp_path: Path) -> None:
+    host = Host()
+    filename = str(tmp_path / "main.py")
+    run_code("x = 1", host, filename=filename)
+    run_code("x = 2", host, filename=filename, session="other")
+    reset_session()
+    reset_session("never used")
+    run_code("print('x' in globals(), __name__)", host, filename=filename)
+    run_code("print(x)", host, filename=filename, session="other")
+    reset_session("other")
+    run_code("print('x' in globals())", host, filename=filename, session="other")
+    assert host.events() == [
+        out(("stdout", "False __main__\n")),
+        out(("stdout", "2\n")),
+        out(("stdout", "False\n")),
+    ]
+
+
+def test_run_code_session_module_is_main(tmp_path: Path) -> None:
+    host = Host()
+    before = sys.modules.get("__main__")
+    first = str(tmp_path / "first.py")
+    second = str(tmp_path / "second.py")
+    run_code(
+        "import sys\nclass Point:\n    pass\nm = sys.modules['__main__']", host, filename=first
+    )
+    source = textwrap.dedent(
+        """\
+        import __main__, pickle
+        print(__main__ is m, __main__.__dict__ is globals(), __name__, __file__ == {!r})
+        print(pickle.loads(pickle.dumps(Point())).__class__ is Point)
+        """
+    ).format(second)
+    run_code(source, host, filename=second)
+    assert host.events() == [out(("stdout", "True True __main__ True\nTrue\n"))]
+    assert sys.modules.get("__main__") is before
+    shared = pyodide_worker_runner.runner._shared_runner
+    assert shared is not None
+    assert shared.main_module is not pyodide_worker_runner.runner._sessions[""]
+
+
+def test_run_code_session_keeps_namespace_after_errors(tmp_path: Path) -> None:
+    host = Host()
+    filename = str(tmp_path / "main.py")
+    run_code("x = 1\n1/0", host, filename=filename)
+    run_code("y = (", host, filename=filename)
+    host.sent.clear()
+    run_code("print(x, 'y' in globals())", host, filename=filename)
+    assert_sent(host, [sent_out(("stdout", "1 False\n"))])
 
 
 def test_run_code_restores_globals_and_drops_send(tmp_path: Path) -> None:
     before = _globals_now()
     run_code(
         "import time\ntime.sleep(1)\ninput()",
-        Host(replies=['"x"']),
+        Host(replies=[msg(None), msg("x")]),
         filename=str(tmp_path / "main.py"),
     )
     assert all(a is b for a, b in zip(before, _globals_now(), strict=True))
     shared = pyodide_worker_runner.runner._shared_runner
     assert shared is not None
     assert shared._callback is None
+    assert not pyodide_worker_runner.runner._shared_runner_busy
 
 
 def test_run_code_nested(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     inner = Host()
     monkeypatch.setitem(sys.modules, "inner_host", inner)
-    monkeypatch.setattr(inner, "send", inner, raising=False)
     host = Host()
     source = textwrap.dedent(
         """\
         import inner_host
         from pyodide_worker_runner import run_code
         x = 'outer'
-        run_code("print('inner')", inner_host.send, filename=__file__)
+        run_code("print('inner', x)", inner_host, filename=__file__)
+        run_code("print('x' in globals())\\nx = 'other'", inner_host, __file__, "other")
+        run_code("x = 'changed by inner'", inner_host, filename=__file__)
         print(x)
         """
     )
     run_code(source, host, filename=str(tmp_path / "main.py"))
-    assert inner.sent == [("output", '{"parts": [{"type": "stdout", "text": "inner\\n"}]}')]
-    assert host.sent == [("output", '{"parts": [{"type": "stdout", "text": "outer\\n"}]}')]
+    run_code("print(x)", host, filename=str(tmp_path / "main.py"), session="other")
+    assert inner.events() == [
+        out(("stdout", "inner outer\n")),
+        out(("stdout", "False\n")),
+    ]
+    assert host.events() == [out(("stdout", "changed by inner\n")), out(("stdout", "other\n"))]
+    assert not pyodide_worker_runner.runner._shared_runner_busy
 
 
 def test_package_api() -> None:
@@ -851,6 +1553,7 @@ def test_package_api() -> None:
         "OutputBuffer",
         "Runner",
         "__version__",
+        "reset_session",
         "run_code",
     }
 

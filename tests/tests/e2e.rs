@@ -122,6 +122,13 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &[],
     },
     Scenario {
+        name: "input",
+        query: "",
+        check: input,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "parsing_upgrade",
         query: "?pause_ms=700",
         check: parsing_upgrade,
@@ -259,7 +266,8 @@ fn wait_done(b: &Browser, id: &str) -> Result<()> {
 }
 
 /// The output chunks of the element as (class, text), consecutive chunks of the same class merged, so the
-/// assertions do not depend on how output was split into chunks. Fails on non-`span` children.
+/// assertions do not depend on how output was split into chunks. Skips the input field; fails on any other
+/// child that is not a `span`.
 fn outputs(b: &Browser, id: &str) -> Result<Vec<(String, String)>> {
     let raw = b.eval_with_args(
         "const host = document.getElementById(arguments[0]);
@@ -281,6 +289,9 @@ fn outputs(b: &Browser, id: &str) -> Result<Vec<(String, String)>> {
             child[1].as_str().unwrap_or_default(),
             child[2].as_str().unwrap_or_default(),
         );
+        if tag == "input" && class == "stdin" {
+            continue; // the input field, while Python waits for a line
+        }
         ensure!(
             tag == "span",
             "#{id}: output child <{tag} class={class:?}> is not a span"
@@ -686,4 +697,87 @@ fn parsing_upgrade(b: &Browser, _server: &Server) -> Result<()> {
     wait_done(b, "parsing")?;
     expect_outputs(b, "parsing", &[("stdout", "total 45\nparsed completely\n")])?;
     expect_events(b, "parsing", 1, None)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// input(), sleep and Stop.
+
+/// The transport an element must report on this page: shared memory when cross-origin isolated, else JSPI
+/// (on by default in the Chromium under test).
+fn expected_transport(b: &Browser) -> Result<&'static str> {
+    Ok(if b.eval("return self.crossOriginIsolated")? == json!(true) {
+        "atomics"
+    } else {
+        "jspi"
+    })
+}
+
+/// Waits until `#id` shows its input field, and returns whether it has the focus.
+fn wait_input_field(b: &Browser, id: &str) -> Result<bool> {
+    let focused = b.wait_for(
+        &format!(
+            "(r => {{ const i = r && r.querySelector('input.stdin'); return i ? {{focused: r.activeElement === i}} : null; }})({}.shadowRoot)",
+            el(id)
+        ),
+        BOOT_TIMEOUT,
+    )?;
+    Ok(focused["focused"] == json!(true))
+}
+
+/// Types `text` and Enter into the input field through WebDriver (real key events).
+fn type_line(b: &Browser, id: &str, text: &str) -> Result<()> {
+    wait_input_field(b, id)?;
+    b.type_in_shadow(&format!("#{id}"), "input.stdin", &format!("{text}\u{E007}"))
+}
+
+/// Puts `text` into the input field and presses Enter with a synthetic event (for lines too long to type).
+fn enter_line(b: &Browser, id: &str, text_js: &str) -> Result<()> {
+    wait_input_field(b, id)?;
+    b.eval(&format!(
+        "const i = {}.shadowRoot.querySelector('input.stdin'); i.value = {text_js};
+         i.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Enter', bubbles: true}}));",
+        el(id)
+    ))?;
+    Ok(())
+}
+
+fn input(b: &Browser, _server: &Server) -> Result<()> {
+    let id = "ask";
+    let focused = wait_input_field(b, id)?;
+    ensure!(focused, "#ask: the input field does not have the focus");
+    expect_outputs(b, id, &[("input_prompt", "Name? ")])?;
+    let label = b.accessible_name_in_shadow("#ask", "input.stdin")?;
+    ensure!(label == "Input for the program", "input field label is {label:?}");
+    let transport = b.eval(&format!("return {}.activeTransport", el(id)))?;
+    ensure!(
+        transport == json!(expected_transport(b)?),
+        "activeTransport is {transport}"
+    );
+    type_line(b, id, "Zoë ✓ 日本")?;
+    // An empty line, then one for the loop over sys.stdin.
+    b.wait_for(
+        &format!("{}.shadowRoot.textContent.includes('Hello')", el(id)),
+        BOOT_TIMEOUT,
+    )?;
+    type_line(b, id, "")?;
+    b.wait_for(
+        &format!("{}.shadowRoot.textContent.includes(\"'\\\\n'\")", el(id)),
+        BOOT_TIMEOUT,
+    )?;
+    type_line(b, id, "last")?;
+    wait_done(b, id)?;
+    expect_outputs(
+        b,
+        id,
+        &[
+            ("input_prompt", "Name? "),
+            ("input", "Zoë ✓ 日本\n"),
+            ("stdout", "Hello, Zoë ✓ 日本!\n"),
+            ("input", "\n"),
+            ("stdout", "'\\n'\n"),
+            ("input", "last\n"),
+            ("stdout", "got 'last\\n'\n"),
+        ],
+    )?;
+    expect_events(b, id, 1, None)
 }

@@ -6,17 +6,19 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, Int32Array, Object, Promise, Reflect};
 use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::js::JsObject;
 use python_runner_protocol::{
-    DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, ToWorker,
+    DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, ToWorker, Transport,
+    WaitReason, WaitSeq,
 };
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
+use crate::channel::Channel;
 use crate::dispatch::{Dispatcher, Effect};
 use crate::python;
 
@@ -41,6 +43,8 @@ extern "C" {
     fn pyimport(this: &Pyodide, name: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, getter, js_name = FS)]
     fn fs(this: &Pyodide) -> PyodideFs;
+    #[wasm_bindgen(method, js_name = setInterruptBuffer)]
+    fn set_interrupt_buffer(this: &Pyodide, buffer: &Int32Array);
 
     /// `pyodide.FS`, Emscripten's file system.
     type PyodideFs;
@@ -61,11 +65,21 @@ extern "C" {
 struct WorkerState {
     dispatcher: Dispatcher,
     python_files: Object,
+    /// The `sync_buffer` that came with `Init` (Atomics transport), until the boot uses it.
+    sync_buffer: JsValue,
     /// `pyodide_worker_runner.run_code`, once Pyodide is ready.
     run_code: Option<Function>,
-    /// Called by Python for each runner event; reads the current run id.
+    /// Called by Python for each runner event.
     send_event: Closure<dyn FnMut(String, String) -> JsValue>,
-    current_run: Rc<Cell<RunId>>,
+    session: Rc<Session>,
+}
+
+/// What Python's events need while code runs (borrowed from inside a synchronous run, so it
+/// lives apart from [`WorkerState`]).
+struct Session {
+    current_run: Cell<RunId>,
+    last_wait: Cell<WaitSeq>,
+    channel: RefCell<Channel>,
 }
 
 /// Starts the worker. `queue` holds messages that arrived before the wasm was ready;
@@ -82,19 +96,24 @@ pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
             ),
         });
     }));
-    let current_run = Rc::new(Cell::new(0));
+    let session = Rc::new(Session {
+        current_run: Cell::new(0),
+        last_wait: Cell::new(0),
+        channel: RefCell::new(Channel::None),
+    });
     let send_event = {
-        let current_run = current_run.clone();
+        let session = session.clone();
         Closure::new(move |event_type: String, data_json: String| {
-            on_python_event(current_run.get(), &event_type, &data_json)
+            on_python_event(&session, &event_type, &data_json)
         })
     };
     let state = Rc::new(RefCell::new(WorkerState {
         dispatcher: Dispatcher::default(),
         python_files,
+        sync_buffer: JsValue::UNDEFINED,
         run_code: None,
         send_event,
-        current_run,
+        session,
     }));
     let handler_state = state.clone();
     let message_handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -133,6 +152,11 @@ fn post(message: &FromWorker) {
 
 /// The one decoder for messages from the element.
 fn on_message(state: &Rc<RefCell<WorkerState>>, data: JsValue) {
+    if let Ok(sync_buffer) = Reflect::get(&data, &"sync_buffer".into()) {
+        if !sync_buffer.is_undefined() {
+            state.borrow_mut().sync_buffer = sync_buffer;
+        }
+    }
     let decoded = JsObject::new(data)
         .ok_or_else(|| DecodeError("not an object".into()))
         .and_then(|message| ToWorker::decode(&message));
@@ -153,17 +177,27 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
     for effect in effects {
         match effect {
             Effect::Post(message) => post(&message),
-            Effect::StartBoot { pyodide_url } => {
+            Effect::StartBoot {
+                pyodide_url,
+                transport,
+            } => {
                 let state = state.clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    let python_files = state.borrow().python_files.clone();
-                    let result = boot(&pyodide_url, &python_files).await;
+                    let (python_files, sync_buffer) = {
+                        let state = state.borrow();
+                        (state.python_files.clone(), state.sync_buffer.clone())
+                    };
+                    let channel = Channel::new(transport, &sync_buffer);
+                    let result = boot(&pyodide_url, &python_files, &channel).await;
                     let effects = {
                         let mut state = state.borrow_mut();
+                        state.sync_buffer = JsValue::UNDEFINED;
                         match result {
                             Ok((run_code, version)) => {
+                                let transport = channel.transport();
                                 state.run_code = Some(run_code);
-                                state.dispatcher.on_booted(version)
+                                *state.session.channel.borrow_mut() = channel;
+                                state.dispatcher.on_booted(version, transport)
                             }
                             Err(error) => state.dispatcher.on_failed(error),
                         }
@@ -172,6 +206,10 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
                 });
             }
             Effect::Run { id, code } => run(state, id, &code),
+            Effect::Resolve { seq, reply } => {
+                let session = state.borrow().session.clone();
+                session.channel.borrow_mut().resolve(seq, &reply);
+            }
         }
     }
 }
@@ -181,6 +219,7 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
 pub async fn boot(
     pyodide_url: &str,
     python_files: &Object,
+    channel: &Channel,
 ) -> Result<(Function, String), ErrorPayload> {
     let load_error = |reason: String| {
         ErrorPayload::new(
@@ -243,17 +282,25 @@ pub async fn boot(
         .pyimport(python::HELPER_MODULE)
         .map_err(install_error)?
         .unchecked_into();
+    if let Channel::Atomics(reader) = channel {
+        pyodide.set_interrupt_buffer(&reader.interrupt_buffer());
+    }
     let version = pyodide.version().as_string().unwrap_or_default();
     Ok((runner.run_code(), version))
 }
 
-/// Runs code synchronously; Python posts output through `send_event` as it goes.
+/// Runs code; Python posts output through `send_event` as it goes. With JSPI the run is entered
+/// through `callPromising`, so Python can suspend on a promise while it waits for the page.
 fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str) {
-    let (run_code, send_event) = {
+    let (run_code, send_event, session) = {
         let state = state.borrow();
-        state.current_run.set(id);
-        (state.run_code.clone(), state.send_event.as_ref().clone())
+        (
+            state.run_code.clone(),
+            state.send_event.as_ref().clone(),
+            state.session.clone(),
+        )
     };
+    session.current_run.set(id);
     let Some(run_code) = run_code else {
         post(&FromWorker::Failed {
             id: Some(id),
@@ -261,38 +308,96 @@ fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str) {
         });
         return;
     };
-    match run_code.call2(&JsValue::NULL, &code.into(), &send_event) {
-        Ok(_) => post(&FromWorker::Done { id }),
+    let transport = {
+        let channel = session.channel.borrow();
+        channel.begin_run(id);
+        channel.transport()
+    };
+    let arguments = js_sys::Array::of2(&code.into(), &send_event);
+    if transport == Transport::Jspi {
+        let started = Reflect::get(&run_code, &"callPromising".into())
+            .and_then(|call| call.dyn_into::<Function>())
+            .and_then(|call| call.apply(&run_code, &arguments));
+        match started {
+            Ok(promise) => {
+                let state = state.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let result = JsFuture::from(Promise::resolve(&promise)).await;
+                    finish_run(&state, id, result);
+                });
+            }
+            Err(error) => finish_run(state, id, Err(error)),
+        }
+    } else {
+        let result = run_code.apply(&JsValue::NULL, &arguments);
+        finish_run(state, id, result);
+    }
+}
+
+fn finish_run(state: &Rc<RefCell<WorkerState>>, id: RunId, result: Result<JsValue, JsValue>) {
+    let effects = match result {
+        Ok(_) => {
+            post(&FromWorker::Done { id });
+            state.borrow_mut().dispatcher.on_run_finished(id)
+        }
         Err(error) => {
             // `run_code` turns every Python exception into output, so an error escaping it means
             // Python itself broke (e.g. Pyodide's "fatal error" after a JS stack overflow): this
             // worker is done for; the element replaces it on the next Run.
             let error =
                 ErrorPayload::new(ErrorKind::Worker, python::crash_message(&describe(&error)));
-            let effects = state.borrow_mut().dispatcher.on_failed(error);
-            apply(state, effects);
+            state.borrow_mut().dispatcher.on_failed(error)
         }
-    }
+    };
+    apply(state, effects);
 }
 
 /// Called by Python (`run_code`'s `send`) for each runner event, with the event's data as JSON.
-fn on_python_event(id: RunId, event_type: &str, data_json: &str) -> JsValue {
-    if event_type == "output" {
-        let parsed = js_sys::JSON::parse(data_json)
-            .map_err(|error| describe(&error))
-            .and_then(|value| {
-                let event = JsObject::new(value).ok_or("not an object")?;
-                OutputPart::decode_list(&event).map_err(|error| error.0)
-            });
-        match parsed {
-            Ok(parts) => post(&FromWorker::Output { id, parts }),
-            Err(error) => web_sys::console::error_1(
-                &["python-runner: unreadable output event: ", &error]
-                    .concat()
-                    .into(),
-            ),
+/// Returns the reply to `input` and `sleep` events (see `Channel`); `undefined` otherwise.
+fn on_python_event(session: &Session, event_type: &str, data_json: &str) -> JsValue {
+    let id = session.current_run.get();
+    match event_type {
+        "output" => {
+            let parsed = js_sys::JSON::parse(data_json)
+                .map_err(|error| describe(&error))
+                .and_then(|value| {
+                    let event = JsObject::new(value).ok_or("not an object")?;
+                    OutputPart::decode_list(&event).map_err(|error| error.0)
+                });
+            match parsed {
+                Ok(parts) => post(&FromWorker::Output { id, parts }),
+                Err(error) => web_sys::console::error_1(
+                    &["python-runner: unreadable output event: ", &error]
+                        .concat()
+                        .into(),
+                ),
+            }
+            JsValue::UNDEFINED
         }
+        "input" | "sleep" => {
+            let mut channel = session.channel.borrow_mut();
+            let seq = session.last_wait.get().wrapping_add(1);
+            session.last_wait.set(seq);
+            let reason = if event_type == "input" {
+                WaitReason::Input
+            } else {
+                WaitReason::Sleep
+            };
+            if channel.transport().can_block() {
+                post(&FromWorker::Waiting { id, seq, reason });
+            }
+            match reason {
+                WaitReason::Input => channel.wait_for_input(seq),
+                WaitReason::Sleep => {
+                    let seconds = js_sys::JSON::parse(data_json)
+                        .and_then(|data| Reflect::get(&data, &"seconds".into()))
+                        .ok()
+                        .and_then(|seconds| seconds.as_f64())
+                        .unwrap_or(0.0);
+                    channel.sleep(seq, seconds * 1000.0)
+                }
+            }
+        }
+        _ => JsValue::UNDEFINED,
     }
-    // Other events (input, sleep) get `undefined`: the Python side falls back to its defaults.
-    JsValue::UNDEFINED
 }

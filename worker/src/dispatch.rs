@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use python_runner_protocol::{
-    ErrorKind, ErrorPayload, FromWorker, RunId, ToWorker, PROTOCOL_VERSION,
+    ErrorKind, ErrorPayload, FromWorker, RunId, ToWorker, Transport, WaitSeq, PROTOCOL_VERSION,
 };
 
 /// Something the JS-facing layer must do.
@@ -17,13 +17,23 @@ pub enum Effect {
     StartBoot {
         /// Base URL ending in `/`.
         pyodide_url: String,
+        /// The transport the element asked for.
+        transport: Transport,
     },
-    /// Run code now (Pyodide is ready); post its output, then [`FromWorker::Done`].
+    /// Run code now (Pyodide is ready and idle); post its output, then [`FromWorker::Done`],
+    /// then report [`Dispatcher::on_run_finished`].
     Run {
         /// The element's id for this run.
         id: RunId,
         /// Python source.
         code: String,
+    },
+    /// Hand the page's reply to the wait it answers (JSPI), if Python still waits for it.
+    Resolve {
+        /// The wait.
+        seq: WaitSeq,
+        /// JSON text for the Python side.
+        reply: String,
     },
     /// Send a message to the element.
     Post(FromWorker),
@@ -37,11 +47,13 @@ enum Phase {
     Failed(ErrorPayload),
 }
 
-/// Tracks the worker's phase and the runs that arrive before Pyodide is ready.
+/// Tracks the worker's phase and the runs that arrive before Pyodide is ready or while another
+/// run is in progress (with JSPI a run yields to the event loop while it waits).
 #[derive(Debug)]
 pub struct Dispatcher {
     phase: Phase,
     pending_runs: VecDeque<(RunId, String)>,
+    running: Option<RunId>,
 }
 
 impl Default for Dispatcher {
@@ -49,6 +61,7 @@ impl Default for Dispatcher {
         Self {
             phase: Phase::AwaitingInit,
             pending_runs: VecDeque::new(),
+            running: None,
         }
     }
 }
@@ -60,6 +73,7 @@ impl Dispatcher {
             ToWorker::Init {
                 protocol,
                 pyodide_url,
+                transport,
             } => {
                 if self.phase != Phase::AwaitingInit {
                     return vec![Effect::Post(FromWorker::Failed {
@@ -81,34 +95,61 @@ impl Dispatcher {
                     return vec![Effect::Post(FromWorker::Failed { id: None, error })];
                 }
                 self.phase = Phase::Booting;
-                vec![Effect::StartBoot { pyodide_url }]
+                vec![Effect::StartBoot {
+                    pyodide_url,
+                    transport,
+                }]
             }
             ToWorker::Run { id, code } => match &self.phase {
-                Phase::Ready => vec![Effect::Run { id, code }],
-                Phase::AwaitingInit | Phase::Booting => {
+                Phase::AwaitingInit | Phase::Booting | Phase::Ready => {
                     self.pending_runs.push_back((id, code));
-                    Vec::new()
+                    self.next_run()
                 }
                 Phase::Failed(error) => vec![Effect::Post(FromWorker::Failed {
                     id: Some(id),
                     error: error.clone(),
                 })],
             },
+            ToWorker::Reply { seq, reply } => vec![Effect::Resolve { seq, reply }],
         }
     }
 
-    /// Pyodide finished loading: announce readiness and run what was queued.
-    pub fn on_booted(&mut self, pyodide_version: String) -> Vec<Effect> {
+    /// The run started by [`Effect::Run`] ended: start the next queued one.
+    pub fn on_run_finished(&mut self, id: RunId) -> Vec<Effect> {
+        if self.running == Some(id) {
+            self.running = None;
+        }
+        self.next_run()
+    }
+
+    /// The run in progress, if any.
+    pub fn running(&self) -> Option<RunId> {
+        self.running
+    }
+
+    fn next_run(&mut self) -> Vec<Effect> {
+        if self.phase != Phase::Ready || self.running.is_some() {
+            return Vec::new();
+        }
+        match self.pending_runs.pop_front() {
+            Some((id, code)) => {
+                self.running = Some(id);
+                vec![Effect::Run { id, code }]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Pyodide finished loading: announce readiness (and the transport in use) and start the
+    /// first queued run.
+    pub fn on_booted(&mut self, pyodide_version: String, transport: Transport) -> Vec<Effect> {
         self.phase = Phase::Ready;
         let mut effects = vec![Effect::Post(FromWorker::Ready {
             protocol: PROTOCOL_VERSION,
             pyodide_version,
+            transport,
         })];
-        effects.extend(
-            self.pending_runs
-                .drain(..)
-                .map(|(id, code)| Effect::Run { id, code }),
-        );
+        effects.extend(self.next_run());
         effects
     }
 
@@ -117,6 +158,7 @@ impl Dispatcher {
     pub fn on_failed(&mut self, error: ErrorPayload) -> Vec<Effect> {
         self.phase = Phase::Failed(error.clone());
         self.pending_runs.clear();
+        self.running = None;
         vec![Effect::Post(FromWorker::Failed { id: None, error })]
     }
 }
@@ -129,6 +171,7 @@ mod tests {
         ToWorker::Init {
             protocol: PROTOCOL_VERSION,
             pyodide_url: "/pyodide/".into(),
+            transport: Transport::Atomics,
         }
     }
 
@@ -139,40 +182,59 @@ mod tests {
         }
     }
 
+    fn effect_run(id: RunId) -> Effect {
+        Effect::Run {
+            id,
+            code: format!("print({id})"),
+        }
+    }
+
     #[test]
-    fn runs_wait_for_boot_then_run_in_order() {
+    fn runs_wait_for_boot_then_run_one_at_a_time_in_order() {
         let mut dispatcher = Dispatcher::default();
         assert_eq!(
             dispatcher.on_message(init()),
             vec![Effect::StartBoot {
-                pyodide_url: "/pyodide/".into()
+                pyodide_url: "/pyodide/".into(),
+                transport: Transport::Atomics,
             }]
         );
         assert_eq!(dispatcher.on_message(run(1)), vec![]);
         assert_eq!(dispatcher.on_message(run(2)), vec![]);
-        let effects = dispatcher.on_booted("314.0.7".into());
+        let effects = dispatcher.on_booted("314.0.7".into(), Transport::Atomics);
         assert_eq!(
             effects,
             vec![
                 Effect::Post(FromWorker::Ready {
                     protocol: PROTOCOL_VERSION,
-                    pyodide_version: "314.0.7".into()
+                    pyodide_version: "314.0.7".into(),
+                    transport: Transport::Atomics,
                 }),
-                Effect::Run {
-                    id: 1,
-                    code: "print(1)".into()
-                },
-                Effect::Run {
-                    id: 2,
-                    code: "print(2)".into()
-                },
+                effect_run(1),
             ]
         );
+        assert_eq!(dispatcher.running(), Some(1));
+        // A run that arrives while another is in progress (JSPI yields while it waits) queues.
+        assert_eq!(dispatcher.on_message(run(3)), vec![]);
+        assert_eq!(dispatcher.on_run_finished(1), vec![effect_run(2)]);
+        assert_eq!(dispatcher.on_run_finished(2), vec![effect_run(3)]);
+        assert_eq!(dispatcher.on_run_finished(3), vec![]);
+        assert_eq!(dispatcher.running(), None);
+        assert_eq!(dispatcher.on_message(run(4)), vec![effect_run(4)]);
+    }
+
+    #[test]
+    fn replies_are_handed_to_the_wait() {
+        let mut dispatcher = Dispatcher::default();
+        let reply = ToWorker::Reply {
+            seq: 5,
+            reply: "{}".into(),
+        };
         assert_eq!(
-            dispatcher.on_message(run(3)),
-            vec![Effect::Run {
-                id: 3,
-                code: "print(3)".into()
+            dispatcher.on_message(reply),
+            vec![Effect::Resolve {
+                seq: 5,
+                reply: "{}".into()
             }]
         );
     }
@@ -202,6 +264,7 @@ mod tests {
         let effects = dispatcher.on_message(ToWorker::Init {
             protocol: PROTOCOL_VERSION + 1,
             pyodide_url: "/".into(),
+            transport: Transport::None,
         });
         let [Effect::Post(FromWorker::Failed { id: None, error })] = effects.as_slice() else {
             panic!("expected one failure, got {effects:?}");

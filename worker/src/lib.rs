@@ -5,6 +5,7 @@
 //! `dispatch.rs` decides, `bindings.rs` talks to JS and Pyodide, `python.rs` holds paths and texts.
 
 mod bindings;
+pub mod channel;
 pub mod dispatch;
 pub mod python;
 

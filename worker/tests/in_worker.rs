@@ -22,7 +22,13 @@ fn runs_in_a_dedicated_worker() {
 #[wasm_bindgen_test]
 async fn unreachable_pyodide_is_a_clear_load_error() {
     let url = "http://127.0.0.1:9/nope/";
-    let Err(error) = python_runner_worker::boot(url, &js_sys::Object::new()).await else {
+    let Err(error) = python_runner_worker::boot(
+        url,
+        &js_sys::Object::new(),
+        &python_runner_worker::channel::Channel::None,
+    )
+    .await
+    else {
         panic!("loading Pyodide from a closed port must fail");
     };
     assert_eq!(error.kind, ErrorKind::PyodideLoad);
@@ -59,9 +65,13 @@ async fn loads_pyodide_and_runs_code_with_output_events() {
     let Some(url) = option_env!("PYTHON_RUNNER_TEST_PYODIDE_URL") else {
         panic!("set PYTHON_RUNNER_TEST_PYODIDE_URL (cargo bundle test does) to a CORS-enabled Pyodide URL");
     };
-    let (run_code, version) = python_runner_worker::boot(url, &python_files())
-        .await
-        .unwrap_or_else(|error| panic!("boot failed: {error:?}"));
+    let (run_code, version) = python_runner_worker::boot(
+        url,
+        &python_files(),
+        &python_runner_worker::channel::Channel::None,
+    )
+    .await
+    .unwrap_or_else(|error| panic!("boot failed: {error:?}"));
     assert_eq!(version, "314.0.7");
     let events = Rc::new(RefCell::new(Vec::<(String, String)>::new()));
     let send_event = {

@@ -16,7 +16,11 @@ Events go to a callback `cb(event_type, data)`:
 - anything user code passes to `Runner.callback` directly.
 
 `run_code` is the entry point the worker calls: it JSON-encodes each event for a
-`send(event_type, json_text)` function.
+`send(event_type, json_text)` function, and runs each program in the persistent
+`__main__` namespace of a session (`reset_session` forgets one). What `send` may return
+for the blocking events "input" and "sleep" (JSON text such as `{"message": ...}`,
+`{"interrupted": true}` or `{"error": ...}`, None, or a JavaScript Promise of those) is
+the worker contract, documented and handled in one place: `_blocking_reply`.
 
 This is a fresh implementation of the behaviour of python_runner's `Runner`,
 `PatchedStdinRunner` and `PatchedSleepRunner`, without their known bugs.
@@ -44,13 +48,15 @@ from .output import OutputBuffer, OutputPart, SysStream
 if TYPE_CHECKING:
     import traceback
 
-__all__ = ["INPUT_UNAVAILABLE", "Callback", "FakeStdin", "Runner", "run_code"]
+__all__ = ["INPUT_UNAVAILABLE", "Callback", "FakeStdin", "Runner", "reset_session", "run_code"]
 
 Callback = Callable[[str, dict[str, Any]], Any]
 """`cb(event_type, data) -> reply`."""
 
 INPUT_UNAVAILABLE = (
-    "input() is not available on this page: nothing answered the request for a line of input"
+    "input() is not available on this page: it needs cross-origin isolation (the headers "
+    "Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp) "
+    "or a browser with JavaScript Promise Integration"
 )
 """Message of the RuntimeError raised when the input callback returns None."""
 
@@ -173,6 +179,14 @@ class Runner:
         """Set the file name that user code runs as; stored absolute and normalised."""
         self.filename = os.path.normcase(os.path.abspath(filename))
 
+    def set_main_module(self, module: types.ModuleType) -> None:
+        """Use `module` as `__main__`: code run with `fresh_namespace=False` runs in it.
+
+        The module is kept until the next `reset()`, which a fresh-namespace run does.
+        """
+        self.main_module = module
+        self.namespace = module.__dict__
+
     def set_source_code(self, source_code: str) -> None:
         """Record the source being run, so tracebacks and `inspect` can show its lines.
 
@@ -218,26 +232,38 @@ class Runner:
 
     def reset(self) -> None:
         """Start over with a fresh `__main__` module, no pending output and no input."""
-        self.main_module = types.ModuleType("__main__")
-        self.main_module.__file__ = self.filename
-        self.namespace = self.main_module.__dict__
+        module = types.ModuleType("__main__")
+        module.__file__ = self.filename
+        self.set_main_module(module)
         self.output_buffer.reset()
         self.line = ""
 
-    def pre_run(self, source: str, mode: str = "exec", top_level_await: bool = False) -> Any:
+    def pre_run(
+        self,
+        source: str,
+        mode: str = "exec",
+        top_level_await: bool = False,
+        *,
+        fresh_namespace: bool = True,
+    ) -> Any:
         """Prepare to run `source` and return its code object (may raise SyntaxError).
 
         "single" (one REPL entry, expression values printed) and "eval" (one
         expression, value returned) keep the current namespace. Every other mode
-        compiles as "exec" in a fresh namespace; subclasses may give such modes a
-        meaning of their own in `execute`.
+        compiles as "exec" in a fresh namespace, or, with `fresh_namespace=False`, in
+        the current one (see `set_main_module`), dropping only pending output and input;
+        subclasses may give such modes a meaning of their own in `execute`.
         """
         if mode in ("single", "eval"):
             compile_mode = mode
             self.output_buffer.reset()
         else:
             compile_mode = "exec"
-            self.reset()
+            if fresh_namespace:
+                self.reset()
+            else:
+                self.output_buffer.reset()
+                self.line = ""
         self.set_source_code(source)
         if mode == "single":
             # Lets a one-line compound statement such as `for i in x: print(i)` compile.
@@ -257,15 +283,16 @@ class Runner:
         """Send whatever output is still pending."""
         self.output_buffer.flush()
 
-    def run(self, source: str, mode: str = "exec") -> Any:
+    def run(self, source: str, mode: str = "exec", *, fresh_namespace: bool = True) -> Any:
         """Run `source`; return the value in "eval" mode, otherwise None.
 
-        Exceptions raised by the code are reported as output parts, never raised.
-        All output has been sent when this returns.
+        "exec" starts from a fresh `__main__` unless `fresh_namespace` is False (see
+        `pre_run`). Exceptions raised by the code are reported as output parts, never
+        raised. All output has been sent when this returns.
         """
         self._require_callback()
         try:
-            code = self._compile(source, mode, top_level_await=False)
+            code = self._compile(source, mode, False, fresh_namespace)
             if code is None:
                 return None
             with self._patched():
@@ -277,7 +304,14 @@ class Runner:
         finally:
             self.post_run()
 
-    async def run_async(self, source: str, mode: str = "exec", top_level_await: bool = True) -> Any:
+    async def run_async(
+        self,
+        source: str,
+        mode: str = "exec",
+        top_level_await: bool = True,
+        *,
+        fresh_namespace: bool = True,
+    ) -> Any:
         """Like `run`, but top-level `await` is allowed and awaited.
 
         If the task running this is cancelled, the cancellation propagates instead of
@@ -285,7 +319,7 @@ class Runner:
         """
         self._require_callback()
         try:
-            code = self._compile(source, mode, top_level_await=top_level_await)
+            code = self._compile(source, mode, top_level_await, fresh_namespace)
             if code is None:
                 return None
             with self._patched():
@@ -308,10 +342,10 @@ class Runner:
         if self._callback is None:
             raise RuntimeError("Runner has no callback: call set_callback() before running code")
 
-    def _compile(self, source: str, mode: str, top_level_await: bool) -> Any:
+    def _compile(self, source: str, mode: str, top_level_await: bool, fresh_namespace: bool) -> Any:
         """Compile via `pre_run`; report failures and return None for them."""
         try:
-            return self.pre_run(source, mode, top_level_await)
+            return self.pre_run(source, mode, top_level_await, fresh_namespace=fresh_namespace)
         except SyntaxError as e:
             if _is_blank(source):
                 # "" or only comments: fine in exec mode, a SyntaxError in single and
@@ -409,7 +443,8 @@ class Runner:
 
         Asking sends an "input" event with `prompt`. A newline is added to the reply if it
         lacks one. A reply holding several lines is handed out one line per call.
-        Whatever is returned is also echoed as an "input" output part.
+        Whatever is returned is also echoed as an "input" output part, sent at once so
+        the page shows the echo without waiting for more output.
         """
         n = -1 if n is None else operator.index(n)
         if n == 0:
@@ -426,6 +461,7 @@ class Runner:
             end = n
         text, self.line = self.line[:end], self.line[end:]
         self.output("input", text)
+        self.output_buffer.flush()
         return text
 
     def input(self, prompt: object = "") -> str:
@@ -496,46 +532,148 @@ def _task_is_cancelling(e: BaseException) -> bool:
 
 _shared_runner: Runner | None = None
 _shared_runner_busy = False
+_sessions: dict[str, types.ModuleType] = {}
+"""The `__main__` module of each session key that `run_code` has run code for."""
 
 
-def run_code(source: str, send: Callable[[str, str], object], filename: str = "main.py") -> None:
-    """Run `source` as a fresh `__main__` program, reporting events through `send`.
+def _blocking_reply(event_type: str, data: dict[str, Any], reply: object) -> str | None:
+    """Act on the worker's reply to an "input" or "sleep" event: the worker contract.
+
+    `reply` is what `send(event_type, json_text)` returned:
+
+    - None (or Pyodide's `jsnull`, JavaScript's null): the host cannot block. For
+      "sleep", sleep here with the real `time.sleep`; for "input", raise
+      `RuntimeError(INPUT_UNAVAILABLE)`.
+    - JSON text of an object with exactly one of these keys:
+      - `{"message": value}`: for "input", the line that was typed (a str); for
+        "sleep", the sleep is over (the value is ignored).
+      - `{"interrupted": true}`: the user pressed Stop while Python was waiting: raise
+        `KeyboardInterrupt`, which surfaces from the user's `input()`, `sys.stdin`
+        read or `time.sleep()` call.
+      - `{"error": "<sentence>"}`: the host cannot answer: raise `RuntimeError(sentence)`.
+    - A JavaScript Promise (under Pyodide, a `JsProxy` with a callable `then`) that
+      resolves to one of the above: wait for it with `pyodide.ffi.run_sync`.
+
+    Anything else raises TypeError (not JSON text) or ValueError (JSON of another
+    shape). Returns the line for "input" and None for "sleep".
+    """
+    if callable(getattr(reply, "then", None)):
+        # Only the worker hands out Promises, and the worker runs in Pyodide.
+        from pyodide.ffi import run_sync
+
+        reply = run_sync(reply)
+    if _is_null(reply):
+        if event_type == "input":
+            raise RuntimeError(INPUT_UNAVAILABLE)
+        _real_sleep(data["seconds"])
+        return None
+    if not isinstance(reply, str):
+        raise TypeError(
+            f"reply to the {event_type!r} event should be JSON text, None or a Promise, "
+            f"not {type(reply).__name__}"
+        )
+    try:
+        answer = json.loads(reply)
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and len(answer) == 1:
+        [(key, value)] = answer.items()
+        if key == "interrupted" and value is True:
+            raise KeyboardInterrupt
+        if key == "error" and isinstance(value, str):
+            raise RuntimeError(value)
+        if key == "message" and event_type == "sleep":
+            return None
+        if key == "message" and isinstance(value, str):
+            return value
+    raise ValueError(f"unexpected reply to the {event_type!r} event: {reply}")
+
+
+def _is_null(value: object) -> bool:
+    """Whether `value` is None or, under Pyodide, `pyodide.ffi.jsnull` (JavaScript's null)."""
+    if value is None:
+        return True
+    ffi = sys.modules.get("pyodide.ffi")
+    return ffi is not None and value is getattr(ffi, "jsnull", None)
+
+
+def _session_module(session: str, filename: str) -> types.ModuleType:
+    """The `__main__` module of `session`, created on first use; its `__file__` is `filename`."""
+    module = _sessions.get(session)
+    if module is None:
+        module = _sessions[session] = types.ModuleType("__main__")
+    module.__file__ = filename
+    return module
+
+
+def reset_session(session: str = "") -> None:
+    """Forget the namespace of `session`: its next `run_code` starts from a fresh `__main__`.
+
+    Does nothing if the session has no namespace yet.
+    """
+    _sessions.pop(session, None)
+
+
+def run_code(
+    source: str,
+    send: Callable[[str, str], object],
+    filename: str = "main.py",
+    session: str = "",
+) -> None:
+    """Run `source` as the `__main__` program of `session`, reporting events through `send`.
+
+    Each session key owns one `__main__` namespace that persists across calls with
+    that key (until `reset_session`), so a variable set by one program is seen by the
+    next; different keys never see each other's variables. Pending output and input
+    start empty on every call.
 
     Each event becomes `send(event_type, json_text)`, where `json_text` is the event
-    data as JSON (non-ASCII characters kept as they are). A str reply is parsed as
-    JSON and handed back to the code that raised the event (for "input", the line that
-    was typed); any other reply is handed back unchanged, so None means "no answer".
+    data as JSON (non-ASCII characters kept as they are). For the blocking events
+    "input" and "sleep", the reply follows the contract in `_blocking_reply`: None, JSON
+    text of `{"message": ...}`, `{"interrupted": true}` or `{"error": "..."}`, or a
+    Promise of those. For any other event, a str reply is parsed as JSON and handed back
+    to the code that raised the event; any other reply is handed back unchanged.
 
-    Exceptions in the user's code are reported as output, not raised. All output has
-    been sent when this returns.
+    Exceptions in the user's code (including the KeyboardInterrupt of an interrupted
+    input or sleep) are reported as output, not raised. All output has been sent when
+    this returns.
     """
     global _shared_runner, _shared_runner_busy
 
     def callback(event_type: str, data: dict[str, Any]) -> Any:
         reply = send(event_type, json.dumps(data, ensure_ascii=False))
-        if event_type == "sleep" and reply is None:
-            # The host did not sleep for us (it has no way to block): sleep here.
-            _real_sleep(data["seconds"])
-            return None
+        if event_type in ("input", "sleep"):
+            return _blocking_reply(event_type, data, reply)
         if isinstance(reply, str):
             return json.loads(reply)
         return reply
 
-    if _shared_runner_busy:
+    nested = _shared_runner_busy
+    if nested:
         # Called from inside a run (user code calling back in): don't clobber it.
-        Runner(callback=callback, filename=filename).run(source, "exec")
-        return
-
-    if _shared_runner is None:
-        _shared_runner = Runner(filename=filename)
-    runner = _shared_runner
-    runner.set_filename(filename)
-    runner.set_callback(callback)
-    _shared_runner_busy = True
+        runner = Runner(filename=filename)
+    else:
+        if _shared_runner is None:
+            _shared_runner = Runner(filename=filename)
+        runner = _shared_runner
+        runner.set_filename(filename)
+        _shared_runner_busy = True
     try:
-        runner.run(source, "exec")
+        runner.set_callback(callback)
+        runner.set_main_module(_session_module(session, runner.filename))
+        try:
+            runner.run(source, "exec", fresh_namespace=False)
+        except KeyboardInterrupt:
+            # Stop landed while the runner itself was busy (sending output, formatting a
+            # traceback) rather than in user code: the program has ended all the same.
+            send(
+                "output",
+                json.dumps({"parts": [{"type": "traceback", "text": "KeyboardInterrupt\n"}]}),
+            )
     finally:
-        _shared_runner_busy = False
-        # Drop the reference to `send` (a JS proxy under Pyodide) and the old namespace.
+        if not nested:
+            _shared_runner_busy = False
+        # Drop the references to `send` (a JS proxy under Pyodide) and to the session's
+        # module, which lives on in `_sessions`.
         runner.set_callback(None)
         runner.reset()

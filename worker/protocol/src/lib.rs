@@ -9,14 +9,20 @@
 
 #[cfg(feature = "js")]
 pub mod js;
+pub mod sync;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
+pub use sync::{Reply, TooLarge, Transport};
 pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// Numbers the blocking waits (`input()`, `time.sleep`) of one worker, in order; a reply names
+/// the wait it answers, so a late reply can never be taken for the answer to a later wait.
+pub type WaitSeq = u32;
 
 /// Identifies one run of code, chosen by the element, echoed in every reply about that run.
 pub type RunId = u32;
@@ -26,11 +32,16 @@ pub type RunId = u32;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToWorker {
     /// First message: where to load Pyodide from.
+    ///
+    /// With [`Transport::Atomics`] the posted object also carries `sync_buffer`, the
+    /// `SharedArrayBuffer` laid out as in [`sync`]; it is not part of the serde type.
     Init {
         /// The element's [`PROTOCOL_VERSION`]; the worker refuses a different one.
         protocol: u32,
         /// Base URL of a Pyodide distribution (the folder holding `pyodide.mjs`), ending in `/`.
         pyodide_url: String,
+        /// How Python blocks on the page for `input()` and `time.sleep`, and how Stop reaches it.
+        transport: Transport,
     },
     /// Run code in a fresh `__main__` namespace.
     Run {
@@ -38,6 +49,14 @@ pub enum ToWorker {
         id: RunId,
         /// Python source code.
         code: String,
+    },
+    /// Answers a [`FromWorker::Waiting`] through `postMessage` (the JSPI transport; the Atomics
+    /// transport writes the same reply into shared memory instead).
+    Reply {
+        /// The wait being answered.
+        seq: WaitSeq,
+        /// The reply as JSON text, see [`Reply::to_json`].
+        reply: String,
     },
 }
 
@@ -51,6 +70,9 @@ pub enum FromWorker {
         protocol: u32,
         /// `pyodide.version` as reported by the loaded runtime.
         pyodide_version: String,
+        /// The transport in use: the one asked for, or [`Transport::None`] if the worker
+        /// found it unusable.
+        transport: Transport,
     },
     /// A batch of output from a run, in order.
     Output {
@@ -58,6 +80,15 @@ pub enum FromWorker {
         id: RunId,
         /// Consecutive parts; a part's type differs from its neighbour's.
         parts: Vec<OutputPart>,
+    },
+    /// Python is blocked until the page replies (input) or the time is up (sleep).
+    Waiting {
+        /// The run that waits.
+        id: RunId,
+        /// Names this wait; the reply must carry it.
+        seq: WaitSeq,
+        /// What Python waits for.
+        reason: WaitReason,
     },
     /// A run ended (normally or with a Python exception, which came as output before).
     Done {
@@ -71,6 +102,16 @@ pub enum FromWorker {
         /// What went wrong.
         error: ErrorPayload,
     },
+}
+
+/// Why Python is blocked in a [`FromWorker::Waiting`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// `input()` or a read from `sys.stdin`: the page shows an input field.
+    Input,
+    /// `time.sleep`: nothing to answer, but Stop may cut it short.
+    Sleep,
 }
 
 /// One piece of output, as produced by the Python side's output buffer.
@@ -99,6 +140,8 @@ pub enum PartKind {
     InputPrompt,
     /// A line the user entered, including its newline.
     Input,
+    /// A message from python-runner itself (e.g. "Python was restarted"), never from Python.
+    Notice,
     /// A custom part type from user code; shown like stdout.
     #[serde(other)]
     Other,

@@ -5,7 +5,10 @@
 //! the error formatting it pulls in, was a quarter of the shipped wasm. `tests/wire_format.rs`
 //! checks that `decode` reads back exactly what serde writes, for every variant.
 
-use crate::{ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, RunId, ToWorker};
+use crate::{
+    ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, RunId, ToWorker, Transport,
+    WaitReason,
+};
 
 /// Read access to one message object: a JS object in the browser (feature `js`), JSON in tests.
 pub trait WireObject: Sized {
@@ -46,6 +49,10 @@ fn id(wire: &impl WireObject, key: &str) -> Result<u32, DecodeError> {
     }
 }
 
+fn transport(wire: &impl WireObject) -> Result<Transport, DecodeError> {
+    Transport::from_wire(&string(wire, "transport")?).ok_or_else(|| missing("transport"))
+}
+
 fn optional_id(wire: &impl WireObject, key: &str) -> Result<Option<RunId>, DecodeError> {
     match wire.number(key) {
         None => Ok(None),
@@ -60,10 +67,15 @@ impl ToWorker {
             "init" => Ok(ToWorker::Init {
                 protocol: id(wire, "protocol")?,
                 pyodide_url: string(wire, "pyodide_url")?,
+                transport: transport(wire)?,
             }),
             "run" => Ok(ToWorker::Run {
                 id: id(wire, "id")?,
                 code: string(wire, "code")?,
+            }),
+            "reply" => Ok(ToWorker::Reply {
+                seq: id(wire, "seq")?,
+                reply: string(wire, "reply")?,
             }),
             other => Err(DecodeError(["unknown message type `", other, "`"].concat())),
         }
@@ -77,6 +89,16 @@ impl FromWorker {
             "ready" => Ok(FromWorker::Ready {
                 protocol: id(wire, "protocol")?,
                 pyodide_version: string(wire, "pyodide_version")?,
+                transport: transport(wire)?,
+            }),
+            "waiting" => Ok(FromWorker::Waiting {
+                id: id(wire, "id")?,
+                seq: id(wire, "seq")?,
+                reason: match string(wire, "reason")?.as_str() {
+                    "input" => WaitReason::Input,
+                    "sleep" => WaitReason::Sleep,
+                    _ => return Err(missing("reason")),
+                },
             }),
             "output" => Ok(FromWorker::Output {
                 id: id(wire, "id")?,
@@ -137,6 +159,7 @@ impl PartKind {
             "syntax_error" => PartKind::SyntaxError,
             "input_prompt" => PartKind::InputPrompt,
             "input" => PartKind::Input,
+            "notice" => PartKind::Notice,
             _ => PartKind::Other,
         }
     }

@@ -9,16 +9,32 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
         ToWorker::Init {
             protocol: PROTOCOL_VERSION,
             pyodide_url: "/pyodide/".into(),
+            transport: Transport::Atomics,
         },
         ToWorker::Run {
             id: 7,
             code: "print(1)".into(),
+        },
+        ToWorker::Reply {
+            seq: 3,
+            reply: Reply::Message(Some("Bob".into())).to_json(),
         },
     ];
     let from_worker = vec![
         FromWorker::Ready {
             protocol: PROTOCOL_VERSION,
             pyodide_version: "314.0.7".into(),
+            transport: Transport::Jspi,
+        },
+        FromWorker::Waiting {
+            id: 7,
+            seq: 3,
+            reason: WaitReason::Input,
+        },
+        FromWorker::Waiting {
+            id: 7,
+            seq: 4,
+            reason: WaitReason::Sleep,
         },
         FromWorker::Output {
             id: 7,
@@ -30,6 +46,10 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
                 OutputPart {
                     kind: PartKind::Traceback,
                     text: "Traceback".into(),
+                },
+                OutputPart {
+                    kind: PartKind::Notice,
+                    text: "Python was restarted".into(),
                 },
             ],
         },
@@ -171,4 +191,28 @@ fn decode_rejects_malformed_messages_clearly() {
             }]
         })
     );
+}
+
+#[test]
+fn replies_are_json_that_any_parser_reads_back() {
+    let long: String = "Wörld ✓ 日本 ".repeat(100_000);
+    let samples = [
+        "",
+        "Bob",
+        "quote \" backslash \\ slash /",
+        "tab\tnewline\ncr\r",
+        "\u{0}\u{1}\u{1f}\u{7f}",
+        "emoji 🐍 and surrogate-free astral 𝄞",
+        long.as_str(),
+    ];
+    for text in samples {
+        let json = Reply::Message(Some(text.to_string())).to_json();
+        let parsed: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(parsed, serde_json::json!({ "message": text }));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&Reply::Error(text.into()).to_json())
+                .expect("valid JSON"),
+            serde_json::json!({ "error": text })
+        );
+    }
 }

@@ -1,0 +1,124 @@
+//! The pre-warmed spare worker: one booted worker per (Pyodide URL, transport) on the page, kept
+//! so that a Stop that must replace Python, a crash, or an element connected later gets a running
+//! Python at once instead of waiting for Pyodide to load again.
+//!
+//! A spare is started only after some element's worker is ready (so it never competes with the
+//! page's first load), and dropped when the page has no elements left.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use python_runner_protocol::{FromWorker, Transport};
+
+use crate::registry::InstanceId;
+use crate::worker_client::{WorkerClient, WorkerEvent};
+
+/// Who receives a worker's events: an element, or nobody yet (a spare).
+pub type Owner = Rc<Cell<Option<InstanceId>>>;
+
+/// A spare handed to an element.
+pub struct Adopted {
+    /// The worker, now reporting to the element.
+    pub client: WorkerClient,
+    /// `(pyodide version, transport)` if it has finished booting.
+    pub ready: Option<(String, Transport)>,
+}
+
+struct Spare {
+    pyodide_url: String,
+    transport: Transport,
+    serial: u32,
+    owner: Owner,
+    client: WorkerClient,
+    ready: Option<(String, Transport)>,
+}
+
+thread_local! {
+    static SPARES: RefCell<Vec<Spare>> = const { RefCell::new(Vec::new()) };
+    static NEXT_SERIAL: Cell<u32> = const { Cell::new(1) };
+}
+
+/// Hands the spare for `pyodide_url` and `transport` (if any) to element `id`.
+pub fn take(pyodide_url: &str, transport: Transport, id: InstanceId) -> Option<Adopted> {
+    let spare = SPARES.with(|spares| {
+        let mut spares = spares.borrow_mut();
+        let index = spares
+            .iter()
+            .position(|spare| spare.pyodide_url == pyodide_url && spare.transport == transport)?;
+        Some(spares.swap_remove(index))
+    })?;
+    spare.owner.set(Some(id));
+    Some(Adopted {
+        client: spare.client,
+        ready: spare.ready,
+    })
+}
+
+/// Starts a spare for `pyodide_url` and `transport` unless one exists. `spawn(owner, serial)`
+/// starts the worker; its events must go to [`on_event`] with `serial` while `owner` is `None`.
+pub fn ensure(
+    pyodide_url: &str,
+    transport: Transport,
+    spawn: impl FnOnce(Owner, u32) -> Result<WorkerClient, String>,
+) {
+    let exists = SPARES.with(|spares| {
+        spares
+            .borrow()
+            .iter()
+            .any(|spare| spare.pyodide_url == pyodide_url && spare.transport == transport)
+    });
+    if exists {
+        return;
+    }
+    let serial = NEXT_SERIAL.with(|next| {
+        let serial = next.get();
+        next.set(serial.wrapping_add(1));
+        serial
+    });
+    let owner: Owner = Rc::new(Cell::new(None));
+    match spawn(owner.clone(), serial) {
+        Ok(client) => SPARES.with(|spares| {
+            spares.borrow_mut().push(Spare {
+                pyodide_url: pyodide_url.to_string(),
+                transport,
+                serial,
+                owner,
+                client,
+                ready: None,
+            });
+        }),
+        Err(reason) => web_sys::console::warn_1(
+            &["python-runner: could not start a spare worker: ", &reason]
+                .concat()
+                .into(),
+        ),
+    }
+}
+
+/// An event from spare `serial`: it is ready, or it failed (then it is dropped, and the next
+/// element that needs a worker starts its own).
+pub fn on_event(serial: u32, event: WorkerEvent) {
+    SPARES.with(|spares| {
+        let mut spares = spares.borrow_mut();
+        let Some(index) = spares.iter().position(|spare| spare.serial == serial) else {
+            return;
+        };
+        match event {
+            WorkerEvent::Message(FromWorker::Ready {
+                pyodide_version,
+                transport,
+                ..
+            }) => spares[index].ready = Some((pyodide_version, transport)),
+            WorkerEvent::Message(FromWorker::Failed { .. }) | WorkerEvent::Crashed(_) => {
+                spares.swap_remove(index);
+            }
+            WorkerEvent::Message(_) => {}
+        }
+    });
+}
+
+/// Terminates every spare (the page has no elements left).
+pub fn clear() {
+    let spares = SPARES.with(|spares| std::mem::take(&mut *spares.borrow_mut()));
+    drop(spares);
+}

@@ -1,0 +1,242 @@
+//! The worker's side of blocking on the page: Python's `input()` and `time.sleep` wait here for
+//! the element's reply (the line typed, or Stop), through the transport the element chose.
+//!
+//! - [`Channel::Atomics`]: a blocking read of the shared buffer laid out by
+//!   [`python_runner_protocol::sync::Layout`] (`Atomics.wait`).
+//! - [`Channel::Jspi`]: a promise, resolved when the element's `Reply` message arrives (or a sleep
+//!   ends); Python suspends on it with `pyodide.ffi.run_sync`.
+//! - [`Channel::None`]: nothing can answer; `input()` raises, `time.sleep` waits on private
+//!   shared memory so it does not spin.
+
+use js_sys::{Function, Int32Array, Object, Promise, Reflect, SharedArrayBuffer, Uint8Array};
+use python_runner_protocol::sync::Layout;
+use python_runner_protocol::{Reply, RunId, Transport, WaitSeq};
+use wasm_bindgen::prelude::*;
+
+/// How this worker blocks; chosen from the element's `Init`.
+pub enum Channel {
+    /// Cross-origin isolated: shared memory.
+    Atomics(AtomicsReader),
+    /// JavaScript Promise Integration: the wait in progress, if any.
+    Jspi(Option<PendingWait>),
+    /// No way to wait for the page.
+    None,
+}
+
+impl Channel {
+    /// The channel for `transport`. Asking for Atomics without a usable `sync_buffer`, or for
+    /// JSPI in an engine without it, falls back to [`Channel::None`].
+    pub fn new(transport: Transport, sync_buffer: &JsValue) -> Self {
+        match transport {
+            Transport::Atomics => {
+                AtomicsReader::new(sync_buffer).map_or(Channel::None, Channel::Atomics)
+            }
+            Transport::Jspi if has_jspi() => Channel::Jspi(None),
+            Transport::Jspi | Transport::None => Channel::None,
+        }
+    }
+
+    /// The transport actually in use, reported to the element in `Ready`.
+    pub fn transport(&self) -> Transport {
+        match self {
+            Channel::Atomics(_) => Transport::Atomics,
+            Channel::Jspi(_) => Transport::Jspi,
+            Channel::None => Transport::None,
+        }
+    }
+
+    /// Prepares for run `id`: a Stop meant for an earlier run must not interrupt this one.
+    pub fn begin_run(&self, id: RunId) {
+        if let Channel::Atomics(reader) = self {
+            reader.begin_run(id);
+        }
+    }
+
+    /// Waits for the reply to input request `seq`. Returns the reply's JSON text (Atomics), a
+    /// promise of it (JSPI), or `undefined` when nothing can answer.
+    pub fn wait_for_input(&mut self, seq: WaitSeq) -> JsValue {
+        match self {
+            Channel::Atomics(reader) => reader.wait(seq, None).unwrap_or_default().into(),
+            Channel::Jspi(pending) => PendingWait::start(pending, seq, None).into(),
+            Channel::None => JsValue::UNDEFINED,
+        }
+    }
+
+    /// Sleeps `milliseconds`; Stop ends the sleep early with an interrupted reply.
+    pub fn sleep(&mut self, seq: WaitSeq, milliseconds: f64) -> JsValue {
+        let over = || Reply::Message(None).to_json();
+        match self {
+            Channel::Atomics(reader) => reader
+                .wait(seq, Some(milliseconds))
+                .unwrap_or_else(over)
+                .into(),
+            Channel::Jspi(pending) => PendingWait::start(pending, seq, Some(milliseconds)).into(),
+            Channel::None => {
+                sleep_without_spinning(milliseconds);
+                over().into()
+            }
+        }
+    }
+
+    /// The element's reply to wait `seq` arrived (JSPI); a reply to an older wait is dropped.
+    pub fn resolve(&mut self, seq: WaitSeq, reply: &str) {
+        if let Channel::Jspi(pending) = self {
+            if pending.as_ref().is_some_and(|wait| wait.seq == seq) {
+                if let Some(wait) = pending.take() {
+                    wait.finish(reply);
+                }
+            }
+        }
+    }
+}
+
+/// Whether this engine has JavaScript Promise Integration (`WebAssembly.Suspending`).
+fn has_jspi() -> bool {
+    Reflect::get(&js_sys::global(), &"WebAssembly".into())
+        .and_then(|wasm| Reflect::get(&wasm, &"Suspending".into()))
+        .is_ok_and(|suspending| suspending.is_function())
+}
+
+/// Blocks the worker for `milliseconds` without using the CPU. `Atomics.wait` needs shared
+/// memory; a shared `WebAssembly.Memory` provides it even without cross-origin isolation (it
+/// just cannot be posted). Falls back to returning at once, and Python then sleeps itself.
+fn sleep_without_spinning(milliseconds: f64) -> bool {
+    let descriptor = Object::new();
+    for (key, value) in [
+        ("initial", JsValue::from(1)),
+        ("maximum", 1.into()),
+        ("shared", true.into()),
+    ] {
+        let _ = Reflect::set(&descriptor, &key.into(), &value);
+    }
+    let Ok(memory) = js_sys::WebAssembly::Memory::new(&descriptor) else {
+        return false;
+    };
+    let cells = Int32Array::new(&memory.buffer());
+    js_sys::Atomics::wait_with_timeout(&cells, 0, 0, milliseconds).is_ok()
+}
+
+/// The worker's view of the Atomics transport's shared buffer.
+pub struct AtomicsReader {
+    header: Int32Array,
+    buffer: SharedArrayBuffer,
+}
+
+impl AtomicsReader {
+    /// Wraps the element's `sync_buffer` if it is a `SharedArrayBuffer` of the expected size.
+    pub fn new(sync_buffer: &JsValue) -> Option<Self> {
+        let buffer: SharedArrayBuffer = sync_buffer.clone().dyn_into().ok()?;
+        if buffer.byte_length() != Layout::BUFFER_BYTES {
+            return None;
+        }
+        let header = Int32Array::new_with_byte_offset_and_length(&buffer, 0, Layout::HEADER_INTS);
+        Some(Self { header, buffer })
+    }
+
+    /// The cell Pyodide watches for interrupts (`pyodide.setInterruptBuffer`).
+    pub fn interrupt_buffer(&self) -> Int32Array {
+        self.header
+            .subarray(Layout::INTERRUPT, Layout::INTERRUPT + 1)
+    }
+
+    fn load(&self, cell: u32) -> i32 {
+        js_sys::Atomics::load(&self.header, cell).unwrap_or_default()
+    }
+
+    fn store(&self, cell: u32, value: i32) {
+        let _ = js_sys::Atomics::store(&self.header, cell, value);
+    }
+
+    fn begin_run(&self, id: RunId) {
+        if self.load(Layout::STOP_RUN) != id as i32 {
+            self.store(Layout::INTERRUPT, 0);
+        }
+    }
+
+    /// Blocks until the reply to wait `seq` arrives (its JSON text), Stop is pressed (an
+    /// interrupted reply), or `timeout` milliseconds pass (`None`).
+    fn wait(&self, seq: WaitSeq, timeout: Option<f64>) -> Option<String> {
+        let deadline = timeout.map(|timeout| now() + timeout);
+        loop {
+            let bell = self.load(Layout::BELL);
+            if self.load(Layout::INTERRUPT) != 0 {
+                // Python raises KeyboardInterrupt itself; Pyodide must not raise a second one.
+                self.store(Layout::INTERRUPT, 0);
+                return Some(Reply::Interrupted.to_json());
+            }
+            if self.load(Layout::FULL) != 0 {
+                let reply = (self.load(Layout::SEQ) as u32 == seq).then(|| self.take());
+                self.store(Layout::FULL, 0);
+                match reply {
+                    Some(reply) => return Some(reply),
+                    None => continue, // a late reply to an earlier wait
+                }
+            }
+            let remaining = match deadline {
+                Some(deadline) => deadline - now(),
+                None => f64::INFINITY,
+            };
+            if remaining <= 0.0 {
+                return None;
+            }
+            let _ = js_sys::Atomics::wait_with_timeout(&self.header, Layout::BELL, bell, remaining);
+        }
+    }
+
+    /// Copies the reply out of shared memory (`TextDecoder` refuses shared views; Rust does not).
+    fn take(&self) -> String {
+        let length = (self.load(Layout::LENGTH).max(0) as u32).min(Layout::MAX_REPLY_BYTES as u32);
+        let bytes =
+            Uint8Array::new_with_byte_offset_and_length(&self.buffer, Layout::DATA_OFFSET, length)
+                .to_vec();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+/// A JSPI wait in progress: Python is suspended on a promise that this resolves.
+pub struct PendingWait {
+    seq: WaitSeq,
+    resolve: Function,
+    timer: Option<i32>,
+}
+
+impl PendingWait {
+    /// Starts wait `seq` (replacing any older one) and returns the promise Python suspends on.
+    /// With `sleep` milliseconds the promise also resolves, with "sleep over", when they pass.
+    fn start(slot: &mut Option<Self>, seq: WaitSeq, sleep: Option<f64>) -> Promise {
+        let mut resolve = None;
+        let promise = Promise::new(&mut |resolve_fn, _reject| resolve = Some(resolve_fn));
+        let Some(resolve) = resolve else {
+            return promise;
+        };
+        let timer = sleep.and_then(|milliseconds| {
+            let over: Function = resolve
+                .bind1(&JsValue::NULL, &Reply::Message(None).to_json().into())
+                .unchecked_into();
+            // setTimeout takes at most 2^31 - 1 ms (about 24.8 days).
+            let delay = milliseconds.clamp(0.0, f64::from(i32::MAX)) as i32;
+            let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+            scope
+                .set_timeout_with_callback_and_timeout_and_arguments_0(&over, delay)
+                .ok()
+        });
+        *slot = Some(Self {
+            seq,
+            resolve,
+            timer,
+        });
+        promise
+    }
+
+    fn finish(self, reply: &str) {
+        if let Some(timer) = self.timer {
+            let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+            scope.clear_timeout_with_handle(timer);
+        }
+        let _ = self.resolve.call1(&JsValue::NULL, &reply.into());
+    }
+}
