@@ -129,6 +129,27 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &[],
     },
     Scenario {
+        name: "stop",
+        query: "",
+        check: stop,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "input_volume",
+        query: "",
+        check: input_volume,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "sleep",
+        query: "",
+        check: sleep,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "parsing_upgrade",
         query: "?pause_ms=700",
         check: parsing_upgrade,
@@ -705,11 +726,13 @@ fn parsing_upgrade(b: &Browser, _server: &Server) -> Result<()> {
 /// The transport an element must report on this page: shared memory when cross-origin isolated, else JSPI
 /// (on by default in the Chromium under test).
 fn expected_transport(b: &Browser) -> Result<&'static str> {
-    Ok(if b.eval("return self.crossOriginIsolated")? == json!(true) {
-        "atomics"
-    } else {
-        "jspi"
-    })
+    Ok(
+        if b.eval("return self.crossOriginIsolated")? == json!(true) {
+            "atomics"
+        } else {
+            "jspi"
+        },
+    )
 }
 
 /// Waits until `#id` shows its input field, and returns whether it has the focus.
@@ -747,7 +770,10 @@ fn input(b: &Browser, _server: &Server) -> Result<()> {
     ensure!(focused, "#ask: the input field does not have the focus");
     expect_outputs(b, id, &[("input_prompt", "Name? ")])?;
     let label = b.accessible_name_in_shadow("#ask", "input.stdin")?;
-    ensure!(label == "Input for the program", "input field label is {label:?}");
+    ensure!(
+        label == "Input for the program",
+        "input field label is {label:?}"
+    );
     let transport = b.eval(&format!("return {}.activeTransport", el(id)))?;
     ensure!(
         transport == json!(expected_transport(b)?),
@@ -779,5 +805,253 @@ fn input(b: &Browser, _server: &Server) -> Result<()> {
             ("stdout", "got 'last\\n'\n"),
         ],
     )?;
+    expect_events(b, id, 1, None)
+}
+
+/// Sets the code of `#id` and runs it (`run()`).
+fn start(b: &Browser, id: &str, code: &str) -> Result<()> {
+    b.eval_with_args(
+        "const e = document.getElementById(arguments[0]); e.code = arguments[1]; e.run();",
+        vec![json!(id), json!(code)],
+    )?;
+    Ok(())
+}
+
+/// Waits until the output of `#id` contains `text` while it runs.
+fn wait_output(b: &Browser, id: &str, text: &str) -> Result<()> {
+    b.wait_for(
+        &format!(
+            "{}.shadowRoot.querySelector('div.output').textContent.includes({})",
+            el(id),
+            json!(text)
+        ),
+        BOOT_TIMEOUT,
+    )?;
+    Ok(())
+}
+
+/// Runs `code` to the end and checks its whole output.
+fn run_expect(b: &Browser, id: &str, code: &str, expected: &[(&str, &str)]) -> Result<()> {
+    let done_before = count_events(b, id, "done")?;
+    start(b, id, code)?;
+    b.wait_for(
+        &format!(
+            "window.__events.filter((e) => e.id === {} && e.type === 'done').length > {done_before} && {}.state === 'done'",
+            json!(id),
+            el(id)
+        ),
+        BOOT_TIMEOUT,
+    )?;
+    expect_outputs(b, id, expected)
+}
+
+/// Clicks Stop and waits for the run to end.
+fn click_stop_and_wait(b: &Browser, id: &str) -> Result<()> {
+    let done_before = count_events(b, id, "done")?;
+    b.click_in_shadow(&format!("#{id}"), "button.stop")?;
+    b.wait_for(
+        &format!(
+            "window.__events.filter((e) => e.id === {} && e.type === 'done').length > {done_before}",
+            json!(id)
+        ),
+        BOOT_TIMEOUT,
+    )?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    Ok(())
+}
+
+fn keyboard_interrupt(line: u32, source: &str) -> String {
+    format!(
+        "Traceback (most recent call last):\n  File \"/home/pyodide/main.py\", line {line}, in <module>\n    {source}\nKeyboardInterrupt\n"
+    )
+}
+
+const RESTARTED: &str = "Python was restarted to stop the program (this page cannot interrupt running code). Variables and imports from earlier runs are gone.";
+
+fn stop(b: &Browser, _server: &Server) -> Result<()> {
+    let id = "stopper";
+    let atomics = expected_transport(b)? == "atomics";
+    b.wait_for(&format!("{}.state === 'ready'", el(id)), BOOT_TIMEOUT)?;
+    let stop_name = b.accessible_name_in_shadow("#stopper", "button.stop")?;
+    ensure!(stop_name == "Stop", "Stop button is named {stop_name:?}");
+    let disabled = b.eval(&format!(
+        "return {}.shadowRoot.querySelector('button.stop').disabled",
+        el(id)
+    ))?;
+    ensure!(
+        disabled == json!(true),
+        "Stop is enabled while nothing runs"
+    );
+
+    // A busy loop: KeyboardInterrupt where shared memory allows it, else a restart.
+    start(
+        b,
+        id,
+        "x = 42\nprint('looping', flush=True)\nwhile True:\n    pass\n",
+    )?;
+    wait_output(b, id, "looping")?;
+    click_stop_and_wait(b, id)?;
+    if atomics {
+        let tb = keyboard_interrupt(4, "pass");
+        expect_outputs(b, id, &[("stdout", "looping\n"), ("traceback", &tb)])?;
+        run_expect(b, id, "print(x)", &[("stdout", "42\n")])?;
+    } else {
+        expect_outputs(b, id, &[("stdout", "looping\n"), ("notice", RESTARTED)])?;
+        run_expect(b, id, "print('x' in globals())", &[("stdout", "False\n")])?;
+    }
+
+    // Sleep: interrupted on both transports; clicks elsewhere on the page work meanwhile.
+    start(
+        b,
+        id,
+        "y = 7\nimport time\nprint('zzz', flush=True)\ntime.sleep(30)\n",
+    )?;
+    wait_output(b, id, "zzz")?;
+    b.eval("document.getElementById('elsewhere').click()")?;
+    b.click_in_shadow("#stopper", "button.stop").ok();
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    ensure!(
+        b.eval("return window.__clicks")? == json!(1),
+        "the page did not take a click during the sleep"
+    );
+    let tb = keyboard_interrupt(4, "time.sleep(30)\n    ~~~~~~~~~~^^^^");
+    expect_outputs(b, id, &[("stdout", "zzz\n"), ("traceback", &tb)])?;
+    run_expect(b, id, "print(y)", &[("stdout", "7\n")])?;
+
+    // input(): Ctrl+C in the field stops; the state survives; the next input works.
+    start(b, id, "z = 3\nanswer = input('? ')\n")?;
+    wait_input_field(b, id)?;
+    b.type_in_shadow("#stopper", "input.stdin", "\u{E009}c\u{E000}")?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    let tb = keyboard_interrupt(2, "answer = input('? ')");
+    expect_outputs(b, id, &[("input_prompt", "? "), ("traceback", &tb)])?;
+    start(b, id, "print(z, input('again? '))")?;
+    type_line(b, id, "yes")?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    expect_outputs(
+        b,
+        id,
+        &[
+            ("input_prompt", "again? "),
+            ("input", "yes\n"),
+            ("stdout", "3 yes\n"),
+        ],
+    )?;
+
+    // Stop twice quickly: one stop, the same outcome as a single Stop.
+    start(b, id, "print('again', flush=True)\nwhile True:\n    pass\n")?;
+    wait_output(b, id, "again")?;
+    b.eval(&format!("{0}.stop(); {0}.stop();", el(id)))?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    if atomics {
+        let tb = keyboard_interrupt(3, "pass");
+        expect_outputs(b, id, &[("stdout", "again\n"), ("traceback", &tb)])?;
+    } else {
+        expect_outputs(b, id, &[("stdout", "again\n"), ("notice", RESTARTED)])?;
+    }
+
+    // Run right after Stop: the new run starts on its own, with fresh output.
+    start(b, id, "print('round', flush=True)\nwhile True:\n    pass\n")?;
+    wait_output(b, id, "round")?;
+    b.click_in_shadow("#stopper", "button.stop")?;
+    b.click_in_shadow("#stopper", "button.run")?;
+    b.wait_for(
+        &format!(
+            "{}.state === 'running' && {0}.shadowRoot.querySelector('div.output').textContent === 'round\\n'",
+            el(id)
+        ),
+        BOOT_TIMEOUT,
+    )?;
+    click_stop_and_wait(b, id)?;
+
+    // Stuck in C (no KeyboardInterrupt possible): after the grace period Python is replaced.
+    start(b, id, "print('summing', flush=True)\nsum(range(10**15))\n")?;
+    wait_output(b, id, "summing")?;
+    click_stop_and_wait(b, id)?;
+    let notice = if atomics { STUCK } else { RESTARTED };
+    expect_outputs(b, id, &[("stdout", "summing\n"), ("notice", notice)])?;
+    run_expect(b, id, "print('z' in globals())", &[("stdout", "False\n")])?;
+
+    let errors: Vec<_> = events(b, id)?
+        .into_iter()
+        .filter(|(kind, _)| kind == "error")
+        .collect();
+    ensure!(errors.is_empty(), "Stop caused error events: {errors:?}");
+    Ok(())
+}
+
+const STUCK: &str = "Python did not stop within 1 second, so it was restarted. Variables and imports from earlier runs are gone.";
+
+fn input_volume(b: &Browser, _server: &Server) -> Result<()> {
+    let id = "big";
+    // 1,050,000 characters, 2,800,000 bytes of UTF-8.
+    enter_line(b, id, "'é✓日'.repeat(350000)")?;
+    wait_output(b, id, "1050000 True")?;
+    // The 100 answers are typed by a script in the page, as fast as the fields appear.
+    let answered = b.eval_async(&format!(
+        "const done = arguments[arguments.length - 1];
+         const root = {}.shadowRoot;
+         let next = 0;
+         const answer = () => {{
+           const field = root.querySelector('input.stdin');
+           if (field && !field.dataset.answered) {{
+             field.dataset.answered = '1';
+             field.value = String(next++);
+             field.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Enter', bubbles: true}}));
+           }}
+           if (next < 100) setTimeout(answer, 0); else done(next);
+         }};
+         answer();",
+        el(id)
+    ))?;
+    ensure!(answered == json!(100), "answered {answered} inputs");
+    wait_done(b, id)?;
+    let got = outputs(b, id)?;
+    let numbers: String = (0..100).map(|i| format!("{i}\n")).collect();
+    // The echo shows the first 10,000 characters of the line (laying out a million takes Chromium
+    // 20–40 s) and counts the rest.
+    ensure!(got.len() == 6, "#big: {} output chunks", got.len());
+    ensure!(
+        got[0].0 == "input"
+            && got[0].1
+                == "é✓日".repeat(3334)[..]
+                    .chars()
+                    .take(10_000)
+                    .collect::<String>(),
+        "#big: the long line's echo does not start with its first 10,000 characters"
+    );
+    ensure!(
+        got[1..]
+            == [
+                (
+                    "elided".to_owned(),
+                    " … 1040000 more characters on this line (not shown)".to_owned()
+                ),
+                ("input".to_owned(), "\n".to_owned()),
+                ("stdout".to_owned(), "1050000 True\n".to_owned()),
+                ("input".to_owned(), numbers),
+                ("stdout".to_owned(), "4950\n".to_owned()),
+            ],
+        "#big: output differs: {:?}",
+        &got[1..]
+    );
+    expect_events(b, id, 1, None)
+}
+
+fn sleep(b: &Browser, _server: &Server) -> Result<()> {
+    let id = "sleeper";
+    wait_output(b, id, "before")?;
+    ensure!(
+        b.eval(&format!("return {}.state", el(id)))? == json!("running"),
+        "#sleeper is not running while it sleeps"
+    );
+    b.eval("document.getElementById('elsewhere').click()")?;
+    ensure!(
+        b.eval("return window.__clicks")? == json!(1),
+        "the page did not take a click during the sleep"
+    );
+    expect_outputs(b, id, &[("stdout", "before\n")])?;
+    wait_done(b, id)?;
+    expect_outputs(b, id, &[("stdout", "before\nafter 1.5\n")])?;
     expect_events(b, id, 1, None)
 }
