@@ -12,6 +12,9 @@ const WORKER_TEMPLATE: &str = include_str!("../templates/worker.js");
 /// Entry of `python-runner.js`; imports paths relative to `target/bundle-work/`.
 const MAIN_TEMPLATE: &str = include_str!("../templates/main.js");
 
+/// The service-worker broker, imported by `main.js`.
+const SERVICE_WORKER_TEMPLATE: &str = include_str!("../templates/service_worker.js");
+
 /// The worker bundle, written where `main.js` imports it with the text loader.
 pub const WORKER_BUNDLE_FILE: &str = "worker.bundle.txt";
 /// The generated Python package module, imported by `worker.js`.
@@ -33,6 +36,9 @@ pub fn main_bundle(work_dir: &Path, worker_source: &str) -> Result<String> {
     let worker_file = work_dir.join(WORKER_BUNDLE_FILE);
     fs::write(&worker_file, worker_source)
         .with_context(|| format!("writing {}", worker_file.display()))?;
+    let service_worker_file = work_dir.join("service-worker.js");
+    fs::write(&service_worker_file, SERVICE_WORKER_TEMPLATE)
+        .with_context(|| format!("writing {}", service_worker_file.display()))?;
     bundle(work_dir, "main.entry.js", MAIN_TEMPLATE, Format::IIFE).context("bundling the element")
 }
 
@@ -174,6 +180,15 @@ mod tests {
         );
         assert!(!main_source.contains("import "), "{main_source}");
         Ok(())
+    }
+
+    #[test]
+    fn the_service_worker_speaks_the_protocol_crates_urls() {
+        let marker = python_runner_protocol::sync::ServiceWorkerUrls::MARKER;
+        assert!(
+            SERVICE_WORKER_TEMPLATE.contains(&format!("const MARKER = \"{marker}\";")),
+            "bundle/templates/service_worker.js must use the marker {marker}"
+        );
     }
 
     #[test]

@@ -5,14 +5,17 @@
 import init, { boot } from "./wasm/python_runner_runtime.js";
 import deflated from "./wasm/python_runner_runtime_bg.wasm.deflate";
 import workerSource from "./worker.bundle.txt";
+import { serveSyncRequests } from "./service-worker.js";
 
 // Until the element is defined (the wasm compiles asynchronously), show its code as code rather
 // than as a run-on paragraph. A constructed sheet, not a <style> element, so strict CSP allows it.
-try {
+function addEarlyStyle() {
+  try {
   const early = new CSSStyleSheet();
   early.replaceSync("python-runner:not(:defined){display:block;white-space:pre;font-family:monospace}");
   document.adoptedStyleSheets = [...document.adoptedStyleSheets, early];
-} catch {}
+  } catch {}
+}
 
 async function start() {
   const inflated = new Blob([deflated]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
@@ -22,4 +25,10 @@ async function start() {
   boot(workerSource, module);
 }
 
-start().catch((error) => console.error("python-runner failed to start:", error));
+if (typeof ServiceWorkerGlobalScope === "function" && self instanceof ServiceWorkerGlobalScope) {
+  // Registered as the page's service worker (or importScripts-ed by one): no element here.
+  serveSyncRequests(self);
+} else {
+  addEarlyStyle();
+  start().catch((error) => console.error("python-runner failed to start:", error));
+}

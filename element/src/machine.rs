@@ -418,7 +418,7 @@ impl Machine {
             (Transport::Atomics, _) if ready => {
                 effects.push(Effect::Interrupt { run });
             }
-            (Transport::Jspi, Some((seq, _))) if ready => {
+            (Transport::Jspi | Transport::ServiceWorker, Some((seq, _))) if ready => {
                 effects.push(Effect::SendReply {
                     seq,
                     reply: Reply::Interrupted,

@@ -541,6 +541,7 @@ fn diagnostics(version: &str, transport: Transport) -> String {
     let how = match transport {
         Transport::Atomics => "input() and Stop through shared memory (Atomics; the page is cross-origin isolated)",
         Transport::Jspi => "input() through JavaScript Promise Integration; Stop restarts Python when code is busy (the page is not cross-origin isolated)",
+        Transport::ServiceWorker => "input() through python-runner's service worker; Stop restarts Python when code is busy",
         Transport::None => "input() is not available here, and Stop restarts Python",
     };
     ["Pyodide ", version, ": ", how].concat()

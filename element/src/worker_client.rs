@@ -4,7 +4,7 @@
 
 use js_sys::{Int32Array, Reflect, SharedArrayBuffer, Uint8Array};
 use python_runner_protocol::js::JsObject;
-use python_runner_protocol::sync::Layout;
+use python_runner_protocol::sync::{Layout, ServiceWorkerUrls};
 use python_runner_protocol::{
     DecodeError, FromWorker, Reply, RunId, ToWorker, Transport, WaitSeq, PROTOCOL_VERSION,
 };
@@ -22,20 +22,36 @@ pub enum WorkerEvent {
     Crashed(String),
 }
 
-/// The transport this page can use: `preferred` if it is available, else the best available
-/// (Atomics on a cross-origin isolated page, then JSPI, then none).
+fn get(target: &JsValue, key: &str) -> JsValue {
+    Reflect::get(target, &key.into()).unwrap_or_default()
+}
+
+/// The service worker controlling this page (`navigator.serviceWorker.controller`), if any.
+fn service_worker_controller() -> Option<JsValue> {
+    let controller = get(
+        &get(&get(&js_sys::global(), "navigator"), "serviceWorker"),
+        "controller",
+    );
+    controller.is_object().then_some(controller)
+}
+
+/// The transport this page can use: `preferred` if it is available, else the best available:
+/// Atomics on a cross-origin isolated page, then JSPI, then a service worker controlling the page
+/// (it must be python-runner's; any other makes `input()` explain that), then none.
 pub fn choose_transport(preferred: Option<Transport>) -> Transport {
     let global = js_sys::global();
-    let get = |target: &JsValue, key: &str| Reflect::get(target, &key.into()).unwrap_or_default();
     let atomics = get(&global, "crossOriginIsolated").is_truthy()
         && get(&global, "SharedArrayBuffer").is_function();
     let jspi = get(&get(&global, "WebAssembly"), "Suspending").is_function();
+    let service_worker = service_worker_controller().is_some();
     match preferred {
         Some(Transport::Atomics) if atomics => Transport::Atomics,
         Some(Transport::Jspi) if jspi => Transport::Jspi,
+        Some(Transport::ServiceWorker) if service_worker => Transport::ServiceWorker,
         Some(Transport::None) => Transport::None,
         _ if atomics => Transport::Atomics,
         _ if jspi => Transport::Jspi,
+        _ if service_worker => Transport::ServiceWorker,
         _ => Transport::None,
     }
 }
@@ -44,8 +60,18 @@ pub fn choose_transport(preferred: Option<Transport>) -> Transport {
 pub struct WorkerClient {
     worker: Worker,
     transport: Transport,
-    writer: Option<AtomicsWriter>,
+    writer: Writer,
     _listeners: [Listener; 3],
+}
+
+/// How replies reach the worker.
+enum Writer {
+    /// Into shared memory.
+    Atomics(AtomicsWriter),
+    /// To the service worker, for wait ids on this channel.
+    ServiceWorker(String),
+    /// As a `Reply` message (JSPI; with no transport nothing waits for one).
+    Message,
 }
 
 impl WorkerClient {
@@ -88,8 +114,9 @@ impl WorkerClient {
             })?,
         ];
         let writer = match transport {
-            Transport::Atomics => Some(AtomicsWriter::new()?),
-            Transport::Jspi | Transport::None => None,
+            Transport::Atomics => Writer::Atomics(AtomicsWriter::new()?),
+            Transport::ServiceWorker => Writer::ServiceWorker(channel_id()),
+            Transport::Jspi | Transport::None => Writer::Message,
         };
         // From here on, an error drops `client`, which terminates the worker.
         let client = Self {
@@ -112,8 +139,21 @@ impl WorkerClient {
             pyodide_url: pyodide_url.into(),
             transport,
         })?;
-        if let Some(writer) = &client.writer {
-            Reflect::set(&init, &"sync_buffer".into(), &writer.buffer)?;
+        match &client.writer {
+            Writer::Atomics(writer) => {
+                Reflect::set(&init, &"sync_buffer".into(), &writer.buffer)?;
+            }
+            Writer::ServiceWorker(channel) => {
+                let location = get(&js_sys::global(), "location");
+                let page = [
+                    get(&location, "origin").as_string().unwrap_or_default(),
+                    get(&location, "pathname").as_string().unwrap_or_default(),
+                ]
+                .concat();
+                Reflect::set(&init, &"sync_page".into(), &page.into())?;
+                Reflect::set(&init, &"sync_channel".into(), &channel.into())?;
+            }
+            Writer::Message => {}
         }
         client.worker.post_message(&init)?;
         Ok(client)
@@ -129,21 +169,43 @@ impl WorkerClient {
         self.worker.post_message(&encode(message)?)
     }
 
-    /// Answers wait `seq`: through shared memory (Atomics) or a `Reply` message (JSPI).
+    /// Answers wait `seq`: through shared memory (Atomics), the service worker, or a `Reply`
+    /// message (JSPI).
     pub fn reply(&self, seq: WaitSeq, reply: &Reply) -> Result<(), JsValue> {
         let json = reply.to_json();
         match &self.writer {
-            Some(writer) => writer.write(seq, &json),
-            None => self.send(&ToWorker::Reply { seq, reply: json }),
+            Writer::Atomics(writer) => writer.write(seq, &json),
+            Writer::ServiceWorker(channel) => {
+                let controller = service_worker_controller()
+                    .ok_or("the page is no longer controlled by python-runner's service worker")?;
+                let body = js_sys::Object::new();
+                Reflect::set(
+                    &body,
+                    &"id".into(),
+                    &ServiceWorkerUrls::id(channel, seq).into(),
+                )?;
+                Reflect::set(&body, &"reply".into(), &json.into())?;
+                let message = js_sys::Object::new();
+                Reflect::set(&message, &ServiceWorkerUrls::MARKER.into(), &body)?;
+                let post: js_sys::Function = get(&controller, "postMessage").dyn_into()?;
+                post.call1(&controller, &message).map(drop)
+            }
+            Writer::Message => self.send(&ToWorker::Reply { seq, reply: json }),
         }
     }
 
     /// Asks Python to raise `KeyboardInterrupt` in run `run`, wherever it is (Atomics only).
     pub fn interrupt(&self, run: RunId) {
-        if let Some(writer) = &self.writer {
+        if let Writer::Atomics(writer) = &self.writer {
             writer.interrupt(run);
         }
     }
+}
+
+/// A new id for one worker's waits on the service worker, unique across the origin's tabs.
+fn channel_id() -> String {
+    let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+    format!("{:x}{random:x}", js_sys::Date::now() as u64)
 }
 
 /// The one encoder for messages to the worker.

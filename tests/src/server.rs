@@ -450,6 +450,8 @@ fn common_headers(isolated: bool, content_type: &str, cache: &str) -> Vec<Header
         header("Cache-Control", cache),
         header("Access-Control-Allow-Origin", "*"),
         header("Cross-Origin-Resource-Policy", "cross-origin"),
+        // Lets a page register /dist/python-runner.js as the service worker for the whole origin.
+        header("Service-Worker-Allowed", "/"),
     ];
     if isolated {
         headers.push(header("Cross-Origin-Opener-Policy", "same-origin"));

@@ -150,6 +150,13 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &[],
     },
     Scenario {
+        name: "service_worker",
+        query: "",
+        check: service_worker,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "parsing_upgrade",
         query: "?pause_ms=700",
         check: parsing_upgrade,
@@ -808,10 +815,11 @@ fn input(b: &Browser, _server: &Server) -> Result<()> {
     expect_events(b, id, 1, None)
 }
 
-/// Sets the code of `#id` and runs it (`run()`).
+/// Sets the code of `#id` and runs it: new code runs by itself, except on a `manual` element, which needs
+/// `run()` (`run()` on a running element would stop it and run again).
 fn start(b: &Browser, id: &str, code: &str) -> Result<()> {
     b.eval_with_args(
-        "const e = document.getElementById(arguments[0]); e.code = arguments[1]; e.run();",
+        "const e = document.getElementById(arguments[0]); e.code = arguments[1]; if (e.manual) e.run();",
         vec![json!(id), json!(code)],
     )?;
     Ok(())
@@ -1054,4 +1062,41 @@ fn sleep(b: &Browser, _server: &Server) -> Result<()> {
     wait_done(b, id)?;
     expect_outputs(b, id, &[("stdout", "before\nafter 1.5\n")])?;
     expect_events(b, id, 1, None)
+}
+
+fn service_worker(b: &Browser, _server: &Server) -> Result<()> {
+    let id = "sw";
+    b.wait_for("document.getElementById('sw')", BOOT_TIMEOUT)?;
+    let result = (|| {
+        type_line(b, id, "Zoë")?;
+        wait_done(b, id)?;
+        expect_outputs(
+            b,
+            id,
+            &[
+                ("input_prompt", "Name? "),
+                ("input", "Zoë\n"),
+                ("stdout", "Hi Zoë\nslept\n"),
+            ],
+        )?;
+        let transport = b.eval(&format!("return {}.activeTransport", el(id)))?;
+        ensure!(
+            transport == json!("service-worker"),
+            "activeTransport is {transport}"
+        );
+        // Stop while Python waits for input: KeyboardInterrupt, and the state survives.
+        start(b, id, "w = 5\nanswer = input('? ')\n")?;
+        wait_input_field(b, id)?;
+        click_stop_and_wait(b, id)?;
+        let tb = keyboard_interrupt(2, "answer = input('? ')");
+        expect_outputs(b, id, &[("input_prompt", "? "), ("traceback", &tb)])?;
+        run_expect(b, id, "print(w)", &[("stdout", "5\n")])
+    })();
+    // Leave the origin without a service worker for the other scenarios.
+    b.eval_async(
+        "const done = arguments[arguments.length - 1];
+         navigator.serviceWorker.getRegistrations()
+           .then((all) => Promise.all(all.map((r) => r.unregister()))).then(() => done(true), () => done(false));",
+    )?;
+    result
 }

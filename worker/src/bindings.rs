@@ -65,8 +65,9 @@ extern "C" {
 struct WorkerState {
     dispatcher: Dispatcher,
     python_files: Object,
-    /// The `sync_buffer` that came with `Init` (Atomics transport), until the boot uses it.
-    sync_buffer: JsValue,
+    /// The `Init` message as posted, with the transport's extra fields (see [`ToWorker::Init`]),
+    /// until the boot uses it.
+    init_message: JsValue,
     /// `pyodide_worker_runner.run_code`, once Pyodide is ready.
     run_code: Option<Function>,
     /// Called by Python for each runner event.
@@ -110,7 +111,7 @@ pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
     let state = Rc::new(RefCell::new(WorkerState {
         dispatcher: Dispatcher::default(),
         python_files,
-        sync_buffer: JsValue::UNDEFINED,
+        init_message: JsValue::UNDEFINED,
         run_code: None,
         send_event,
         session,
@@ -152,16 +153,18 @@ fn post(message: &FromWorker) {
 
 /// The one decoder for messages from the element.
 fn on_message(state: &Rc<RefCell<WorkerState>>, data: JsValue) {
-    if let Ok(sync_buffer) = Reflect::get(&data, &"sync_buffer".into()) {
-        if !sync_buffer.is_undefined() {
-            state.borrow_mut().sync_buffer = sync_buffer;
-        }
-    }
+    let raw = data.clone();
     let decoded = JsObject::new(data)
         .ok_or_else(|| DecodeError("not an object".into()))
         .and_then(|message| ToWorker::decode(&message));
     let effects = match decoded {
-        Ok(message) => state.borrow_mut().dispatcher.on_message(message),
+        Ok(message) => {
+            let mut state = state.borrow_mut();
+            if matches!(message, ToWorker::Init { .. }) {
+                state.init_message = raw;
+            }
+            state.dispatcher.on_message(message)
+        }
         Err(error) => vec![Effect::Post(FromWorker::Failed {
             id: None,
             error: ErrorPayload::new(
@@ -183,15 +186,15 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
             } => {
                 let state = state.clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    let (python_files, sync_buffer) = {
+                    let (python_files, init_message) = {
                         let state = state.borrow();
-                        (state.python_files.clone(), state.sync_buffer.clone())
+                        (state.python_files.clone(), state.init_message.clone())
                     };
-                    let channel = Channel::new(transport, &sync_buffer);
+                    let channel = Channel::new(transport, &init_message);
                     let result = boot(&pyodide_url, &python_files, &channel).await;
                     let effects = {
                         let mut state = state.borrow_mut();
-                        state.sync_buffer = JsValue::UNDEFINED;
+                        state.init_message = JsValue::UNDEFINED;
                         match result {
                             Ok((run_code, version)) => {
                                 let transport = channel.transport();

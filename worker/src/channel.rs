@@ -5,11 +5,14 @@
 //!   [`python_runner_protocol::sync::Layout`] (`Atomics.wait`).
 //! - [`Channel::Jspi`]: a promise, resolved when the element's `Reply` message arrives (or a sleep
 //!   ends); Python suspends on it with `pyodide.ffi.run_sync`.
+//! - [`Channel::ServiceWorker`]: a synchronous request that python-runner's service worker holds
+//!   until the element's reply reaches it ([`ServiceWorkerUrls`]).
 //! - [`Channel::None`]: nothing can answer; `input()` raises, `time.sleep` waits on private
 //!   shared memory so it does not spin.
 
 use js_sys::{Function, Int32Array, Object, Promise, Reflect, SharedArrayBuffer, Uint8Array};
-use python_runner_protocol::sync::Layout;
+use python_runner_protocol::js::describe_error;
+use python_runner_protocol::sync::{Layout, ServiceWorkerUrls};
 use python_runner_protocol::{Reply, RunId, Transport, WaitSeq};
 use wasm_bindgen::prelude::*;
 
@@ -19,19 +22,34 @@ pub enum Channel {
     Atomics(AtomicsReader),
     /// JavaScript Promise Integration: the wait in progress, if any.
     Jspi(Option<PendingWait>),
+    /// python-runner's service worker.
+    ServiceWorker(ServiceWorkerReader),
     /// No way to wait for the page.
     None,
 }
 
 impl Channel {
-    /// The channel for `transport`. Asking for Atomics without a usable `sync_buffer`, or for
-    /// JSPI in an engine without it, falls back to [`Channel::None`].
-    pub fn new(transport: Transport, sync_buffer: &JsValue) -> Self {
+    /// The channel for `transport`, set up from the `Init` message's extra fields. Asking for
+    /// Atomics without a usable `sync_buffer`, for JSPI in an engine without it, or for the
+    /// service worker without `sync_page`/`sync_channel`, falls back to [`Channel::None`].
+    pub fn new(transport: Transport, init_message: &JsValue) -> Self {
+        let field = |name: &str| Reflect::get(init_message, &name.into()).unwrap_or_default();
         match transport {
             Transport::Atomics => {
-                AtomicsReader::new(sync_buffer).map_or(Channel::None, Channel::Atomics)
+                AtomicsReader::new(&field("sync_buffer")).map_or(Channel::None, Channel::Atomics)
             }
             Transport::Jspi if has_jspi() => Channel::Jspi(None),
+            Transport::ServiceWorker => {
+                match (
+                    field("sync_page").as_string(),
+                    field("sync_channel").as_string(),
+                ) {
+                    (Some(page), Some(channel)) => {
+                        Channel::ServiceWorker(ServiceWorkerReader { page, channel })
+                    }
+                    _ => Channel::None,
+                }
+            }
             Transport::Jspi | Transport::None => Channel::None,
         }
     }
@@ -41,6 +59,7 @@ impl Channel {
         match self {
             Channel::Atomics(_) => Transport::Atomics,
             Channel::Jspi(_) => Transport::Jspi,
+            Channel::ServiceWorker(_) => Transport::ServiceWorker,
             Channel::None => Transport::None,
         }
     }
@@ -58,6 +77,10 @@ impl Channel {
         match self {
             Channel::Atomics(reader) => reader.wait(seq, None).unwrap_or_default().into(),
             Channel::Jspi(pending) => PendingWait::start(pending, seq, None).into(),
+            Channel::ServiceWorker(reader) => match reader.wait(seq, None) {
+                Ok(reply) => reply.unwrap_or_default().into(),
+                Err(error) => Reply::Error(error).to_json().into(),
+            },
             Channel::None => JsValue::UNDEFINED,
         }
     }
@@ -71,6 +94,17 @@ impl Channel {
                 .unwrap_or_else(over)
                 .into(),
             Channel::Jspi(pending) => PendingWait::start(pending, seq, Some(milliseconds)).into(),
+            Channel::ServiceWorker(reader) => {
+                let started = now();
+                match reader.wait(seq, Some(milliseconds)) {
+                    Ok(reply) => reply.unwrap_or_else(over).into(),
+                    Err(_) => {
+                        // No service worker: still sleep, without it.
+                        sleep_without_spinning(milliseconds - (now() - started));
+                        over().into()
+                    }
+                }
+            }
             Channel::None => {
                 sleep_without_spinning(milliseconds);
                 over().into()
@@ -239,4 +273,51 @@ impl PendingWait {
         }
         let _ = self.resolve.call1(&JsValue::NULL, &reply.into());
     }
+}
+
+/// The worker's side of the service-worker transport.
+pub struct ServiceWorkerReader {
+    page: String,
+    channel: String,
+}
+
+impl ServiceWorkerReader {
+    /// Blocks until the reply to wait `seq` arrives (`Ok(Some(json))`) or `timeout` milliseconds
+    /// pass (`Ok(None)`). `Err` explains that python-runner's service worker is not answering.
+    fn wait(&self, seq: WaitSeq, timeout: Option<f64>) -> Result<Option<String>, String> {
+        let id = ServiceWorkerUrls::id(&self.channel, seq);
+        let deadline = timeout.map(|timeout| now() + timeout);
+        loop {
+            let remaining = deadline.map_or(f64::INFINITY, |deadline| deadline - now());
+            if remaining <= 0.0 {
+                return Ok(None);
+            }
+            let poll = remaining.min(f64::from(ServiceWorkerUrls::POLL_MS)).ceil() as u32;
+            let url = ServiceWorkerUrls::read_url(&self.page, &id, poll);
+            let (status, text) = get_synchronously(&url)
+                .map_err(|error| service_worker_error(&url, &describe_error(&error)))?;
+            match status {
+                200 => return Ok(Some(text)),
+                408 => continue,
+                status => return Err(service_worker_error(&url, &format!("status {status}"))),
+            }
+        }
+    }
+}
+
+fn service_worker_error(url: &str, what: &str) -> String {
+    format!(
+        "input() needs python-runner's service worker, but it did not answer ({what} from {url}). Register python-runner.js as the page's service worker and reload the page."
+    )
+}
+
+/// A synchronous `GET` (allowed in workers): its status and text.
+fn get_synchronously(url: &str) -> Result<(u16, String), JsValue> {
+    let request = web_sys::XmlHttpRequest::new()?;
+    request.open_with_async("GET", url, false)?;
+    request.send()?;
+    Ok((
+        request.status()?,
+        request.response_text()?.unwrap_or_default(),
+    ))
 }

@@ -34,7 +34,8 @@ pub enum ToWorker {
     /// First message: where to load Pyodide from.
     ///
     /// With [`Transport::Atomics`] the posted object also carries `sync_buffer`, the
-    /// `SharedArrayBuffer` laid out as in [`sync`]; it is not part of the serde type.
+    /// `SharedArrayBuffer` laid out as in [`sync`]; it is not part of the serde type. With
+    /// [`Transport::ServiceWorker`] it carries `sync_page` (the page URL) and `sync_channel`.
     Init {
         /// The element's [`PROTOCOL_VERSION`]; the worker refuses a different one.
         protocol: u32,

@@ -4,7 +4,9 @@
 //! The element writes replies (the line typed for `input()`, or "interrupted" when the user
 //! presses Stop); the worker reads them while Python is blocked. With [`Transport::Atomics`] the
 //! reply goes through one `SharedArrayBuffer` ([`Layout`]); with [`Transport::Jspi`] it travels
-//! as a [`crate::ToWorker::Reply`] message. Either way the text is [`Reply::to_json`], which the
+//! as a [`crate::ToWorker::Reply`] message; with [`Transport::ServiceWorker`] the page posts it to
+//! python-runner's service worker, which answers the worker's synchronous request for it
+//! ([`ServiceWorkerUrls`]). Either way the text is [`Reply::to_json`], which the
 //! Python side (`pyodide_worker_runner.run_code`) reads: `{"message": …}`, `{"interrupted": true}`
 //! or `{"error": …}`, the shapes comsync uses.
 
@@ -21,6 +23,11 @@ pub enum Transport {
     /// suspends on a promise the worker resolves when the page's reply arrives. Stop works while
     /// Python waits; code that is busy is stopped by replacing the worker.
     Jspi,
+    /// The page is controlled by python-runner's service worker: the worker waits in a
+    /// synchronous request that the service worker holds until the page's reply arrives. Stop
+    /// works while Python waits; code that is busy is stopped by replacing the worker.
+    #[serde(rename = "service-worker")]
+    ServiceWorker,
     /// Nothing can block: `input()` raises a clear error and Stop replaces the worker.
     None,
 }
@@ -31,6 +38,7 @@ impl Transport {
         match self {
             Transport::Atomics => "atomics",
             Transport::Jspi => "jspi",
+            Transport::ServiceWorker => "service-worker",
             Transport::None => "none",
         }
     }
@@ -40,6 +48,7 @@ impl Transport {
         Some(match name {
             "atomics" => Transport::Atomics,
             "jspi" => Transport::Jspi,
+            "service-worker" => Transport::ServiceWorker,
             "none" => Transport::None,
             _ => return None,
         })
@@ -102,6 +111,33 @@ pub fn json_string(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// The requests of the service-worker transport. The worker reads reply `<channel>-<seq>` with a
+/// synchronous `GET <page URL>?__python_runner_sync__=<channel>-<seq>&timeout=<ms>`; the service
+/// worker answers 200 with the reply's JSON text as soon as the page has posted
+/// `{__python_runner_sync__: {id, reply}}` to it, or 408 after `timeout` ms (the worker then asks
+/// again, or, for a sleep, takes it as the end of the sleep). Any other status means the page is
+/// not controlled by python-runner's service worker.
+pub struct ServiceWorkerUrls;
+
+impl ServiceWorkerUrls {
+    /// The query parameter (and message key) that marks python-runner's requests; the service
+    /// worker script in `bundle/templates/service_worker.js` uses the same string.
+    pub const MARKER: &'static str = "__python_runner_sync__";
+    /// The longest single wait for a reply, in ms; longer waits ask again.
+    pub const POLL_MS: u32 = 10_000;
+
+    /// The id of wait `seq` on channel `channel`.
+    pub fn id(channel: &str, seq: crate::WaitSeq) -> String {
+        format!("{channel}-{seq}")
+    }
+
+    /// The URL the worker requests to read reply `id`, waiting at most `timeout_ms`. `page` is the
+    /// page's URL without query or fragment, so the request is in the service worker's scope.
+    pub fn read_url(page: &str, id: &str, timeout_ms: u32) -> String {
+        format!("{page}?{}={id}&timeout={timeout_ms}", Self::MARKER)
+    }
 }
 
 /// A reply too large for the shared buffer: refused with a clear error, never truncated.
@@ -195,10 +231,25 @@ mod tests {
 
     #[test]
     fn transport_names_round_trip() {
-        for transport in [Transport::Atomics, Transport::Jspi, Transport::None] {
+        for transport in [
+            Transport::Atomics,
+            Transport::Jspi,
+            Transport::ServiceWorker,
+            Transport::None,
+        ] {
             assert_eq!(Transport::from_wire(transport.wire_name()), Some(transport));
         }
         assert_eq!(Transport::from_wire("carrier pigeon"), None);
+    }
+
+    #[test]
+    fn service_worker_urls() {
+        let id = ServiceWorkerUrls::id("c4f", 3);
+        assert_eq!(id, "c4f-3");
+        assert_eq!(
+            ServiceWorkerUrls::read_url("http://a.test/docs/page.html", &id, 250),
+            "http://a.test/docs/page.html?__python_runner_sync__=c4f-3&timeout=250"
+        );
     }
 
     #[test]
