@@ -157,6 +157,13 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &[],
     },
     Scenario {
+        name: "no_transport",
+        query: "",
+        check: no_transport,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "parsing_upgrade",
         query: "?pause_ms=700",
         check: parsing_upgrade,
@@ -1099,4 +1106,34 @@ fn service_worker(b: &Browser, _server: &Server) -> Result<()> {
            .then((all) => Promise.all(all.map((r) => r.unregister()))).then(() => done(true), () => done(false));",
     )?;
     result
+}
+
+fn no_transport(b: &Browser, _server: &Server) -> Result<()> {
+    let id = "plain";
+    wait_done(b, id)?;
+    expect_outputs(
+        b,
+        id,
+        &[
+            ("stdout", "slept\n"),
+            ("input_prompt", "Name? "),
+            ("stdout", "RuntimeError: input() is not available on this page: it needs cross-origin isolation (the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp) or a browser with JavaScript Promise Integration\n"),
+        ],
+    )?;
+    let transport = b.eval(&format!("return {}.activeTransport", el(id)))?;
+    ensure!(transport == json!("none"), "activeTransport is {transport}");
+    // Stop still works, by restarting Python.
+    start(b, id, "v = 1\nprint('spin', flush=True)\nwhile True:\n    pass\n")?;
+    wait_output(b, id, "spin")?;
+    click_stop_and_wait(b, id)?;
+    expect_outputs(b, id, &[("stdout", "spin\n"), ("notice", RESTARTED)])?;
+    run_expect(b, id, "print('v' in globals())", &[("stdout", "False\n")])?;
+    // Three runs; the restart brings a second `ready`; Stop is not an error.
+    let evs = events(b, id)?;
+    let count = |kind: &str| evs.iter().filter(|(t, _)| t == kind).count();
+    ensure!(
+        count("ready") == 2 && count("done") == 3 && count("error") == 0,
+        "#plain: events {evs:?}"
+    );
+    Ok(())
 }
