@@ -763,4 +763,186 @@ mod tests {
         );
         assert_eq!(machine.status(), Status::Error);
     }
+
+    /// A running element whose worker uses `transport` and waits for input (wait 5) in run 1.
+    fn waiting_for_input(transport: Transport) -> Machine {
+        let mut machine = Machine::default();
+        machine.connected(false);
+        machine.code_changed("input()".into());
+        machine.worker_ready("v".into(), transport);
+        assert_eq!(
+            machine.worker_waiting(1, 5, WaitReason::Input),
+            vec![Effect::ShowInput { seq: 5 }]
+        );
+        machine
+    }
+
+    #[test]
+    fn a_typed_line_answers_the_wait_it_was_typed_for() {
+        let mut machine = waiting_for_input(Transport::Atomics);
+        assert!(machine.awaiting_input());
+        assert_eq!(
+            machine.input_submitted("Zoë".into()),
+            vec![
+                Effect::HideInput,
+                Effect::SendReply {
+                    seq: 5,
+                    reply: Reply::Message(Some("Zoë".into()))
+                }
+            ]
+        );
+        // Enter again before the next request: nothing to answer.
+        assert_eq!(machine.input_submitted("again".into()), vec![]);
+    }
+
+    #[test]
+    fn an_input_too_long_for_the_transport_is_refused_with_a_notice() {
+        let mut machine = waiting_for_input(Transport::Atomics);
+        let effects = machine.input_submitted("x".repeat(Layout::MAX_REPLY_BYTES));
+        let [Effect::AppendOutput(parts)] = effects.as_slice() else {
+            panic!("expected a notice, got {effects:?}");
+        };
+        assert_eq!(parts[0].kind, PartKind::Notice);
+        assert!(parts[0].text.starts_with("This input is too long"));
+        assert!(
+            machine.awaiting_input(),
+            "the field stays for a shorter line"
+        );
+    }
+
+    #[test]
+    fn stop_with_atomics_interrupts_then_escalates_after_the_grace_period() {
+        let mut machine = running("while True: pass");
+        assert_eq!(
+            machine.stop_requested(),
+            vec![
+                Effect::Interrupt { run: 1 },
+                Effect::StartStopTimer { run: 1 }
+            ]
+        );
+        // A second Stop while the first is pending does nothing.
+        assert_eq!(machine.stop_requested(), vec![]);
+        let effects = machine.stop_grace_over(1);
+        assert_eq!(
+            effects,
+            vec![
+                Effect::AppendOutput(vec![notice(STUCK_NOTICE)]),
+                Effect::TerminateWorker,
+                Effect::SpawnWorker,
+                Effect::Dispatch(ElementEvent::Done {
+                    exception: None,
+                    stopped: true
+                }),
+                Effect::SetStatus(Status::Loading),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_keyboard_interrupt_after_stop_ends_the_run_without_an_error_event() {
+        let mut machine = running("while True: pass");
+        machine.stop_requested();
+        machine.worker_output(
+            1,
+            vec![part(
+                PartKind::Traceback,
+                "Traceback (most recent call last):\n  ...\nKeyboardInterrupt\n",
+            )],
+        );
+        assert_eq!(
+            machine.worker_done(1),
+            vec![
+                Effect::Dispatch(ElementEvent::Done {
+                    exception: Some("KeyboardInterrupt".into()),
+                    stopped: true
+                }),
+                Effect::SetStatus(Status::Done),
+            ]
+        );
+        // The grace timer of that run fires later and finds nothing to do.
+        assert_eq!(machine.stop_grace_over(1), vec![]);
+    }
+
+    #[test]
+    fn stop_while_waiting_replies_interrupted_on_jspi_and_the_service_worker() {
+        for transport in [Transport::Jspi, Transport::ServiceWorker] {
+            let mut machine = waiting_for_input(transport);
+            assert_eq!(
+                machine.stop_requested(),
+                vec![
+                    Effect::SendReply {
+                        seq: 5,
+                        reply: Reply::Interrupted
+                    },
+                    Effect::HideInput,
+                    Effect::StartStopTimer { run: 1 },
+                ],
+                "{transport:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stop_of_busy_code_without_interrupts_restarts_at_once() {
+        for transport in [Transport::Jspi, Transport::ServiceWorker, Transport::None] {
+            let mut machine = Machine::default();
+            machine.connected(false);
+            machine.code_changed("while True: pass".into());
+            machine.worker_ready("v".into(), transport);
+            let effects = machine.stop_requested();
+            assert_eq!(
+                effects[..3],
+                [
+                    Effect::AppendOutput(vec![notice(RESTARTED_NOTICE)]),
+                    Effect::TerminateWorker,
+                    Effect::SpawnWorker,
+                ],
+                "{transport:?}"
+            );
+            assert_eq!(machine.status(), Status::Loading);
+            assert_eq!(
+                machine.transport(),
+                Transport::None,
+                "until the new worker is ready"
+            );
+        }
+    }
+
+    #[test]
+    fn run_while_running_stops_then_runs_again() {
+        let mut machine = running("while True: pass");
+        assert_eq!(
+            machine.run_requested(),
+            vec![
+                Effect::Interrupt { run: 1 },
+                Effect::StartStopTimer { run: 1 }
+            ]
+        );
+        let effects = machine.worker_done(1);
+        assert!(
+            effects.contains(&Effect::SendRun {
+                id: 2,
+                code: "while True: pass".into()
+            }),
+            "{effects:?}"
+        );
+        assert_eq!(machine.status(), Status::Running);
+    }
+
+    #[test]
+    fn waits_of_other_runs_and_waits_during_stop_show_no_field() {
+        let mut machine = running("input()");
+        assert_eq!(machine.worker_waiting(7, 1, WaitReason::Input), vec![]);
+        machine.stop_requested();
+        assert_eq!(machine.worker_waiting(1, 2, WaitReason::Input), vec![]);
+        assert!(!machine.awaiting_input());
+    }
+
+    #[test]
+    fn a_crash_while_waiting_removes_the_field() {
+        let mut machine = waiting_for_input(Transport::Atomics);
+        let effects = machine.worker_crashed("gone");
+        assert!(effects.contains(&Effect::HideInput), "{effects:?}");
+        assert!(!machine.awaiting_input());
+    }
 }

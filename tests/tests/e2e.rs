@@ -1123,7 +1123,11 @@ fn no_transport(b: &Browser, _server: &Server) -> Result<()> {
     let transport = b.eval(&format!("return {}.activeTransport", el(id)))?;
     ensure!(transport == json!("none"), "activeTransport is {transport}");
     // Stop still works, by restarting Python.
-    start(b, id, "v = 1\nprint('spin', flush=True)\nwhile True:\n    pass\n")?;
+    start(
+        b,
+        id,
+        "v = 1\nprint('spin', flush=True)\nwhile True:\n    pass\n",
+    )?;
     wait_output(b, id, "spin")?;
     click_stop_and_wait(b, id)?;
     expect_outputs(b, id, &[("stdout", "spin\n"), ("notice", RESTARTED)])?;
