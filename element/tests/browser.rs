@@ -12,8 +12,10 @@ use web_sys::{HtmlElement, ShadowRoot};
 wasm_bindgen_test_configure!(run_in_browser);
 
 /// Answers `init` with `ready` (or `failed` for URLs containing `/fail/`) and echoes each run's
-/// code back as stdout, then `done`.
+/// code back as stdout, then `done`. Code starting with `ASK` waits for input (wait 9) instead,
+/// asked with transport `jspi`, and echoes the reply message it gets.
 const FAKE_WORKER: &str = r#"
+let running = null;
 self.onmessage = (event) => {
   const message = event.data;
   if (message.type === "init") {
@@ -21,8 +23,16 @@ self.onmessage = (event) => {
       self.postMessage({ type: "failed", id: null, error: { kind: "pyodide_load",
         message: "Could not load Pyodide from " + message.pyodide_url + ": test", detail: null } });
     } else {
-      self.postMessage({ type: "ready", protocol: 1, pyodide_version: "fake" });
+      self.postMessage({ type: "ready", protocol: message.protocol, pyodide_version: "fake",
+        transport: message.transport });
     }
+  } else if (message.type === "run" && message.code.startsWith("ASK")) {
+    running = message.id;
+    self.postMessage({ type: "output", id: running, parts: [{ type: "input_prompt", text: "? " }] });
+    self.postMessage({ type: "waiting", id: running, seq: 9, reason: "input" });
+  } else if (message.type === "reply" && message.seq === 9) {
+    self.postMessage({ type: "output", id: running, parts: [{ type: "stdout", text: message.reply }] });
+    self.postMessage({ type: "done", id: running });
   } else if (message.type === "run") {
     self.postMessage({ type: "output", id: message.id, parts: [{ type: "stdout", text: message.code }] });
     self.postMessage({ type: "done", id: message.id });
@@ -286,4 +296,56 @@ async fn removed_elements_leave_the_registry() {
     container.remove();
     sleep(Duration::from_millis(20)).await;
     assert_eq!(python_runner_element::live_instance_count(), before);
+}
+
+#[wasm_bindgen_test]
+async fn input_field_sends_the_line_as_a_reply_to_its_wait() {
+    setup();
+    let element = mount("<python-runner transport='jspi' pyodide-url='/ok/'>ASK</python-runner>");
+    for _ in 0..200 {
+        if inner(&element, "input.stdin").is_some() {
+            break;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+    let field: web_sys::HtmlInputElement = inner(&element, "input.stdin")
+        .expect_throw("an input field")
+        .unchecked_into();
+    assert_eq!(
+        field.get_attribute("aria-label").as_deref(),
+        Some("Input for the program")
+    );
+    let stop = inner(&element, "button.stop").expect_throw("a Stop button");
+    assert_eq!(stop.text_content().as_deref(), Some("Stop"));
+    assert!(!stop
+        .unchecked_ref::<web_sys::HtmlButtonElement>()
+        .disabled());
+    field.set_value("Zoë \"quoted\"");
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Enter");
+    let enter = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init)
+        .expect_throw("a keydown event");
+    field.dispatch_event(&enter).expect_throw("dispatch");
+    wait_for_state(&element, "done").await;
+    assert!(
+        inner(&element, "input.stdin").is_none(),
+        "the field is gone"
+    );
+    assert_eq!(
+        output_chunks(&element),
+        vec![
+            ("input_prompt".to_string(), "? ".to_string()),
+            (
+                "stdout".to_string(),
+                r#"{"message":"Zoë \"quoted\""}"#.to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        js_sys::Reflect::get(&element, &"activeTransport".into())
+            .expect_throw("activeTransport")
+            .as_string()
+            .as_deref(),
+        Some("jspi")
+    );
 }

@@ -508,6 +508,18 @@ fn handle(request: Request, shared: &Shared) {
         std::thread::sleep(delay);
     }
 
+    // Recorded before the response is written, so a client that has its answer finds it in the log.
+    let record = |status: u16| {
+        shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(RequestRecord {
+                method: method.to_string(),
+                url: url.clone(),
+                status,
+            });
+    };
     let text = |status: u16, body: String| {
         Response::from_string(body)
             .with_status_code(StatusCode(status))
@@ -521,7 +533,10 @@ fn handle(request: Request, shared: &Shared) {
             response.add_header(h);
         }
         response.add_header(header("Allow", "GET, HEAD"));
-        (405, request.respond(response))
+        {
+            record(405);
+            (405, request.respond(response))
+        }
     } else {
         match percent_decode(raw_path).map(|p| resolve(&shared.options.root, &p)) {
             None | Some(Target::BadRequest) => {
@@ -529,7 +544,10 @@ fn handle(request: Request, shared: &Shared) {
                 for h in common_headers(isolated, plain, "no-store") {
                     response.add_header(h);
                 }
-                (400, request.respond(response))
+                {
+                    record(400);
+                    (400, request.respond(response))
+                }
             }
             Some(Target::NotFound) if raw_path == "/favicon.ico" => {
                 // Browsers ask for it on every page; a 404 would be a SEVERE console entry in every test.
@@ -537,14 +555,20 @@ fn handle(request: Request, shared: &Shared) {
                 for h in common_headers(isolated, "image/x-icon", "public, max-age=86400") {
                     response.add_header(h);
                 }
-                (204, request.respond(response))
+                {
+                    record(204);
+                    (204, request.respond(response))
+                }
             }
             Some(Target::NotFound) => {
                 let mut response = text(404, format!("not found: {raw_path}\n"));
                 for h in common_headers(isolated, plain, "no-store") {
                     response.add_header(h);
                 }
-                (404, request.respond(response))
+                {
+                    record(404);
+                    (404, request.respond(response))
+                }
             }
             Some(Target::AddSlash) => {
                 let location = if query.is_empty() {
@@ -560,14 +584,20 @@ fn handle(request: Request, shared: &Shared) {
                             response.add_header(h);
                         }
                         response.add_header(location_header);
-                        (301, request.respond(response))
+                        {
+                            record(301);
+                            (301, request.respond(response))
+                        }
                     }
                     Err(()) => {
                         let mut response = text(400, format!("bad path: {raw_path}\n"));
                         for h in common_headers(isolated, plain, "no-store") {
                             response.add_header(h);
                         }
-                        (400, request.respond(response))
+                        {
+                            record(400);
+                            (400, request.respond(response))
+                        }
                     }
                 }
             }
@@ -576,12 +606,16 @@ fn handle(request: Request, shared: &Shared) {
                 for h in common_headers(isolated, "text/html; charset=utf-8", cache) {
                     response.add_header(h);
                 }
-                (200, request.respond(response))
+                {
+                    record(200);
+                    (200, request.respond(response))
+                }
             }
             Some(Target::File { path, cache }) => {
                 let headers = common_headers(isolated, mime_type(&path), cache);
                 match query_ms(query, "pause_ms") {
                     Some(pause) if method == Method::Get => {
+                        record(200);
                         (200, respond_paused(request, &path, headers, pause))
                     }
                     _ => match fs::File::open(&path) {
@@ -591,14 +625,20 @@ fn handle(request: Request, shared: &Shared) {
                             for h in headers {
                                 response.add_header(h);
                             }
-                            (200, request.respond(response))
+                            {
+                                record(200);
+                                (200, request.respond(response))
+                            }
                         }
                         Err(e) => {
                             let mut response = text(500, format!("cannot read {raw_path}: {e}\n"));
                             for h in common_headers(isolated, plain, "no-store") {
                                 response.add_header(h);
                             }
-                            (500, request.respond(response))
+                            {
+                                record(500);
+                                (500, request.respond(response))
+                            }
                         }
                     },
                 }
@@ -606,16 +646,7 @@ fn handle(request: Request, shared: &Shared) {
         }
     };
     // A browser that navigates away closes connections mid-response; that is not an error worth reporting.
-    let _ = result;
-    shared
-        .log
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(RequestRecord {
-            method: method.to_string(),
-            url,
-            status,
-        });
+    let _ = (status, result);
 }
 
 /// Writes the response by hand so the part before [`PAUSE_MARKER`] is flushed before the pause.
