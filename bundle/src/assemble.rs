@@ -184,11 +184,16 @@ mod tests {
 
     #[test]
     fn the_service_worker_speaks_the_protocol_crates_urls() {
-        let marker = python_runner_protocol::sync::ServiceWorkerUrls::MARKER;
-        assert!(
-            SERVICE_WORKER_TEMPLATE.contains(&format!("const MARKER = \"{marker}\";")),
-            "bundle/templates/service_worker.js must use the marker {marker}"
-        );
+        use python_runner_protocol::sync::ServiceWorkerUrls;
+        for line in [
+            format!("const MARKER = \"{}\";", ServiceWorkerUrls::MARKER),
+            format!("const HEADER = \"{}\";", ServiceWorkerUrls::HEADER),
+        ] {
+            assert!(
+                SERVICE_WORKER_TEMPLATE.contains(&line),
+                "bundle/templates/service_worker.js must say {line}"
+            );
+        }
     }
 
     #[test]

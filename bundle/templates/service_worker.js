@@ -6,6 +6,7 @@
 // answers 408 when the timeout passes. Every other request is left to the browser (or to the
 // site's own fetch listeners when this file is loaded with importScripts).
 const MARKER = "__python_runner_sync__";
+const HEADER = "x-python-runner-sync";
 // Replies that arrived before their request, dropped after a minute.
 const EARLY_MS = 60000;
 const MAX_WAIT_MS = 60000;
@@ -32,7 +33,7 @@ export function serveSyncRequests(scope) {
     if (id === null) return;
     event.respondWith(new Promise((resolve) => {
       const respond = (status, body) =>
-        resolve(new Response(body, { status, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } }));
+        resolve(new Response(body, { status, headers: { "Content-Type": "application/json", "Cache-Control": "no-store", [HEADER]: "1" } }));
       if (early.has(id)) {
         const reply = early.get(id);
         early.delete(id);

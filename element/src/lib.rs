@@ -17,3 +17,4 @@ mod worker_client;
 
 pub use bindings::boot;
 pub use registry::live_instance_count;
+pub use worker_client::AtomicsWriter;

@@ -197,7 +197,10 @@ impl View {
                 };
                 let room = MAX_LINE_CHARS.saturating_sub(self.line_length);
                 let (shown, hidden) = match line.char_indices().nth(room) {
-                    Some((cut, _)) => (&line[..cut], line[cut..].chars().count()),
+                    Some((cut, _)) => match line.split_at_checked(cut) {
+                        Some((shown, rest)) => (shown, rest.chars().count()),
+                        None => (line, 0),
+                    },
                     None => (line, 0),
                 };
                 self.line_length += shown.chars().count();

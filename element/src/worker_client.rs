@@ -204,8 +204,17 @@ impl WorkerClient {
 
 /// A new id for one worker's waits on the service worker, unique across the origin's tabs.
 fn channel_id() -> String {
-    let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-    format!("{:x}{random:x}", js_sys::Date::now() as u64)
+    let base36 = |number: f64| -> String {
+        js_sys::Number::from(number)
+            .to_string_with_radix(36)
+            .map(String::from)
+            .unwrap_or_default()
+    };
+    [
+        base36(js_sys::Date::now()),
+        base36((js_sys::Math::random() * 9_007_199_254_740_991.0).floor()),
+    ]
+    .concat()
 }
 
 /// The one encoder for messages to the worker.
@@ -216,19 +225,26 @@ fn encode(message: &ToWorker) -> Result<JsValue, JsValue> {
 }
 
 /// The page's half of the Atomics transport: writes into the buffer described by [`Layout`].
-struct AtomicsWriter {
+pub struct AtomicsWriter {
     buffer: SharedArrayBuffer,
     header: Int32Array,
 }
 
 impl AtomicsWriter {
-    fn new() -> Result<Self, JsValue> {
+    /// A new buffer (needs `SharedArrayBuffer`: a cross-origin isolated page).
+    pub fn new() -> Result<Self, JsValue> {
         let buffer = SharedArrayBuffer::new(Layout::BUFFER_BYTES);
         let header = Int32Array::new_with_byte_offset_and_length(&buffer, 0, Layout::HEADER_INTS);
         Ok(Self { buffer, header })
     }
 
-    fn write(&self, seq: WaitSeq, json: &str) -> Result<(), JsValue> {
+    /// The shared buffer, for the worker's `Init`.
+    pub fn buffer(&self) -> &SharedArrayBuffer {
+        &self.buffer
+    }
+
+    /// Writes `json` as the reply to wait `seq`, and wakes the reader.
+    pub fn write(&self, seq: WaitSeq, json: &str) -> Result<(), JsValue> {
         let bytes = json.as_bytes();
         Layout::check_fits(bytes.len()).map_err(|error| JsValue::from(error.to_string()))?;
         let length = bytes.len() as u32;
@@ -240,7 +256,8 @@ impl AtomicsWriter {
         self.ring()
     }
 
-    fn interrupt(&self, run: RunId) {
+    /// Asks Python to raise `KeyboardInterrupt` in run `run`, and wakes the reader.
+    pub fn interrupt(&self, run: RunId) {
         let _ = js_sys::Atomics::store(&self.header, Layout::STOP_RUN, run as i32);
         let _ = js_sys::Atomics::store(&self.header, Layout::INTERRUPT, Layout::SIGINT);
         let _ = self.ring();

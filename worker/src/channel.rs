@@ -223,7 +223,8 @@ impl AtomicsReader {
         let bytes =
             Uint8Array::new_with_byte_offset_and_length(&self.buffer, Layout::DATA_OFFSET, length)
                 .to_vec();
-        String::from_utf8_lossy(&bytes).into_owned()
+        // The page writes UTF-8 from a Rust `String`, so this never fails in practice.
+        String::from_utf8(bytes).unwrap_or_default()
     }
 }
 
@@ -294,12 +295,24 @@ impl ServiceWorkerReader {
             }
             let poll = remaining.min(f64::from(ServiceWorkerUrls::POLL_MS)).ceil() as u32;
             let url = ServiceWorkerUrls::read_url(&self.page, &id, poll);
-            let (status, text) = get_synchronously(&url)
+            let (status, ours, text) = get_synchronously(&url)
                 .map_err(|error| service_worker_error(&url, &describe_error(&error)))?;
-            match status {
-                200 => return Ok(Some(text)),
-                408 => continue,
-                status => return Err(service_worker_error(&url, &format!("status {status}"))),
+            match (status, ours) {
+                (200, true) => return Ok(Some(text)),
+                (408, true) => continue,
+                (status, _) => {
+                    let what = [
+                        "status ",
+                        &status.to_string(),
+                        if ours {
+                            ""
+                        } else {
+                            " (not python-runner's service worker)"
+                        },
+                    ]
+                    .concat();
+                    return Err(service_worker_error(&url, &what));
+                }
             }
         }
     }
@@ -311,13 +324,18 @@ fn service_worker_error(url: &str, what: &str) -> String {
     )
 }
 
-/// A synchronous `GET` (allowed in workers): its status and text.
-fn get_synchronously(url: &str) -> Result<(u16, String), JsValue> {
+/// A synchronous `GET` (allowed in workers): its status, whether python-runner's service worker
+/// answered it ([`ServiceWorkerUrls::HEADER`]), and its text.
+fn get_synchronously(url: &str) -> Result<(u16, bool, String), JsValue> {
     let request = web_sys::XmlHttpRequest::new()?;
     request.open_with_async("GET", url, false)?;
     request.send()?;
+    let ours = request
+        .get_response_header(ServiceWorkerUrls::HEADER)?
+        .is_some();
     Ok((
         request.status()?,
+        ours,
         request.response_text()?.unwrap_or_default(),
     ))
 }

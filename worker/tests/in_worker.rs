@@ -6,7 +6,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use python_runner_protocol::ErrorKind;
+use python_runner_protocol::{ErrorKind, Reply, Transport};
+use python_runner_worker::channel::Channel;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -103,4 +104,75 @@ async fn loads_pyodide_and_runs_code_with_output_events() {
             ),
         ]
     );
+}
+
+/// An `Init` message as the element posts it, with `fields` as the transport's extras.
+fn init_message(fields: &[(&str, JsValue)]) -> JsValue {
+    let message = js_sys::Object::new();
+    for (key, value) in fields {
+        js_sys::Reflect::set(&message, &(*key).into(), value).expect_throw("set");
+    }
+    message.into()
+}
+
+#[wasm_bindgen_test]
+fn atomics_replies_reach_only_the_wait_they_answer_and_stale_stops_are_dropped() {
+    // The test runner serves its page with COOP/COEP, so SharedArrayBuffer exists here.
+    let writer = python_runner_element::AtomicsWriter::new().expect_throw("a SharedArrayBuffer");
+    let init = init_message(&[("sync_buffer", writer.buffer().into())]);
+    let mut channel = Channel::new(Transport::Atomics, &init);
+    assert_eq!(channel.transport(), Transport::Atomics);
+    let over = Some(Reply::Message(None).to_json());
+
+    // A reply to wait 1 that nobody read is not taken by wait 2 (a 30 ms sleep).
+    let line = Reply::Message(Some("late".into())).to_json();
+    writer.write(1, &line).expect_throw("write");
+    assert_eq!(channel.sleep(2, 30.0).as_string(), over);
+
+    let line = Reply::Message(Some("Zoë ✓".into())).to_json();
+    writer.write(3, &line).expect_throw("write");
+    assert_eq!(channel.wait_for_input(3).as_string(), Some(line));
+
+    // Stop for run 7 interrupts a wait in run 7, even one that starts after the Stop.
+    writer.interrupt(7);
+    channel.begin_run(7);
+    assert_eq!(
+        channel.wait_for_input(4).as_string(),
+        Some(Reply::Interrupted.to_json())
+    );
+    // A Stop for run 7 that lands after it ended does not touch run 8.
+    writer.interrupt(7);
+    channel.begin_run(8);
+    assert_eq!(channel.sleep(5, 20.0).as_string(), over);
+}
+
+#[wasm_bindgen_test]
+fn service_worker_transport_without_the_service_worker_explains() {
+    let page = js_sys::Reflect::get(&js_sys::global(), &"location".into())
+        .and_then(|location| js_sys::Reflect::get(&location, &"origin".into()))
+        .ok()
+        .and_then(|origin| origin.as_string())
+        .expect_throw("location.origin");
+    let page = format!("{page}/");
+    let init = init_message(&[
+        ("sync_page", page.as_str().into()),
+        ("sync_channel", "test".into()),
+    ]);
+    let mut channel = Channel::new(Transport::ServiceWorker, &init);
+    let reply = channel.wait_for_input(1).as_string().unwrap_or_default();
+    assert!(
+        reply.starts_with(r#"{"error":"input() needs python-runner's service worker, but it did not answer (status "#),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("(not python-runner's service worker)"),
+        "{reply}"
+    );
+    // A sleep still sleeps, without the service worker.
+    let started = js_sys::Date::now();
+    assert_eq!(
+        channel.sleep(2, 50.0).as_string(),
+        Some(Reply::Message(None).to_json())
+    );
+    assert!(js_sys::Date::now() - started >= 45.0);
 }

@@ -125,6 +125,9 @@ impl ServiceWorkerUrls {
     /// The query parameter (and message key) that marks python-runner's requests; the service
     /// worker script in `bundle/templates/service_worker.js` uses the same string.
     pub const MARKER: &'static str = "__python_runner_sync__";
+    /// A header on every answer of python-runner's service worker: a 200 without it is the page
+    /// itself (another service worker, or none, let the request through to the server).
+    pub const HEADER: &'static str = "x-python-runner-sync";
     /// The longest single wait for a reply, in ms; longer waits ask again.
     pub const POLL_MS: u32 = 10_000;
 
