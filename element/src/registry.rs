@@ -444,6 +444,9 @@ fn apply(
             if let Err(reason) = sent {
                 return instance.machine.worker_crashed(&reason);
             }
+            if instance.machine.status() == Status::Running {
+                warm_spare(instance);
+            }
             Ok(())
         }
         Effect::ClearOutput => {
@@ -520,21 +523,33 @@ fn worker_ready(instance: &mut Instance, version: String, transport: Transport) 
     instance
         .view
         .set_diagnostics(&diagnostics(&version, transport));
-    if let (Ok(pyodide_url), Some(worker)) = (pyodide_url(&instance.host), &instance.worker) {
-        let requested = worker.transport();
-        wasm_bindgen_futures::spawn_local(async move {
-            delay(SPARE_DELAY_MS).await;
-            if live_instance_count() > 0 {
-                spare::ensure(&pyodide_url, requested, |owner, serial| {
-                    spawn_worker(&pyodide_url, requested, owner, serial)
-                });
-            }
-        });
+    let effects = instance.machine.worker_ready(version, transport);
+    if instance.machine.status() == Status::Running {
+        warm_spare(instance);
     }
-    instance.machine.worker_ready(version, transport)
+    effects
 }
 
-/// How long after a worker is ready the spare starts booting.
+/// Makes sure a spare is warming up for the next Stop that needs a fresh Python: called when
+/// code starts running in a ready worker (so a page whose code never runs pays nothing, and the
+/// spare never competes with the page's first Pyodide load), a little later, so it does not
+/// compete with the code that just started either.
+fn warm_spare(instance: &Instance) {
+    let (Ok(pyodide_url), Some(worker)) = (pyodide_url(&instance.host), &instance.worker) else {
+        return;
+    };
+    let requested = worker.transport();
+    wasm_bindgen_futures::spawn_local(async move {
+        delay(SPARE_DELAY_MS).await;
+        if live_instance_count() > 0 {
+            spare::ensure(&pyodide_url, requested, |owner, serial| {
+                spawn_worker(&pyodide_url, requested, owner, serial)
+            });
+        }
+    });
+}
+
+/// How long after code starts running the spare starts booting.
 const SPARE_DELAY_MS: u32 = 300;
 
 fn diagnostics(version: &str, transport: Transport) -> String {

@@ -2,8 +2,9 @@
 //! so that a Stop that must replace Python, a crash, or an element connected later gets a running
 //! Python at once instead of waiting for Pyodide to load again.
 //!
-//! A spare is started only after some element's worker is ready (so it never competes with the
-//! page's first load), and dropped when the page has no elements left.
+//! A spare is started a moment after code starts running in some element's ready worker (so it
+//! never competes with the page's first Pyodide load, and a page whose code never runs pays
+//! nothing), and dropped when the page has no elements left.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
