@@ -799,6 +799,11 @@ fn input(b: &Browser, _server: &Server) -> Result<()> {
         &format!("{}.shadowRoot.textContent.includes('Hello')", el(id)),
         BOOT_TIMEOUT,
     )?;
+    // The next field takes the focus from the one just answered.
+    ensure!(
+        wait_input_field(b, id)?,
+        "#ask: the second input field does not have the focus"
+    );
     type_line(b, id, "")?;
     b.wait_for(
         &format!("{}.shadowRoot.textContent.includes(\"'\\\\n'\")", el(id)),
@@ -819,6 +824,15 @@ fn input(b: &Browser, _server: &Server) -> Result<()> {
             ("stdout", "got 'last\\n'\n"),
         ],
     )?;
+    // The program ended while the focus was in the element: it lands on Run.
+    let focused = b.eval(&format!(
+        "return {}.shadowRoot.activeElement?.className ?? null",
+        el(id)
+    ))?;
+    ensure!(
+        focused == json!("run"),
+        "#ask: focus is on {focused} after the run"
+    );
     expect_events(b, id, 1, None)
 }
 

@@ -1,15 +1,29 @@
 """Output batching: collect what user code writes and hand it on in parts.
 
 Every write becomes an output *part* `{"type": ..., "text": ..., **extra}`. Parts are
-held in an `OutputBuffer` and passed to a flush function as a list. The buffer flushes
-when a second part is pending (a change of type), when the pending text reaches
-`flush_length` characters, or when more than `flush_time` seconds have passed since
-the last flush. Time is only checked when something is written: there is no timer.
+held in an `OutputBuffer` and passed to a flush function as a list. After each write the
+buffer flushes when
+
+- a second part is pending (a change of type),
+- the pending text reaches `flush_length` characters,
+- more than `flush_time` seconds have passed since the last flush (or since `reset()`,
+  the start of a run, if nothing was flushed since), or
+- the pending text ends with a newline and more than `line_flush_time` seconds have passed
+  since the last flush of this run; before the first flush of a run this always holds.
+
+Time is only checked when something is written: there is no timer, because user code
+blocks the Web Worker's thread. The last rule is what makes a completed line show at
+once when a long silent computation follows it (`print("Training...")` before a loop):
+the first line of a run is always sent immediately, and later lines are sent as soon as
+they complete unless another flush happened less than `line_flush_time` ago, in which
+case they wait in the batch. So a tight print loop still sends at most about
+`1 / line_flush_time` batches a second, plus those the length rule sends.
 
 `SysStream` is the file-like object that replaces `sys.stdout` / `sys.stderr` while
 user code runs.
 """
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -25,14 +39,24 @@ class OutputBuffer:
     """Batches output parts and passes them to `flush_fn` as a list.
 
     `clock` returns the current time in seconds; it is `time.monotonic` unless a test
-    injects a fake one.
+    injects a fake one. Two timestamps drive the time rules (see the module docstring):
+    `last_time` is when the current batch began, i.e. the last flush or `reset()`, for
+    `flush_time`; `last_flush_time` is when the last flush of this run happened, or
+    `-math.inf` if none has since `reset()`, for `line_flush_time`. They differ only in
+    what `reset()` does to them, so that the first completed line of a run is sent at
+    once while `flush_time` keeps counting from the start of the run.
     """
 
     flush_length: int = 1000
     """Flush when the pending text is at least this many characters long."""
 
     flush_time: float = 1
-    """Flush on the next write once more than this many seconds passed since the last flush."""
+    """Flush on the next write once more than this many seconds passed since the last flush
+    (or since `reset()` if nothing was flushed since)."""
+
+    line_flush_time: float = 0.05
+    """Flush a write that leaves the pending text ending with a newline once more than this
+    many seconds passed since the last flush of the run; always before a run's first flush."""
 
     def __init__(
         self,
@@ -44,11 +68,17 @@ class OutputBuffer:
         self.clock = clock
         self.parts: list[OutputPart] = []
         self.last_time = clock()
+        self.last_flush_time = -math.inf
 
     def reset(self) -> None:
-        """Drop pending parts and restart the flush clock."""
+        """Drop pending parts and start a run: restart `flush_time`, forget the last flush.
+
+        `last_time` becomes now and `last_flush_time` becomes `-math.inf`, so the first
+        completed line written afterwards is flushed at once.
+        """
         self.parts = []
         self.last_time = self.clock()
+        self.last_flush_time = -math.inf
 
     def put(self, output_type: str, text: str | bytes, **extra: Any) -> None:
         """Add `text` as output of type `output_type`, flushing if `should_flush()`.
@@ -73,17 +103,24 @@ class OutputBuffer:
             self.flush()
 
     def should_flush(self) -> bool:
-        """Whether the pending parts should be sent now."""
+        """Whether the pending parts should be sent now (the rules of the module docstring)."""
+        now = self.clock()
         return (
             len(self.parts) > 1
-            or self.clock() - self.last_time > self.flush_time
+            or now - self.last_time > self.flush_time
+            or (
+                bool(self.parts)
+                and self.parts[-1]["text"].endswith("\n")
+                and now - self.last_flush_time > self.line_flush_time
+            )
             or sum(len(part["text"]) for part in self.parts) >= self.flush_length
         )
 
     def flush(self) -> None:
-        """Send the pending parts, if any, and restart the flush clock.
+        """Send the pending parts, if any; set `last_time` and `last_flush_time` to now.
 
-        With nothing pending this does nothing, and in particular leaves the clock alone.
+        With nothing pending this does nothing, and in particular leaves both timestamps
+        alone. The timestamps are set even if `flush_fn` raises.
         """
         if not self.parts:
             return
@@ -94,7 +131,7 @@ class OutputBuffer:
         try:
             self.flush_fn(parts)
         finally:
-            self.last_time = self.clock()
+            self.last_time = self.last_flush_time = self.clock()
 
 
 class SysStream:
@@ -126,7 +163,13 @@ class SysStream:
         return BinaryStream(self)
 
     def write(self, s: str) -> int:
-        """Put `s` into the output buffer; return its length."""
+        """Put `s` into the output buffer; return its length.
+
+        Writing "" puts nothing, so `print(line, end="")` adds no empty part after a
+        flushed line.
+        """
+        if s == "":
+            return 0
         self._output.put(self.type, s)
         return len(s)
 
@@ -169,9 +212,14 @@ class BinaryStream:
         self._text_stream = text_stream
 
     def write(self, b: bytes | bytearray | memoryview) -> int:
-        """Put `b` (decoded as UTF-8 with replacement characters); return its length."""
+        """Put `b` (decoded as UTF-8 with replacement characters); return its length.
+
+        Like `SysStream.write`, writing no bytes puts nothing.
+        """
         if isinstance(b, bytearray | memoryview):
             b = bytes(b)
+        if b == b"":
+            return 0
         self._text_stream._output.put(self._text_stream.type, b)
         return len(b)
 
