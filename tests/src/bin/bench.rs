@@ -1,6 +1,7 @@
 //! `bench [--runs N] [--quick] ...`: time to first output of `<python-runner>` against bare Pyodide in a module
-//! worker (cold and warm, in headless Chromium) and the size of `target/dist/python-runner.js`; prints a table and
-//! writes JSON to `target/bench/`. Run through `cargo bundle bench`, which builds the release bundle first.
+//! worker (cold and warm, in headless Chromium), the element's interaction latencies (input, Stop, restart with the
+//! spare worker) and the size of `target/dist/python-runner.js`; prints a table and writes JSON to `target/bench/`.
+//! Run through `cargo bundle bench`, which builds the release bundle first.
 
 use anyhow::{bail, Context, Result};
 use flate2::write::GzEncoder;
@@ -24,10 +25,20 @@ Prints a table; writes target/bench/bench-<unix time>.json and target/bench/late
   --warm-runs N       warm samples per variant
   --warmup N          unmeasured loads of each page before the warm samples (default 1)
   --quick             cold 2, warm 3 (explicit counts still win)
-  --skip-not-isolated no warm run on the non-isolated server
+  --skip-not-isolated no warm time-to-first-output run on the non-isolated server
   --no-trace          no traced samples (the breakdown of where the time goes)
+  --skip-interaction  no interaction part (below)
+  --only-interaction  only the interaction part (no time to first output)
 
-Exit status: 0 when every variant produced at least one sample (targets missed or not), 1 otherwise.";
+Interaction (one warm browser per server: isolated, transport atomics; not isolated, transport jspi), on
+tests/fixtures/bench/interact.html: input latency over a loop of 200 input() calls (--quick: 50), page write
+-> Python has the line, and Enter -> next input field; Stop -> KeyboardInterrupt on screen in a busy loop
+(isolated only), time.sleep(60) and input(), 10 samples each (--quick: 3); Stop that replaces Python with the
+pre-warmed spare (busy loop when not isolated, sum(range(10**15)) after the 1 s grace when isolated): restart
+notice -> ready event, 5 samples (--quick: 2), against a fresh element's created -> ready on a new page load.
+
+Exit status: 0 when every variant and every interaction measurement produced at least one sample (targets missed
+or not), 1 otherwise.";
 
 /// A sample that shows no output this long after navigation start counts as failed.
 const SAMPLE_LIMIT: Duration = Duration::from_secs(60);
@@ -48,6 +59,10 @@ struct Args {
     quick: bool,
     not_isolated: bool,
     trace: bool,
+    /// Time to first output (cold and warm); off with `--only-interaction`.
+    ttfo: bool,
+    /// The interaction part; off with `--skip-interaction`.
+    interaction: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Args>> {
@@ -55,6 +70,7 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
     let mut quick = false;
     let mut not_isolated = true;
     let mut trace = true;
+    let (mut skip_interaction, mut only_interaction) = (false, false);
     let mut it = args.iter();
     let count = |flag: &str, value: Option<&String>| -> Result<usize> {
         let value = value.with_context(|| format!("{flag} needs a value"))?;
@@ -76,6 +92,8 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
             "--quick" => quick = true,
             "--skip-not-isolated" => not_isolated = false,
             "--no-trace" => trace = false,
+            "--skip-interaction" => skip_interaction = true,
+            "--only-interaction" => only_interaction = true,
             "--help" | "-h" => return Ok(None),
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
@@ -88,8 +106,13 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
         quick,
         not_isolated,
         trace,
+        ttfo: !only_interaction,
+        interaction: !skip_interaction,
     };
-    if args.cold_runs == 0 && args.warm_runs == 0 {
+    if skip_interaction && only_interaction {
+        bail!("--skip-interaction and --only-interaction leave nothing to measure");
+    }
+    if args.ttfo && !args.interaction && args.cold_runs == 0 && args.warm_runs == 0 {
         bail!("nothing to measure: both cold and warm runs are 0");
     }
     Ok(Some(args))
@@ -488,6 +511,586 @@ fn run_warm(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Interaction: input latency, Stop and restart, on tests/fixtures/bench/interact.html
+
+/// Input latency targets (median of page write → Python has the line), ms.
+const TARGET_INPUT_ATOMICS: f64 = 1.0;
+const TARGET_INPUT_JSPI: f64 = 5.0;
+/// Stop → `KeyboardInterrupt` on screen, median, ms.
+const TARGET_STOP: f64 = 20.0;
+/// Restart notice → `ready` with the spare worker, median, ms.
+const TARGET_RESTART: f64 = 100.0;
+/// After a restart, before the next sample: the element's new spare boots (it starts 300 ms after the adopted
+/// worker is ready and takes ~1.5 s) and the replaced worker, which Chromium may let run for 2 s after
+/// `terminate()`, is gone.
+const RESTART_SETTLE: Duration = Duration::from_secs(4);
+/// After the measuring page's element is ready, before the first measurement: its spare boots meanwhile, so
+/// that its loading does not compete with the measurements (and it is there for the restarts).
+const SPARE_SETTLE: Duration = Duration::from_secs(3);
+/// Unmeasured input() calls before the measured loop (first-call costs in Python, the worker and the page).
+const INPUT_WARMUP_LINES: usize = 10;
+
+/// Sample counts of the interaction part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InteractionCounts {
+    /// input() calls in the measured loop.
+    input_lines: usize,
+    /// Stop → KeyboardInterrupt samples per kind of blocking code.
+    stop: usize,
+    /// Restarts with the spare.
+    restart: usize,
+    /// Fresh page loads for the baseline (a new element's created → ready, no spare).
+    fresh: usize,
+}
+
+impl InteractionCounts {
+    fn new(quick: bool) -> InteractionCounts {
+        if quick {
+            InteractionCounts {
+                input_lines: 50,
+                stop: 3,
+                restart: 2,
+                fresh: 3,
+            }
+        } else {
+            InteractionCounts {
+                input_lines: 200,
+                stop: 10,
+                restart: 5,
+                fresh: 5,
+            }
+        }
+    }
+}
+
+/// One measured quantity: its values (ms) and the errors of the attempts that failed.
+#[derive(Debug, Default)]
+struct Series {
+    key: &'static str,
+    label: &'static str,
+    /// Target for the median, ms; `None`: reported without a target.
+    target: Option<f64>,
+    values: Vec<f64>,
+    errors: Vec<String>,
+}
+
+impl Series {
+    fn new(key: &'static str, label: &'static str, target: Option<f64>) -> Series {
+        Series {
+            key,
+            label,
+            target,
+            ..Series::default()
+        }
+    }
+
+    fn median(&self) -> Option<f64> {
+        Stats::of(&self.values).map(|s| s.median)
+    }
+
+    fn pass(&self) -> Option<bool> {
+        self.median()
+            .zip(self.target)
+            .map(|(median, target)| median <= target)
+    }
+
+    fn to_json(&self) -> Value {
+        let stats = Stats::of(&self.values);
+        json!({
+            "label": self.label.trim_start(),
+            "n": self.values.len(),
+            "failed": self.errors.len(),
+            "median_ms": stats.map(|s| round3(s.median)),
+            "p90_ms": p90(&self.values).map(round3),
+            "min_ms": stats.map(|s| round3(s.min)),
+            "max_ms": stats.map(|s| round3(s.max)),
+            "target_median_ms": self.target,
+            "pass": self.pass(),
+            "samples_ms": self.values.iter().copied().map(round3).collect::<Vec<_>>(),
+            "errors": self.errors,
+        })
+    }
+}
+
+/// Which server an interaction run uses, and what the element must do there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Page {
+    /// Cross-origin isolated: shared memory, Stop interrupts anything but C code.
+    Isolated,
+    /// Not isolated: JSPI, Stop interrupts only waits (input, sleep); busy code is restarted.
+    NotIsolated,
+}
+
+impl Page {
+    fn key(self) -> &'static str {
+        match self {
+            Page::Isolated => "isolated",
+            Page::NotIsolated => "not_isolated",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Page::Isolated => "isolated (transport atomics)",
+            Page::NotIsolated => "not isolated (transport jspi)",
+        }
+    }
+
+    fn transport(self) -> &'static str {
+        match self {
+            Page::Isolated => "atomics",
+            Page::NotIsolated => "jspi",
+        }
+    }
+
+    /// Kinds of blocking code that Stop ends with a KeyboardInterrupt (`interact.html`'s `stop(kind)`).
+    fn stop_kinds(self) -> &'static [&'static str] {
+        match self {
+            Page::Isolated => &["busy", "sleep", "input"],
+            Page::NotIsolated => &["sleep", "input"],
+        }
+    }
+
+    /// The code whose Stop replaces Python (`interact.html`'s `restart(kind)`).
+    fn restart_kind(self) -> &'static str {
+        match self {
+            Page::Isolated => "stuck",
+            Page::NotIsolated => "busy",
+        }
+    }
+}
+
+/// The interaction measurements on one server.
+#[derive(Debug)]
+struct Interaction {
+    page: Page,
+    /// `activeTransport` of the measuring page's element.
+    transport: Option<String>,
+    /// Why the run stopped early or did not start (the browser or the page failed).
+    aborted: Option<String>,
+    write_to_python: Series,
+    enter_to_field: Series,
+    /// Stop → KeyboardInterrupt, in the order of `Page::stop_kinds`.
+    stops: Vec<Series>,
+    restart: Series,
+    restart_from_stop: Series,
+    fresh_ready: Series,
+}
+
+impl Interaction {
+    fn new(page: Page) -> Interaction {
+        let input_target = match page {
+            Page::Isolated => TARGET_INPUT_ATOMICS,
+            Page::NotIsolated => TARGET_INPUT_JSPI,
+        };
+        let stop_label = |kind: &str| match kind {
+            "busy" => "Stop -> KeyboardInterrupt shown: while True: pass",
+            "sleep" => "Stop -> KeyboardInterrupt shown: time.sleep(60)",
+            _ => "Stop -> KeyboardInterrupt shown: input()",
+        };
+        let stop_key = |kind: &str| match kind {
+            "busy" => "stop_busy_loop",
+            "sleep" => "stop_sleep",
+            _ => "stop_input",
+        };
+        let (restart_label, restart_from_stop_label) = match page {
+            Page::Isolated => (
+                "restart (sum(range(10**15)), Stop, 1 s grace): notice -> ready",
+                "  same, Stop -> ready (incl. the 1 s grace)",
+            ),
+            Page::NotIsolated => (
+                "restart (while True: pass, Stop): notice -> ready",
+                "  same, Stop -> ready",
+            ),
+        };
+        Interaction {
+            page,
+            transport: None,
+            aborted: None,
+            write_to_python: Series::new(
+                "input_write_to_python",
+                "input: page write -> Python has the line",
+                Some(input_target),
+            ),
+            enter_to_field: Series::new(
+                "input_enter_to_next_field",
+                "input: Enter -> next input field shown",
+                None,
+            ),
+            stops: page
+                .stop_kinds()
+                .iter()
+                .map(|kind| Series::new(stop_key(kind), stop_label(kind), Some(TARGET_STOP)))
+                .collect(),
+            restart: Series::new(
+                "restart_notice_to_ready",
+                restart_label,
+                Some(TARGET_RESTART),
+            ),
+            restart_from_stop: Series::new("restart_stop_to_ready", restart_from_stop_label, None),
+            fresh_ready: Series::new(
+                "fresh_element_ready",
+                "baseline: fresh element on a new page, created -> ready",
+                None,
+            ),
+        }
+    }
+
+    fn series(&self) -> Vec<&Series> {
+        let mut all = vec![&self.write_to_python, &self.enter_to_field];
+        all.extend(&self.stops);
+        all.extend([&self.restart, &self.restart_from_stop, &self.fresh_ready]);
+        all
+    }
+
+    /// Restart with the spare / fresh element without one (medians).
+    fn restart_ratio(&self) -> Option<f64> {
+        let fresh = self.fresh_ready.median()?;
+        (fresh > 0.0).then_some(self.restart.median()? / fresh)
+    }
+
+    /// Every measurement produced at least one value, and the run was not cut short.
+    fn complete(&self) -> bool {
+        self.aborted.is_none() && self.series().iter().all(|s| !s.values.is_empty())
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "label": self.page.label(),
+            "expected_transport": self.page.transport(),
+            "transport": self.transport,
+            "aborted": self.aborted,
+            "complete": self.complete(),
+            "metrics": self
+                .series()
+                .iter()
+                .map(|s| (s.key.to_owned(), s.to_json()))
+                .collect::<serde_json::Map<_, _>>(),
+            "restart_over_fresh_ratio": self.restart_ratio().map(|r| (r * 1e6).round() / 1e6),
+        })
+    }
+}
+
+/// Calls `window.__interact.<call>` on the current page and waits for its result; an `{ ok: false }` result
+/// is an error.
+fn interact(browser: &Browser, call: &str) -> Result<Value> {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         if (!window.__interact) done({{ ok: false, error: 'window.__interact is not set (did the page script fail?)' }});
+         else window.__interact.{call}.then(done);"
+    );
+    let value = browser
+        .eval_async(&script)
+        .with_context(|| format!("interact.html: {call}"))?;
+    if value["ok"] != json!(true) {
+        let error = value["error"]
+            .as_str()
+            .map_or_else(|| format!("unexpected result {value}"), str::to_owned);
+        bail!("interact.html: {call}: {error}");
+    }
+    Ok(value)
+}
+
+fn number(value: &Value, key: &str) -> Result<f64> {
+    value[key]
+        .as_f64()
+        .with_context(|| format!("no number {key:?} in {value}"))
+}
+
+fn numbers(value: &Value, key: &str) -> Result<Vec<f64>> {
+    value[key]
+        .as_array()
+        .with_context(|| format!("no list {key:?} in the result"))?
+        .iter()
+        .map(|x| {
+            x.as_f64()
+                .with_context(|| format!("{key}: {x} is not a number"))
+        })
+        .collect()
+}
+
+/// Loads interact.html afresh and creates its element; returns the created → ready time and the transport.
+fn open_page(browser: &Browser, server: &Server) -> Result<(f64, Option<String>)> {
+    browser.goto(&server.url("/fixtures/bench/interact.html"))?;
+    let created = interact(browser, "create()")?;
+    Ok((
+        number(&created, "ready_ms")?,
+        created["transport"].as_str().map(str::to_owned),
+    ))
+}
+
+/// Loads interact.html for measuring: the element must use the page's transport; then waits for the spare.
+fn open_measuring_page(browser: &Browser, server: &Server, out: &mut Interaction) -> Result<()> {
+    let (_, transport) = open_page(browser, server)?;
+    out.transport.clone_from(&transport);
+    let expected = out.page.transport();
+    if transport.as_deref() != Some(expected) {
+        bail!("the element's activeTransport is {transport:?}, expected {expected:?} on this page");
+    }
+    std::thread::sleep(SPARE_SETTLE);
+    Ok(())
+}
+
+fn fine_ms(x: f64) -> String {
+    if x.abs() < 1.0 {
+        format!("{x:.3}")
+    } else if x.abs() < 100.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// A step failed: logs it, records it in `series`, and reloads the page so the next sample starts from a
+/// fresh element (a failed Stop may leave code running). Returns false when even the reload failed.
+fn record_failure(
+    browser: &Browser,
+    server: &Server,
+    out: &mut Interaction,
+    which: impl Fn(&mut Interaction) -> &mut Series,
+    label: &str,
+    error: &anyhow::Error,
+) -> bool {
+    let text = report(error);
+    eprintln!("  {label:<40} FAILED: {}", first_line(&text));
+    which(out).errors.push(text);
+    let _ = browser.goto("about:blank");
+    std::thread::sleep(SETTLE_WARM);
+    match open_measuring_page(browser, server, out) {
+        Ok(()) => true,
+        Err(e) => {
+            let why = format!("reloading the page after a failure: {}", report(&e));
+            eprintln!("  {why}");
+            out.aborted = Some(why);
+            false
+        }
+    }
+}
+
+/// The interaction part on one server, in one browser: a warm-up load, the fresh-element baseline, then on one
+/// page input latency, Stop → KeyboardInterrupt, and restarts with the spare. Never fails: problems are
+/// recorded in the result.
+fn run_interaction(server: &Server, counts: InteractionCounts, page: Page) -> Interaction {
+    let mut out = Interaction::new(page);
+    let label = page.key();
+    eprintln!(
+        "interaction, {} (one browser): {} input lines, {} Stop samples per kind, {} restarts, {} fresh loads",
+        page.label(),
+        counts.input_lines,
+        counts.stop,
+        counts.restart,
+        counts.fresh
+    );
+    let browser = match Browser::launch() {
+        Ok(browser) => browser,
+        Err(e) => {
+            let error = format!("could not launch the browser: {}", report(&e));
+            eprintln!("  {error}");
+            out.aborted = Some(error);
+            return out;
+        }
+    };
+    let settle = || {
+        let _ = browser.goto("about:blank");
+        std::thread::sleep(SETTLE_WARM);
+    };
+
+    // Warm-up (HTTP and wasm code caches), then the baseline: a fresh element on a new page has no spare.
+    match open_page(&browser, server) {
+        Ok((ms, transport)) => eprintln!(
+            "  {:<40} {} ms (transport {})",
+            format!("{label} warm-up load"),
+            fine_ms(ms),
+            transport.as_deref().unwrap_or("?")
+        ),
+        Err(e) => eprintln!("  {label} warm-up load FAILED: {}", first_line(&report(&e))),
+    }
+    settle();
+    for i in 0..counts.fresh {
+        let what = format!("{label} fresh element {}/{}", i + 1, counts.fresh);
+        match open_page(&browser, server) {
+            Ok((ms, _)) => {
+                eprintln!("  {what:<40} created -> ready {} ms", fine_ms(ms));
+                out.fresh_ready.values.push(ms);
+            }
+            Err(e) => {
+                let text = report(&e);
+                eprintln!("  {what:<40} FAILED: {}", first_line(&text));
+                out.fresh_ready.errors.push(text);
+            }
+        }
+        settle();
+    }
+
+    if let Err(e) = open_measuring_page(&browser, server, &mut out) {
+        let why = format!("opening the measuring page: {}", report(&e));
+        eprintln!("  {why}");
+        out.aborted = Some(why);
+        return out;
+    }
+
+    // Input latency.
+    if let Err(e) = interact(&browser, &format!("input({INPUT_WARMUP_LINES})")) {
+        eprintln!(
+            "  {label} input warm-up FAILED: {}",
+            first_line(&report(&e))
+        );
+    }
+    let what = format!("{label} input x{}", counts.input_lines);
+    let measured = interact(&browser, &format!("input({})", counts.input_lines))
+        .and_then(|r| Ok((numbers(&r, "write_to_python")?, numbers(&r, "cycle")?)));
+    match measured {
+        Ok((write, cycle)) => {
+            let median = |v: &[f64]| Stats::of(v).map_or_else(|| "-".into(), |s| fine_ms(s.median));
+            eprintln!(
+                "  {what:<40} write -> Python median {} ms, Enter -> next field median {} ms",
+                median(&write),
+                median(&cycle)
+            );
+            out.write_to_python.values = write;
+            out.enter_to_field.values = cycle;
+        }
+        Err(e) => {
+            if !record_failure(
+                &browser,
+                server,
+                &mut out,
+                |o| &mut o.write_to_python,
+                &what,
+                &e,
+            ) {
+                return out;
+            }
+        }
+    }
+
+    // Stop → KeyboardInterrupt, the kinds interleaved.
+    for round in 0..counts.stop {
+        for (i, kind) in page.stop_kinds().iter().enumerate() {
+            let what = format!("{label} stop {kind} {}/{}", round + 1, counts.stop);
+            match interact(&browser, &format!("stop({})", json!(kind)))
+                .and_then(|r| number(&r, "ms"))
+            {
+                Ok(ms) => {
+                    eprintln!("  {what:<40} {} ms", fine_ms(ms));
+                    out.stops[i].values.push(ms);
+                }
+                Err(e) => {
+                    if !record_failure(&browser, server, &mut out, |o| &mut o.stops[i], &what, &e) {
+                        return out;
+                    }
+                }
+            }
+        }
+    }
+
+    // Restarts with the spare; each one's replacement spare boots before the next.
+    for round in 0..counts.restart {
+        let what = format!("{label} restart {}/{}", round + 1, counts.restart);
+        let sample = interact(
+            &browser,
+            &format!("restart({})", json!(page.restart_kind())),
+        )
+        .and_then(|r| {
+            let transport = r["transport"].as_str().unwrap_or_default();
+            if transport != page.transport() {
+                bail!("after the restart the element's activeTransport is {transport:?}");
+            }
+            Ok((number(&r, "notice_to_ready")?, number(&r, "stop_to_ready")?))
+        });
+        match sample {
+            Ok((ms, from_stop)) => {
+                eprintln!(
+                    "  {what:<40} notice -> ready {} ms (Stop -> ready {} ms)",
+                    fine_ms(ms),
+                    fine_ms(from_stop)
+                );
+                out.restart.values.push(ms);
+                out.restart_from_stop.values.push(from_stop);
+                std::thread::sleep(RESTART_SETTLE);
+            }
+            Err(e) => {
+                if !record_failure(&browser, server, &mut out, |o| &mut o.restart, &what, &e) {
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The interaction section of the table.
+fn interaction_table(out: &mut String, runs: &[Interaction], counts: InteractionCounts) {
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Interaction, ms (one warm browser per server; {} input lines, {} Stop samples per kind, {} restarts, {} fresh loads)",
+        counts.input_lines, counts.stop, counts.restart, counts.fresh
+    );
+    for run in runs {
+        let _ = writeln!(
+            out,
+            "  {}: the element's activeTransport was {}",
+            run.page.label(),
+            run.transport.as_deref().unwrap_or("(not seen)")
+        );
+        let _ = writeln!(
+            out,
+            "    {:<66} {:>4} {:>6} {:>9} {:>9}   target (median)",
+            "measurement", "n", "failed", "median", "p90"
+        );
+        for series in run.series() {
+            let target = match (series.target, series.pass()) {
+                (Some(target), Some(ok)) => format!("<= {}   {}", fine_ms(target), pass(ok)),
+                (Some(target), None) => format!("<= {}   FAILED (no sample)", fine_ms(target)),
+                (None, _) => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "    {:<66} {:>4} {:>6} {:>9} {:>9}   {}",
+                series.label,
+                series.values.len(),
+                series.errors.len(),
+                series.median().map_or_else(|| "-".into(), fine_ms),
+                p90(&series.values).map_or_else(|| "-".into(), fine_ms),
+                target
+            );
+        }
+        if let Some(ratio) = run.restart_ratio() {
+            let _ = writeln!(
+                out,
+                "    restart with the spare / fresh element without one (medians): {ratio:.6} ({:.0}x faster)",
+                1.0 / ratio.max(f64::MIN_POSITIVE)
+            );
+        }
+        for series in run.series() {
+            // The same failure repeated is shown once, with a count.
+            let mut shown: Vec<(&str, usize)> = Vec::new();
+            for error in &series.errors {
+                match shown
+                    .iter_mut()
+                    .find(|(line, _)| *line == first_line(error))
+                {
+                    Some((_, count)) => *count += 1,
+                    None => shown.push((first_line(error), 1)),
+                }
+            }
+            for (line, count) in shown {
+                let times = if count > 1 {
+                    format!(" ({count} times)")
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(out, "    {}: FAILED{times}: {line}", series.key);
+            }
+        }
+        if let Some(why) = &run.aborted {
+            let _ = writeln!(out, "    ABORTED: {}", first_line(why));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Statistics
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -516,6 +1119,14 @@ impl Stats {
             max,
         })
     }
+}
+
+/// The 90th percentile (nearest rank): the smallest value at least 90 % of the values do not exceed.
+fn p90(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = (sorted.len() * 9).div_ceil(10);
+    sorted.get(rank.checked_sub(1)?).copied()
 }
 
 /// Picks one measurement out of a sample.
@@ -783,6 +1394,29 @@ struct Report<'a> {
     raw: u64,
     gzip: u64,
     scenarios: &'a [Scenario],
+    /// `None`: the interaction part was skipped.
+    interaction: Option<(&'a [Interaction], InteractionCounts)>,
+}
+
+fn element_only_table(out: &mut String, r: &Report<'_>) {
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Element only, medians, ms");
+    let _ = writeln!(
+        out,
+        "  {:<22} {:>22} {:>24}",
+        "scenario", "defined (from nav.)", "ready event (after t0)"
+    );
+    for scenario in r.scenarios.iter().filter(|s| s.skipped.is_none()) {
+        let median =
+            |value: Metric| ms(Stats::of(&values(&scenario.element, value)).map(|s| s.median));
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>22} {:>24}",
+            scenario.label,
+            median(|s| s.defined),
+            median(|s| s.ready)
+        );
+    }
 }
 
 fn table(r: &Report<'_>) -> String {
@@ -825,7 +1459,11 @@ fn table(r: &Report<'_>) -> String {
             false,
         ),
     ];
-    for (title, value, with_target) in views {
+    if r.scenarios.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Time to first output: skipped (--only-interaction)");
+    }
+    for (title, value, with_target) in views.into_iter().filter(|_| !r.scenarios.is_empty()) {
         let _ = writeln!(out);
         let _ = writeln!(out, "{title}");
         let _ = writeln!(
@@ -875,25 +1513,9 @@ fn table(r: &Report<'_>) -> String {
         }
     }
 
-    let _ = writeln!(out);
-    let _ = writeln!(out, "Element only, medians, ms");
-    let _ = writeln!(
-        out,
-        "  {:<22} {:>22} {:>24}",
-        "scenario", "defined (from nav.)", "ready event (after t0)"
-    );
-    for scenario in r.scenarios.iter().filter(|s| s.skipped.is_none()) {
-        let median =
-            |value: Metric| ms(Stats::of(&values(&scenario.element, value)).map(|s| s.median));
-        let _ = writeln!(
-            out,
-            "  {:<22} {:>22} {:>24}",
-            scenario.label,
-            median(|s| s.defined),
-            median(|s| s.ready)
-        );
+    if !r.scenarios.is_empty() {
+        element_only_table(&mut out, r);
     }
-
     let traced: Vec<(String, &Sample)> = r
         .scenarios
         .iter()
@@ -928,6 +1550,13 @@ fn table(r: &Report<'_>) -> String {
             if let Some(error) = &sample.error {
                 let _ = writeln!(out, "  {name}: {}", failure(error, sample));
             }
+        }
+    }
+    match r.interaction {
+        Some((runs, counts)) => interaction_table(&mut out, runs, counts),
+        None => {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "Interaction: skipped (--skip-interaction)");
         }
     }
     out.lines()
@@ -965,26 +1594,37 @@ fn run(args: &Args) -> Result<bool> {
         args.cold_runs, args.warm_runs
     );
 
+    let counts = InteractionCounts::new(args.quick);
     let isolated = Server::start(ServerOptions::isolated().with_root(snapshot.path()))?;
     let mut scenarios = Vec::new();
-    if args.cold_runs > 0 {
+    let mut interaction = Vec::new();
+    if args.ttfo && args.cold_runs > 0 {
         scenarios.push(run_cold(&isolated, args));
     }
-    if args.warm_runs > 0 {
+    if args.ttfo && args.warm_runs > 0 {
         scenarios.push(run_warm(
             &isolated,
             args,
             ("warm", "warm, isolated", "warm"),
         ));
     }
+    if args.interaction {
+        interaction.push(run_interaction(&isolated, counts, Page::Isolated));
+    }
     drop(isolated);
-    if args.warm_runs > 0 && args.not_isolated {
+    let ttfo_plain = args.ttfo && args.warm_runs > 0 && args.not_isolated;
+    if ttfo_plain || args.interaction {
         let plain = Server::start(ServerOptions::not_isolated().with_root(snapshot.path()))?;
-        scenarios.push(run_warm(
-            &plain,
-            args,
-            ("warm_not_isolated", "warm, not isolated", "no-COI"),
-        ));
+        if ttfo_plain {
+            scenarios.push(run_warm(
+                &plain,
+                args,
+                ("warm_not_isolated", "warm, not isolated", "no-COI"),
+            ));
+        }
+        if args.interaction {
+            interaction.push(run_interaction(&plain, counts, Page::NotIsolated));
+        }
     }
     let took = started.elapsed();
     let load_end = load_average();
@@ -996,7 +1636,7 @@ fn run(args: &Args) -> Result<bool> {
             args.warm_runs
         };
         s.complete(expected)
-    });
+    }) && interaction.iter().all(Interaction::complete);
     let report = Report {
         date: iso_utc(unix),
         chromium: &chromium,
@@ -1007,6 +1647,7 @@ fn run(args: &Args) -> Result<bool> {
         raw,
         gzip,
         scenarios: &scenarios,
+        interaction: args.interaction.then_some((&interaction[..], counts)),
     };
     let json = json!({
         "timestamp": unix,
@@ -1024,6 +1665,8 @@ fn run(args: &Args) -> Result<bool> {
             "warm_runs": args.warm_runs,
             "warmup": args.warmup,
             "quick": args.quick,
+            "time_to_first_output": args.ttfo,
+            "interaction": args.interaction,
             "sample_limit_s": SAMPLE_LIMIT.as_secs(),
         },
         "duration_s": round1(took.as_secs_f64()),
@@ -1039,6 +1682,24 @@ fn run(args: &Args) -> Result<bool> {
             .iter()
             .map(|s| (s.key.to_owned(), s.to_json()))
             .collect::<serde_json::Map<_, _>>(),
+        "interaction": if args.interaction {
+            let mut runs = interaction
+                .iter()
+                .map(|run| (run.page.key().to_owned(), run.to_json()))
+                .collect::<serde_json::Map<_, _>>();
+            runs.insert("settings".into(), json!({
+                "input_lines": counts.input_lines,
+                "input_warmup_lines": INPUT_WARMUP_LINES,
+                "stop_samples_per_kind": counts.stop,
+                "restart_samples": counts.restart,
+                "fresh_samples": counts.fresh,
+                "restart_settle_s": RESTART_SETTLE.as_secs_f64(),
+                "spare_settle_s": SPARE_SETTLE.as_secs_f64(),
+            }));
+            Value::Object(runs)
+        } else {
+            json!({ "skipped": "--skip-interaction" })
+        },
         "complete": complete,
     });
 
@@ -1055,7 +1716,7 @@ fn run(args: &Args) -> Result<bool> {
     println!();
     println!("JSON: {} (also {})", path.display(), latest.display());
     if !complete {
-        println!("INCOMPLETE: some variant produced no successful sample (see the errors above and in the JSON)");
+        println!("INCOMPLETE: some variant or interaction measurement produced no successful sample (see the errors above and in the JSON)");
     }
     Ok(complete)
 }
@@ -1083,6 +1744,67 @@ mod tests {
         assert!(parse("--help").is_none());
         assert!(parse_args(&["--runs".to_owned()]).is_err());
         assert!(parse_args(&["--bogus".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn parses_interaction_flags() {
+        let full = parse("").expect("args");
+        assert!(full.ttfo && full.interaction);
+        let skip = parse("--skip-interaction").expect("args");
+        assert!(skip.ttfo && !skip.interaction);
+        let only = parse("--only-interaction --quick").expect("args");
+        assert!(!only.ttfo && only.interaction && only.quick);
+        assert!(parse("--only-interaction --runs 0").is_some());
+        assert!(parse_args(&["--runs=0".to_owned(), "--skip-interaction".to_owned()]).is_err());
+        assert!(parse_args(&[
+            "--only-interaction".to_owned(),
+            "--skip-interaction".to_owned()
+        ])
+        .is_err());
+        assert_eq!(InteractionCounts::new(false).input_lines, 200);
+        assert_eq!(InteractionCounts::new(true).input_lines, 50);
+    }
+
+    #[test]
+    fn p90_is_nearest_rank() {
+        assert_eq!(p90(&[]), None);
+        assert_eq!(p90(&[5.0]), Some(5.0));
+        let ten: Vec<f64> = (1..=10).rev().map(f64::from).collect();
+        assert_eq!(p90(&ten), Some(9.0));
+        let many: Vec<f64> = (1..=200).map(f64::from).collect();
+        assert_eq!(p90(&many), Some(180.0));
+    }
+
+    #[test]
+    fn interaction_is_complete_only_with_every_measurement() {
+        let mut run = Interaction::new(Page::NotIsolated);
+        assert_eq!(run.stops.len(), 2);
+        assert!(!run.complete());
+        for series in [
+            &mut run.write_to_python,
+            &mut run.enter_to_field,
+            &mut run.restart,
+            &mut run.restart_from_stop,
+        ] {
+            series.values.push(2.0);
+        }
+        run.fresh_ready.values.push(1000.0);
+        for series in &mut run.stops {
+            series.values.push(3.0);
+        }
+        assert!(run.complete());
+        assert_eq!(run.restart_ratio(), Some(0.002));
+        assert_eq!(run.write_to_python.pass(), Some(true));
+        run.stops[1].values.clear();
+        run.stops[1].errors.push("timed out".into());
+        assert!(!run.complete());
+        assert_eq!(run.stops[1].pass(), None);
+        let json = run.to_json();
+        assert_eq!(json["metrics"]["stop_input"]["failed"], json!(1));
+        assert_eq!(json["complete"], json!(false));
+        assert_eq!(fine_ms(0.12345), "0.123");
+        assert_eq!(fine_ms(12.345), "12.35");
+        assert_eq!(fine_ms(1234.5), "1234");
     }
 
     #[test]
