@@ -284,7 +284,8 @@ impl Machine {
             return vec![Effect::AppendOutput(vec![notice(&too_large.to_string())])];
         }
         self.waiting = None;
-        vec![Effect::HideInput, Effect::SendReply { seq, reply }]
+        // The reply first: Python goes on while the page removes the field (a layout pass).
+        vec![Effect::SendReply { seq, reply }, Effect::HideInput]
     }
 
     /// The worker loaded Python; `transport` is how it waits for the page.
@@ -784,11 +785,11 @@ mod tests {
         assert_eq!(
             machine.input_submitted("Zoë".into()),
             vec![
-                Effect::HideInput,
                 Effect::SendReply {
                     seq: 5,
                     reply: Reply::Message(Some("Zoë".into()))
-                }
+                },
+                Effect::HideInput,
             ]
         );
         // Enter again before the next request: nothing to answer.

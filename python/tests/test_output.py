@@ -1,5 +1,6 @@
 """Tests for output batching: `OutputBuffer` flushing rules and the `SysStream` file object."""
 
+import math
 import sys
 import types
 
@@ -37,8 +38,129 @@ def buf(clock: FakeClock, flushed: list) -> OutputBuffer:
 def test_same_type_is_merged_and_held(buf: OutputBuffer, flushed: list) -> None:
     buf.put("stdout", "1")
     buf.put("stdout", "\n")
+    # The first completed line of a run is sent at once ...
+    assert flushed == [[{"type": "stdout", "text": "1\n"}]]
+    # ... and later writes within `line_flush_time` of that flush are merged and held.
+    buf.put("stdout", "2")
+    buf.put("stdout", "\n")
+    assert flushed == [[{"type": "stdout", "text": "1\n"}]]
+    assert buf.parts == [{"type": "stdout", "text": "2\n"}]
+
+
+def test_line_flush_time_default() -> None:
+    assert OutputBuffer.line_flush_time == 0.05
+    assert OutputBuffer.flush_time == 1
+    assert OutputBuffer.flush_length == 1000
+
+
+def test_first_line_of_a_run_flushes_at_once(
+    buf: OutputBuffer, flushed: list, clock: FakeClock
+) -> None:
+    buf.put("stdout", "Training...")
     assert flushed == []
-    assert buf.parts == [{"type": "stdout", "text": "1\n"}]
+    buf.put("stdout", "\n")
+    assert flushed == [[{"type": "stdout", "text": "Training...\n"}]]
+    # A new run: the clock has not moved since that flush, yet its first line goes at once.
+    buf.put("stdout", "held\n")
+    buf.reset()
+    assert buf.last_flush_time == -math.inf
+    buf.put("stdout", "again\n")
+    assert flushed == [
+        [{"type": "stdout", "text": "Training...\n"}],
+        [{"type": "stdout", "text": "again\n"}],
+    ]
+
+
+def test_burst_of_lines_is_batched(buf: OutputBuffer, flushed: list, clock: FakeClock) -> None:
+    buf.put("stdout", "first\n")
+    for i in range(6):
+        clock.now += 1 / 128  # exact in binary: the last line is 6/128 = 0.047 s after the flush
+        buf.put("stdout", f"{i}\n")
+    assert flushed == [[{"type": "stdout", "text": "first\n"}]]
+    assert buf.parts == [{"type": "stdout", "text": "0\n1\n2\n3\n4\n5\n"}]
+
+
+def test_line_after_a_quiet_gap_flushes_at_once(
+    buf: OutputBuffer, flushed: list, clock: FakeClock
+) -> None:
+    buf.put("stdout", "first\n")
+    clock.now += 0.03
+    buf.put("stdout", "a\n")
+    # The gap counts from the last flush, not from the last write.
+    clock.now += 0.03
+    buf.put("stdout", "b\n")
+    clock.now += 10
+    buf.put("stdout", "done\n")
+    assert flushed == [
+        [{"type": "stdout", "text": "first\n"}],
+        [{"type": "stdout", "text": "a\nb\n"}],
+        [{"type": "stdout", "text": "done\n"}],
+    ]
+
+
+def test_tight_print_loop_sends_about_one_batch_per_line_flush_time(
+    buf: OutputBuffer, flushed: list, clock: FakeClock
+) -> None:
+    # One line every 1/64 s (exact in binary): 3/64 s is not more than 0.05, 4/64 s is.
+    for i in range(64):
+        buf.put("stdout", f"{i}\n")
+        clock.now += 1 / 64
+    buf.flush()
+    assert flushed == [
+        [{"type": "stdout", "text": "0\n"}],
+        *[
+            [{"type": "stdout", "text": "".join(f"{i}\n" for i in range(k - 3, k + 1))}]
+            for k in range(4, 64, 4)
+        ],
+        [{"type": "stdout", "text": "61\n62\n63\n"}],
+    ]
+
+
+def test_explicit_flush_counts_as_last_flush(
+    buf: OutputBuffer, flushed: list, clock: FakeClock
+) -> None:
+    buf.put("stdout", "a")
+    buf.flush()
+    buf.put("stdout", "b\n")
+    assert flushed == [[{"type": "stdout", "text": "a"}]]
+    clock.now += 0.06
+    buf.put("stdout", "c\n")
+    assert flushed == [[{"type": "stdout", "text": "a"}], [{"type": "stdout", "text": "b\nc\n"}]]
+
+
+def test_text_without_newline_is_not_flushed_by_the_line_rule(
+    buf: OutputBuffer, flushed: list, clock: FakeClock
+) -> None:
+    buf.put("stdout", "Loading")
+    clock.now += 0.5
+    buf.put("stdout", "...")
+    buf.put("stdout", " a\nb")  # a newline inside, but the text does not end with one
+    buf.put("stdout", "\r")
+    assert flushed == []
+    assert buf.parts == [{"type": "stdout", "text": "Loading... a\nb\r"}]
+    # Only the old one-second rule sends it.
+    clock.now += 0.6
+    buf.put("stdout", "!")
+    assert flushed == [[{"type": "stdout", "text": "Loading... a\nb\r!"}]]
+
+
+def test_type_change_and_length_still_flush_right_after_a_flush(
+    buf: OutputBuffer, flushed: list
+) -> None:
+    buf.put("stdout", "first\n")
+    buf.put("stdout", "x\n")
+    buf.put("stderr", "e")
+    buf.put("stdout", "y" * 1000)
+    assert flushed == [
+        [{"type": "stdout", "text": "first\n"}],
+        [{"type": "stdout", "text": "x\n"}, {"type": "stderr", "text": "e"}],
+        [{"type": "stdout", "text": "y" * 1000}],
+    ]
+
+
+def test_line_rule_applies_to_every_type(buf: OutputBuffer, flushed: list) -> None:
+    buf.put("stderr", "warning\n")
+    assert flushed == [[{"type": "stderr", "text": "warning\n"}]]
 
 
 def test_type_change_flushes_both_parts(buf: OutputBuffer, flushed: list) -> None:
@@ -87,9 +209,17 @@ def test_empty_flush_keeps_clock(buf: OutputBuffer, flushed: list, clock: FakeCl
     buf.flush()
     assert flushed == []
     assert buf.last_time == start
+    assert buf.last_flush_time == -math.inf
     clock.now += 0.6
     buf.put("stdout", "late")
     assert flushed == [[{"type": "stdout", "text": "late"}]]
+    assert buf.last_time == buf.last_flush_time == clock.now
+
+
+def test_empty_flush_keeps_first_line_immediate(buf: OutputBuffer, flushed: list) -> None:
+    buf.flush()
+    buf.put("stdout", "line\n")
+    assert flushed == [[{"type": "stdout", "text": "line\n"}]]
 
 
 def test_reset_drops_parts_and_restarts_clock(buf: OutputBuffer, clock: FakeClock) -> None:
@@ -98,6 +228,19 @@ def test_reset_drops_parts_and_restarts_clock(buf: OutputBuffer, clock: FakeCloc
     buf.reset()
     assert buf.parts == []
     assert buf.last_time == clock.now
+    assert buf.last_flush_time == -math.inf
+
+
+def test_flush_time_counts_from_reset(buf: OutputBuffer, flushed: list, clock: FakeClock) -> None:
+    buf.put("stdout", "x\n")
+    clock.now += 5
+    buf.reset()
+    clock.now += 0.9
+    buf.put("stdout", "a")
+    assert flushed == [[{"type": "stdout", "text": "x\n"}]]
+    clock.now += 0.2
+    buf.put("stdout", "b")
+    assert flushed == [[{"type": "stdout", "text": "x\n"}], [{"type": "stdout", "text": "ab"}]]
 
 
 def test_extras_are_never_merged(buf: OutputBuffer, flushed: list) -> None:
@@ -136,7 +279,7 @@ def test_flush_fn_error_still_clears(clock: FakeClock) -> None:
     with pytest.raises(OSError):
         buf.flush()
     assert buf.parts == []
-    assert buf.last_time == clock.now
+    assert buf.last_time == buf.last_flush_time == clock.now
 
 
 def test_sys_stream(buf: OutputBuffer, flushed: list) -> None:
@@ -151,6 +294,19 @@ def test_sys_stream(buf: OutputBuffer, flushed: list) -> None:
     assert flushed == [[{"type": "stderr", "text": "hélloab☃"}]]
     stream.flush()
     assert len(flushed) == 1
+
+
+def test_sys_stream_ignores_empty_writes(buf: OutputBuffer, flushed: list) -> None:
+    stream = SysStream("stdout", buf)
+    stream.write("line\n")
+    assert stream.write("") == 0
+    assert stream.buffer.write(b"") == 0
+    assert stream.buffer.write(bytearray()) == 0
+    stream.flush()
+    assert flushed == [[{"type": "stdout", "text": "line\n"}]]
+    assert buf.parts == []
+    with pytest.raises(TypeError, match=r"^Can only write str, not int$"):
+        stream.write(0)  # type: ignore[arg-type]
 
 
 def test_sys_stream_delegates_to_real_stdout(

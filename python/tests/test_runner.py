@@ -15,14 +15,15 @@ import textwrap
 import time
 import traceback
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import pyodide_worker_runner
-from pyodide_worker_runner import Runner, reset_session, run_code
+from pyodide_worker_runner import OutputBuffer, Runner, reset_session, run_code
+from pyodide_worker_runner.output import OutputPart
 from pyodide_worker_runner.runner import INPUT_UNAVAILABLE
 
 Event = tuple[str, dict[str, Any]]
@@ -90,6 +91,28 @@ class FakeClock:
         self.now += seconds
 
 
+@pytest.fixture(autouse=True)
+def buffer_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The clock of every output buffer that runners make during the test.
+
+    It stands still unless the test moves it, so which writes flush (the first line of a
+    run at once, later lines within `line_flush_time` batched) never depends on how fast
+    the machine runs the test.
+    """
+    fake = FakeClock()
+
+    class FakeClockBuffer(OutputBuffer):
+        def __init__(
+            self, flush_fn: Callable[[list[OutputPart]], object], *, clock: Any = fake
+        ) -> None:
+            super().__init__(flush_fn, clock=clock)
+
+    monkeypatch.setattr(Runner, "OutputBufferClass", FakeClockBuffer)
+    # `run_code` keeps one runner between calls: let it make a new one with this clock.
+    monkeypatch.setattr(pyodide_worker_runner.runner, "_shared_runner", None)
+    return fake
+
+
 @pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
@@ -126,7 +149,8 @@ def tb(runner: Runner | str, *frames: tuple[int, str, str], error: str) -> str:
 
 
 def test_simple_print(runner: Runner) -> None:
-    check(runner, "print(1); print(2)", [out(("stdout", "1\n2\n"))])
+    # The first line of a run is sent at once; the next, written right after, waits.
+    check(runner, "print(1); print(2)", [out(("stdout", "1\n")), out(("stdout", "2\n"))])
 
 
 def test_stdout_bytes(runner: Runner) -> None:
@@ -136,7 +160,7 @@ def test_stdout_bytes(runner: Runner) -> None:
 
 def test_stdout_buffer_bytes(runner: Runner) -> None:
     source = "import sys\nsys.stdout.buffer.write(b'raw\\n')\nprint('text')"
-    check(runner, source, [out(("stdout", "raw\ntext\n"))])
+    check(runner, source, [out(("stdout", "raw\n")), out(("stdout", "text\n"))])
 
 
 def test_stdout_write_non_str(runner: Runner) -> None:
@@ -156,7 +180,7 @@ def test_stdout_attrs(runner: Runner) -> None:
 
 def test_stderr(runner: Runner) -> None:
     source = "import sys\nprint('oops', file=sys.stderr)\nsys.stderr.write('more\\n')"
-    check(runner, source, [out(("stderr", "oops\nmore\n"))])
+    check(runner, source, [out(("stderr", "oops\n")), out(("stderr", "more\n"))])
 
 
 def test_non_ascii(runner: Runner) -> None:
@@ -184,7 +208,8 @@ def test_mixed_output(runner: Runner) -> None:
         runner,
         source,
         [
-            out(("stdout", "1\n2\n"), ("stderr", "3")),
+            out(("stdout", "1\n")),
+            out(("stdout", "2\n"), ("stderr", "3")),
             out(("stderr", "\n4\n"), ("stdout", "5")),
             out(("stdout", "\n6\n"), ("stderr", "7")),
             out(
@@ -214,14 +239,19 @@ def test_flush_direct(runner: Runner) -> None:
         print(4)
         """
     )
-    check(runner, source, [out(("stdout", "1\n2\n")), out(("stdout", "3\n4\n"))])
+    # After the explicit flush, "3\n" is within `line_flush_time` of it and waits.
+    check(
+        runner,
+        source,
+        [out(("stdout", "1\n")), out(("stdout", "2\n")), out(("stdout", "3\n4\n"))],
+    )
 
 
-def test_flush_time(runner: Runner, recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = FakeClock()
-    runner.output_buffer.clock = clock
+def test_flush_time(
+    runner: Runner, buffer_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # User code moves the fake clock through an importable module.
-    monkeypatch.setitem(sys.modules, "fake_clock", clock)
+    monkeypatch.setitem(sys.modules, "fake_clock", buffer_clock)
     source = textwrap.dedent(
         """\
         import fake_clock
@@ -232,24 +262,27 @@ def test_flush_time(runner: Runner, recorder: Recorder, monkeypatch: pytest.Monk
         print(4)
         """
     )
-    check(runner, source, [out(("stdout", "1\n2\n3")), out(("stdout", "\n4\n"))])
+    # "1\n" is the first line; "3" is the first write over a second after that flush.
+    check(
+        runner,
+        source,
+        [out(("stdout", "1\n")), out(("stdout", "2\n3")), out(("stdout", "\n4\n"))],
+    )
 
 
-def test_flush_time_after_sleep(runner: Runner) -> None:
-    clock = FakeClock()
-    runner.output_buffer.clock = clock
+def test_flush_time_after_sleep(runner: Runner, buffer_clock: FakeClock) -> None:
     recorder = runner._callback
     assert isinstance(recorder, Recorder)
 
     def callback(event_type: str, data: dict[str, Any]) -> Any:
         if event_type == "sleep":
-            clock.advance(data["seconds"])
+            buffer_clock.advance(data["seconds"])
         return recorder(event_type, data)
 
     runner.set_callback(callback)
     recorder.events.clear()
     runner.run("import time\nprint(1)\ntime.sleep(1.5)\nprint(2)\nprint(3)")
-    # The sleep flushes first; the first write after it is over a second late.
+    # "1\n" is the first line; the first write after the sleep is over a second late.
     assert recorder.events == [
         out(("stdout", "1\n")),
         ("sleep", {"seconds": 1.5}),
@@ -258,8 +291,36 @@ def test_flush_time_after_sleep(runner: Runner) -> None:
     ]
 
 
+def test_first_line_is_sent_before_a_long_computation(
+    runner: Runner, recorder: Recorder, buffer_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "fake_clock", buffer_clock)
+    monkeypatch.setitem(sys.modules, "recorder", recorder)
+    source = textwrap.dedent(
+        """\
+        import fake_clock, recorder
+        print("Training...")
+        sent_before_loop = list(recorder.events)
+        fake_clock.advance(30)  # the long loop: it writes nothing
+        print("Epoch 1")
+        sent_after_loop = list(recorder.events)
+        print("done")
+        """
+    )
+    training = out(("stdout", "Training...\n"))
+    # "Epoch 1" is the first write over a second after the last flush (the old rule).
+    check(runner, source, [training, out(("stdout", "Epoch 1")), out(("stdout", "\ndone\n"))])
+    assert runner.namespace["sent_before_loop"] == [training]
+    assert runner.namespace["sent_after_loop"] == [training, out(("stdout", "Epoch 1"))]
+
+
 def test_flush_big_output(runner: Runner) -> None:
-    check(runner, "for _ in range(3000): print(9)", [out(("stdout", "9\n" * 500))] * 6)
+    # The first line goes at once, then every 1000 characters, then the rest at the end.
+    check(
+        runner,
+        "for _ in range(3000): print(9)",
+        [out(("stdout", "9\n")), *[out(("stdout", "9\n" * 500))] * 5, out(("stdout", "9\n" * 499))],
+    )
 
 
 # -- errors ----------------------------------------------------------------------
@@ -380,7 +441,12 @@ def test_custom_serialize_hooks(recorder: Recorder, tmp_path: Path) -> None:
 
 def test_single(runner: Runner) -> None:
     check(runner, "1 + 2", [out(("stdout", "3\n"))], mode="single")
-    check(runner, "for i in range(2): print(i)", [out(("stdout", "0\n1\n"))], mode="single")
+    check(
+        runner,
+        "for i in range(2): print(i)",
+        [out(("stdout", "0\n")), out(("stdout", "1\n"))],
+        mode="single",
+    )
 
 
 def test_eval(runner: Runner, recorder: Recorder) -> None:
@@ -577,7 +643,8 @@ def test_echo_is_flushed_at_once(runner: Runner, recorder: Recorder) -> None:
         runner,
         'print("a"); x = input("Name? "); print(x)',
         [
-            out(("stdout", "a\n"), ("input_prompt", "Name? ")),
+            out(("stdout", "a\n")),
+            out(("input_prompt", "Name? ")),
             ("input", {"prompt": "Name? "}),
             out(("input", "Bob\n")),
             out(("stdout", "Bob\n")),
@@ -599,12 +666,13 @@ def test_interrupted_input_leaves_no_line(runner: Runner, recorder: Recorder) ->
     runner.set_callback(callback)
     recorder.events.clear()
     runner.run("print(1)\ninput('? ')", fresh_namespace=False)
-    assert recorder.events[:2] == [
-        out(("stdout", "1\n"), ("input_prompt", "? ")),
+    assert recorder.events[:3] == [
+        out(("stdout", "1\n")),
+        out(("input_prompt", "? ")),
         ("input", {"prompt": "? "}),
     ]
     # This test's callback is not internal, so its frame shows too.
-    [(_, data)] = recorder.events[2:]
+    [(_, data)] = recorder.events[3:]
     [part] = data["parts"]
     assert part["type"] == "traceback"
     assert part["text"].startswith(
@@ -677,8 +745,8 @@ def test_sleep(runner: Runner) -> None:
 def test_sleep_flushes_first(runner: Runner) -> None:
     check(
         runner,
-        "import time\nprint('a')\ntime.sleep(0.25)\nprint('b')",
-        [out(("stdout", "a\n")), ("sleep", {"seconds": 0.25}), out(("stdout", "b\n"))],
+        "import time\nprint('a', end='')\ntime.sleep(0.25)\nprint('b')",
+        [out(("stdout", "a")), ("sleep", {"seconds": 0.25}), out(("stdout", "b\n"))],
     )
 
 
@@ -912,7 +980,8 @@ def test_run_code_echo_is_sent_at_once(tmp_path: Path) -> None:
     assert_sent(
         host,
         [
-            sent_out(("stdout", "a\n"), ("input_prompt", "Name? ")),
+            sent_out(("stdout", "a\n")),
+            sent_out(("input_prompt", "Name? ")),
             sent_json("input", {"prompt": "Name? "}),
             sent_out(("input", "Bob\n")),
             sent_out(("stdout", "Bob\n")),
@@ -937,15 +1006,8 @@ def test_run_code_traceback(tmp_path: Path) -> None:
         "ValueError: bad\n"
     )
     assert [(t, json.loads(j)) for t, j in host.sent] == [
-        (
-            "output",
-            {
-                "parts": [
-                    {"type": "stdout", "text": "before\n"},
-                    {"type": "traceback", "text": text},
-                ]
-            },
-        )
+        ("output", {"parts": [{"type": "stdout", "text": "before\n"}]}),
+        ("output", {"parts": [{"type": "traceback", "text": text}]}),
     ]
     assert Path(filename).read_text(encoding="utf-8") == "print('before')\nraise ValueError('bad')"
 
@@ -965,7 +1027,8 @@ def test_run_code_input_unavailable(tmp_path: Path) -> None:
     assert_sent(
         host,
         [
-            sent_out(("stdout", "a\n"), ("input_prompt", "name? ")),
+            sent_out(("stdout", "a\n")),
+            sent_out(("input_prompt", "name? ")),
             sent_json("input", {"prompt": "name? "}),
             sent_out(("traceback", expected)),
         ],
@@ -1006,7 +1069,8 @@ def test_run_code_input_interrupted(tmp_path: Path) -> None:
     assert_sent(
         host,
         [
-            sent_out(("stdout", "a\n"), ("input_prompt", "")),
+            sent_out(("stdout", "a\n")),
+            sent_out(("input_prompt", "")),
             sent_json("input", {"prompt": ""}),
             sent_out(("traceback", expected)),
         ],
@@ -1491,7 +1555,10 @@ def test_run_code_session_module_is_main(tmp_path: Path) -> None:
         """
     ).format(second)
     run_code(source, host, filename=second)
-    assert host.events() == [out(("stdout", "True True __main__ True\nTrue\n"))]
+    assert host.events() == [
+        out(("stdout", "True True __main__ True\n")),
+        out(("stdout", "True\n")),
+    ]
     assert sys.modules.get("__main__") is before
     shared = pyodide_worker_runner.runner._shared_runner
     assert shared is not None

@@ -368,6 +368,8 @@ fn on_python_event(session: &Session, event_type: &str, data_json: &str) -> JsVa
                     OutputPart::decode_list(&event).map_err(|error| error.0)
                 });
             match parsed {
+                // `input("")` puts an empty prompt: nothing to show, so no message.
+                Ok(parts) if parts.iter().all(|part| part.text.is_empty()) => {}
                 Ok(parts) => post(&FromWorker::Output { id, parts }),
                 Err(error) => web_sys::console::error_1(
                     &["python-runner: unreadable output event: ", &error]
