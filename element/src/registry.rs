@@ -482,6 +482,8 @@ fn start_worker(
     let pyodide_url = pyodide_url(host)?;
     let transport = choose_transport(preferred_transport(host));
     if let Some(adopted) = spare::take(&pyodide_url, transport, id) {
+        // Whoever needed this one (a restart, most likely) may well need the next one soon.
+        refill_spare(pyodide_url, transport);
         return Ok((adopted.client, adopted.ready));
     }
     let owner: Owner = Rc::new(Cell::new(Some(id)));
@@ -535,21 +537,25 @@ fn worker_ready(instance: &mut Instance, version: String, transport: Transport) 
 /// spare never competes with the page's first Pyodide load), a little later, so it does not
 /// compete with the code that just started either.
 fn warm_spare(instance: &Instance) {
-    let (Ok(pyodide_url), Some(worker)) = (pyodide_url(&instance.host), &instance.worker) else {
-        return;
-    };
-    let requested = worker.transport();
+    if let (Ok(pyodide_url), Some(worker)) = (pyodide_url(&instance.host), &instance.worker) {
+        refill_spare(pyodide_url, worker.transport());
+    }
+}
+
+/// Starts a spare for `pyodide_url` and `transport` after [`SPARE_DELAY_MS`], unless one exists
+/// by then or the page has no elements left.
+fn refill_spare(pyodide_url: String, transport: Transport) {
     wasm_bindgen_futures::spawn_local(async move {
         delay(SPARE_DELAY_MS).await;
         if live_instance_count() > 0 {
-            spare::ensure(&pyodide_url, requested, |owner, serial| {
-                spawn_worker(&pyodide_url, requested, owner, serial)
+            spare::ensure(&pyodide_url, transport, |owner, serial| {
+                spawn_worker(&pyodide_url, transport, owner, serial)
             });
         }
     });
 }
 
-/// How long after code starts running the spare starts booting.
+/// How long after code starts running (or a spare is taken) the next spare starts booting.
 const SPARE_DELAY_MS: u32 = 300;
 
 fn diagnostics(version: &str, transport: Transport) -> String {

@@ -4,7 +4,8 @@
 //!
 //! A spare is started a moment after code starts running in some element's ready worker (so it
 //! never competes with the page's first Pyodide load, and a page whose code never runs pays
-//! nothing), and dropped when the page has no elements left.
+//! nothing), started again a moment after one is taken, and dropped when the page has no
+//! elements left.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
