@@ -1,7 +1,7 @@
 //! `bench [--runs N] [--quick] ...`: time to first output of `<python-runner>` against bare Pyodide in a module
-//! worker (cold and warm, in headless Chromium), the element's interaction latencies (input, Stop, restart with the
-//! spare worker) and the size of `target/dist/python-runner.js`; prints a table and writes JSON to `target/bench/`.
-//! Run through `cargo bundle bench`, which builds the release bundle first.
+//! worker (cold and warm, in headless Chromium), the element's interaction latencies per transport (input, Stop,
+//! restart with the spare worker) and the size of `target/dist/python-runner.js`; prints a table and writes JSON
+//! to `target/bench/`. Run through `cargo bundle bench`, which builds the release bundle first.
 
 use anyhow::{bail, Context, Result};
 use flate2::write::GzEncoder;
@@ -30,12 +30,15 @@ Prints a table; writes target/bench/bench-<unix time>.json and target/bench/late
   --skip-interaction  no interaction part (below)
   --only-interaction  only the interaction part (no time to first output)
 
-Interaction (one warm browser per server: isolated, transport atomics; not isolated, transport jspi), on
-tests/fixtures/bench/interact.html: input latency over a loop of 200 input() calls (--quick: 50), page write
--> Python has the line, and Enter -> next input field; Stop -> KeyboardInterrupt on screen in a busy loop
-(isolated only), time.sleep(60) and input(), 10 samples each (--quick: 3); Stop that replaces Python with the
-pre-warmed spare (busy loop when not isolated, sum(range(10**15)) after the 1 s grace when isolated): restart
-notice -> ready event, 5 samples (--quick: 2), against a fresh element's created -> ready on a new page load.
+Interaction (one warm browser, fresh profile, per variant: isolated, transport atomics; isolated, transport
+service-worker; not isolated, transport jspi; not isolated, transport service-worker: the page registers
+/dist/python-runner.js as its service worker, creates the element with transport=\"service-worker\" once the
+page is controlled, and unregisters it at the end), on tests/fixtures/bench/interact.html: input latency over a
+loop of 200 input() calls (--quick: 50), page write -> Python has the line, and Enter -> next input field;
+Stop -> KeyboardInterrupt on screen in a busy loop (atomics only), time.sleep(60) and input(), 10 samples each
+(--quick: 3); Stop that replaces Python with the pre-warmed spare (busy loop without atomics,
+sum(range(10**15)) after the 1 s grace with atomics): restart notice -> ready event, 5 samples (--quick: 2),
+against a fresh element's created -> ready on a new page load.
 
 Exit status: 0 when every variant and every interaction measurement produced at least one sample (targets missed
 or not), 1 otherwise.";
@@ -516,6 +519,7 @@ fn run_warm(
 /// Input latency targets (median of page write → Python has the line), ms.
 const TARGET_INPUT_ATOMICS: f64 = 1.0;
 const TARGET_INPUT_JSPI: f64 = 5.0;
+const TARGET_INPUT_SERVICE_WORKER: f64 = 10.0;
 /// Stop → `KeyboardInterrupt` on screen, median, ms.
 const TARGET_STOP: f64 = 20.0;
 /// Restart notice → `ready` with the spare worker, median, ms.
@@ -612,20 +616,36 @@ impl Series {
     }
 }
 
-/// Which server an interaction run uses, and what the element must do there.
+/// Which server an interaction run uses, which transport the element must use there, and what Stop does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Page {
     /// Cross-origin isolated: shared memory, Stop interrupts anything but C code.
     Isolated,
     /// Not isolated: JSPI, Stop interrupts only waits (input, sleep); busy code is restarted.
     NotIsolated,
+    /// Not isolated, the bundle registered as the page's service worker and the element's
+    /// `transport="service-worker"`: like JSPI, Stop interrupts only waits; busy code is restarted.
+    ServiceWorker,
+    /// The same on the cross-origin isolated server (the attribute wins over Atomics).
+    IsolatedServiceWorker,
 }
 
 impl Page {
+    /// Every interaction variant, in the order they run; the service-worker ones come last on their server, so
+    /// that no variant runs on an origin with a registered service worker (each also has its own browser).
+    const ALL: [Page; 4] = [
+        Page::Isolated,
+        Page::IsolatedServiceWorker,
+        Page::NotIsolated,
+        Page::ServiceWorker,
+    ];
+
     fn key(self) -> &'static str {
         match self {
             Page::Isolated => "isolated",
             Page::NotIsolated => "not_isolated",
+            Page::ServiceWorker => "not_isolated_service_worker",
+            Page::IsolatedServiceWorker => "isolated_service_worker",
         }
     }
 
@@ -633,13 +653,38 @@ impl Page {
         match self {
             Page::Isolated => "isolated (transport atomics)",
             Page::NotIsolated => "not isolated (transport jspi)",
+            Page::ServiceWorker => "not isolated (transport service-worker)",
+            Page::IsolatedServiceWorker => "isolated (transport service-worker)",
         }
+    }
+
+    fn isolated(self) -> bool {
+        matches!(self, Page::Isolated | Page::IsolatedServiceWorker)
     }
 
     fn transport(self) -> &'static str {
         match self {
             Page::Isolated => "atomics",
             Page::NotIsolated => "jspi",
+            Page::ServiceWorker | Page::IsolatedServiceWorker => "service-worker",
+        }
+    }
+
+    /// The element's `transport` attribute (`interact.html`'s `create(transport)`); `None`: the default.
+    fn transport_attribute(self) -> Option<&'static str> {
+        self.service_worker().then_some("service-worker")
+    }
+
+    /// The page registers the bundle as its service worker first (and unregisters it at the end).
+    fn service_worker(self) -> bool {
+        matches!(self, Page::ServiceWorker | Page::IsolatedServiceWorker)
+    }
+
+    fn input_target(self) -> f64 {
+        match self {
+            Page::Isolated => TARGET_INPUT_ATOMICS,
+            Page::NotIsolated => TARGET_INPUT_JSPI,
+            Page::ServiceWorker | Page::IsolatedServiceWorker => TARGET_INPUT_SERVICE_WORKER,
         }
     }
 
@@ -647,7 +692,9 @@ impl Page {
     fn stop_kinds(self) -> &'static [&'static str] {
         match self {
             Page::Isolated => &["busy", "sleep", "input"],
-            Page::NotIsolated => &["sleep", "input"],
+            Page::NotIsolated | Page::ServiceWorker | Page::IsolatedServiceWorker => {
+                &["sleep", "input"]
+            }
         }
     }
 
@@ -655,7 +702,7 @@ impl Page {
     fn restart_kind(self) -> &'static str {
         match self {
             Page::Isolated => "stuck",
-            Page::NotIsolated => "busy",
+            Page::NotIsolated | Page::ServiceWorker | Page::IsolatedServiceWorker => "busy",
         }
     }
 }
@@ -668,6 +715,10 @@ struct Interaction {
     transport: Option<String>,
     /// Why the run stopped early or did not start (the browser or the page failed).
     aborted: Option<String>,
+    /// Service-worker pages: registering the bundle → it controls the page, on the first load, ms.
+    service_worker_setup: Option<f64>,
+    /// Service-worker pages: how unregistering at the end went (`None`: not tried).
+    unregistered: Option<std::result::Result<u64, String>>,
     write_to_python: Series,
     enter_to_field: Series,
     /// Stop → KeyboardInterrupt, in the order of `Page::stop_kinds`.
@@ -679,10 +730,7 @@ struct Interaction {
 
 impl Interaction {
     fn new(page: Page) -> Interaction {
-        let input_target = match page {
-            Page::Isolated => TARGET_INPUT_ATOMICS,
-            Page::NotIsolated => TARGET_INPUT_JSPI,
-        };
+        let input_target = page.input_target();
         let stop_label = |kind: &str| match kind {
             "busy" => "Stop -> KeyboardInterrupt shown: while True: pass",
             "sleep" => "Stop -> KeyboardInterrupt shown: time.sleep(60)",
@@ -698,7 +746,7 @@ impl Interaction {
                 "restart (sum(range(10**15)), Stop, 1 s grace): notice -> ready",
                 "  same, Stop -> ready (incl. the 1 s grace)",
             ),
-            Page::NotIsolated => (
+            Page::NotIsolated | Page::ServiceWorker | Page::IsolatedServiceWorker => (
                 "restart (while True: pass, Stop): notice -> ready",
                 "  same, Stop -> ready",
             ),
@@ -707,6 +755,8 @@ impl Interaction {
             page,
             transport: None,
             aborted: None,
+            service_worker_setup: None,
+            unregistered: None,
             write_to_python: Series::new(
                 "input_write_to_python",
                 "input: page write -> Python has the line",
@@ -759,6 +809,15 @@ impl Interaction {
             "label": self.page.label(),
             "expected_transport": self.page.transport(),
             "transport": self.transport,
+            "cross_origin_isolated": self.page.isolated(),
+            "service_worker": self.page.service_worker().then(|| json!({
+                "setup_ms": self.service_worker_setup.map(round3),
+                "unregistered": match &self.unregistered {
+                    Some(Ok(n)) => json!(n),
+                    Some(Err(e)) => json!({ "error": e }),
+                    None => Value::Null,
+                },
+            })),
             "aborted": self.aborted,
             "complete": self.complete(),
             "metrics": self
@@ -809,26 +868,62 @@ fn numbers(value: &Value, key: &str) -> Result<Vec<f64>> {
         .collect()
 }
 
-/// Loads interact.html afresh and creates its element; returns the created → ready time and the transport.
-fn open_page(browser: &Browser, server: &Server) -> Result<(f64, Option<String>)> {
+/// What `interact.html`'s `create()` reported.
+struct Created {
+    /// Created → ready event, ms.
+    ready: f64,
+    /// The element's `activeTransport`.
+    transport: Option<String>,
+    /// Service-worker pages: registering → controlled, ms (0 when the page was controlled from the start).
+    service_worker_setup: Option<f64>,
+}
+
+impl Created {
+    /// The element must use the page's transport.
+    fn expect_transport(&self, page: Page) -> Result<()> {
+        let expected = page.transport();
+        if self.transport.as_deref() != Some(expected) {
+            bail!(
+                "the element's activeTransport is {:?}, expected {expected:?} on this page",
+                self.transport
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Loads interact.html afresh and creates its element with the page's transport attribute (for the service
+/// worker, after registering it and waiting until it controls the page).
+fn open_page(browser: &Browser, server: &Server, page: Page) -> Result<Created> {
     browser.goto(&server.url("/fixtures/bench/interact.html"))?;
-    let created = interact(browser, "create()")?;
-    Ok((
-        number(&created, "ready_ms")?,
-        created["transport"].as_str().map(str::to_owned),
-    ))
+    let argument = page
+        .transport_attribute()
+        .map_or_else(String::new, |t| json!(t).to_string());
+    let created = interact(browser, &format!("create({argument})"))?;
+    Ok(Created {
+        ready: number(&created, "ready_ms")?,
+        transport: created["transport"].as_str().map(str::to_owned),
+        service_worker_setup: created["sw_ms"].as_f64(),
+    })
 }
 
 /// Loads interact.html for measuring: the element must use the page's transport; then waits for the spare.
 fn open_measuring_page(browser: &Browser, server: &Server, out: &mut Interaction) -> Result<()> {
-    let (_, transport) = open_page(browser, server)?;
-    out.transport.clone_from(&transport);
-    let expected = out.page.transport();
-    if transport.as_deref() != Some(expected) {
-        bail!("the element's activeTransport is {transport:?}, expected {expected:?} on this page");
-    }
+    let created = open_page(browser, server, out.page)?;
+    out.transport.clone_from(&created.transport);
+    created.expect_transport(out.page)?;
     std::thread::sleep(SPARE_SETTLE);
     Ok(())
+}
+
+/// Service-worker pages: unregisters the origin's service workers from a fresh load of interact.html, so
+/// nothing else on the origin runs under it. Returns how many registrations there were.
+fn unregister_service_workers(browser: &Browser, server: &Server) -> Result<u64> {
+    browser.goto(&server.url("/fixtures/bench/interact.html"))?;
+    let result = interact(browser, "unregister()")?;
+    result["unregistered"]
+        .as_u64()
+        .with_context(|| format!("no count \"unregistered\" in {result}"))
 }
 
 fn fine_ms(x: f64) -> String {
@@ -867,12 +962,11 @@ fn record_failure(
     }
 }
 
-/// The interaction part on one server, in one browser: a warm-up load, the fresh-element baseline, then on one
-/// page input latency, Stop → KeyboardInterrupt, and restarts with the spare. Never fails: problems are
-/// recorded in the result.
+/// The interaction part on one server, in one browser (a fresh profile): a warm-up load, the fresh-element
+/// baseline, then on one page input latency, Stop → KeyboardInterrupt, and restarts with the spare; on
+/// service-worker pages, unregistering it at the end. Never fails: problems are recorded in the result.
 fn run_interaction(server: &Server, counts: InteractionCounts, page: Page) -> Interaction {
     let mut out = Interaction::new(page);
-    let label = page.key();
     eprintln!(
         "interaction, {} (one browser): {} input lines, {} Stop samples per kind, {} restarts, {} fresh loads",
         page.label(),
@@ -890,26 +984,62 @@ fn run_interaction(server: &Server, counts: InteractionCounts, page: Page) -> In
             return out;
         }
     };
+    measure_interaction(&browser, server, counts, &mut out);
+    if page.service_worker() {
+        let unregistered = unregister_service_workers(&browser, server).map_err(|e| report(&e));
+        match &unregistered {
+            Ok(n) => eprintln!(
+                "  {:<40} {n} registration(s)",
+                format!("{} unregister", page.key())
+            ),
+            Err(e) => eprintln!("  {} unregister FAILED: {}", page.key(), first_line(e)),
+        }
+        out.unregistered = Some(unregistered);
+    }
+    out
+}
+
+/// The measurements of [`run_interaction`]; returns early when the measuring page cannot be (re)loaded.
+fn measure_interaction(
+    browser: &Browser,
+    server: &Server,
+    counts: InteractionCounts,
+    out: &mut Interaction,
+) {
+    let page = out.page;
+    let label = page.key();
     let settle = || {
         let _ = browser.goto("about:blank");
         std::thread::sleep(SETTLE_WARM);
     };
 
     // Warm-up (HTTP and wasm code caches), then the baseline: a fresh element on a new page has no spare.
-    match open_page(&browser, server) {
-        Ok((ms, transport)) => eprintln!(
-            "  {:<40} {} ms (transport {})",
-            format!("{label} warm-up load"),
-            fine_ms(ms),
-            transport.as_deref().unwrap_or("?")
-        ),
+    match open_page(browser, server, page) {
+        Ok(created) => {
+            let setup = created.service_worker_setup.map_or_else(String::new, |ms| {
+                format!(
+                    ", service worker registered -> controlling {} ms",
+                    fine_ms(ms)
+                )
+            });
+            eprintln!(
+                "  {:<40} {} ms (transport {}{setup})",
+                format!("{label} warm-up load"),
+                fine_ms(created.ready),
+                created.transport.as_deref().unwrap_or("?")
+            );
+            out.service_worker_setup = created.service_worker_setup;
+        }
         Err(e) => eprintln!("  {label} warm-up load FAILED: {}", first_line(&report(&e))),
     }
     settle();
     for i in 0..counts.fresh {
         let what = format!("{label} fresh element {}/{}", i + 1, counts.fresh);
-        match open_page(&browser, server) {
-            Ok((ms, _)) => {
+        match open_page(browser, server, page).and_then(|created| {
+            created.expect_transport(page)?;
+            Ok(created.ready)
+        }) {
+            Ok(ms) => {
                 eprintln!("  {what:<40} created -> ready {} ms", fine_ms(ms));
                 out.fresh_ready.values.push(ms);
             }
@@ -922,22 +1052,22 @@ fn run_interaction(server: &Server, counts: InteractionCounts, page: Page) -> In
         settle();
     }
 
-    if let Err(e) = open_measuring_page(&browser, server, &mut out) {
+    if let Err(e) = open_measuring_page(browser, server, out) {
         let why = format!("opening the measuring page: {}", report(&e));
         eprintln!("  {why}");
         out.aborted = Some(why);
-        return out;
+        return;
     }
 
     // Input latency.
-    if let Err(e) = interact(&browser, &format!("input({INPUT_WARMUP_LINES})")) {
+    if let Err(e) = interact(browser, &format!("input({INPUT_WARMUP_LINES})")) {
         eprintln!(
             "  {label} input warm-up FAILED: {}",
             first_line(&report(&e))
         );
     }
     let what = format!("{label} input x{}", counts.input_lines);
-    let measured = interact(&browser, &format!("input({})", counts.input_lines))
+    let measured = interact(browser, &format!("input({})", counts.input_lines))
         .and_then(|r| Ok((numbers(&r, "write_to_python")?, numbers(&r, "cycle")?)));
     match measured {
         Ok((write, cycle)) => {
@@ -951,15 +1081,8 @@ fn run_interaction(server: &Server, counts: InteractionCounts, page: Page) -> In
             out.enter_to_field.values = cycle;
         }
         Err(e) => {
-            if !record_failure(
-                &browser,
-                server,
-                &mut out,
-                |o| &mut o.write_to_python,
-                &what,
-                &e,
-            ) {
-                return out;
+            if !record_failure(browser, server, out, |o| &mut o.write_to_python, &what, &e) {
+                return;
             }
         }
     }
@@ -968,7 +1091,7 @@ fn run_interaction(server: &Server, counts: InteractionCounts, page: Page) -> In
     for round in 0..counts.stop {
         for (i, kind) in page.stop_kinds().iter().enumerate() {
             let what = format!("{label} stop {kind} {}/{}", round + 1, counts.stop);
-            match interact(&browser, &format!("stop({})", json!(kind)))
+            match interact(browser, &format!("stop({})", json!(kind)))
                 .and_then(|r| number(&r, "ms"))
             {
                 Ok(ms) => {
@@ -976,8 +1099,8 @@ fn run_interaction(server: &Server, counts: InteractionCounts, page: Page) -> In
                     out.stops[i].values.push(ms);
                 }
                 Err(e) => {
-                    if !record_failure(&browser, server, &mut out, |o| &mut o.stops[i], &what, &e) {
-                        return out;
+                    if !record_failure(browser, server, out, |o| &mut o.stops[i], &what, &e) {
+                        return;
                     }
                 }
             }
@@ -987,17 +1110,14 @@ fn run_interaction(server: &Server, counts: InteractionCounts, page: Page) -> In
     // Restarts with the spare; each one's replacement spare boots before the next.
     for round in 0..counts.restart {
         let what = format!("{label} restart {}/{}", round + 1, counts.restart);
-        let sample = interact(
-            &browser,
-            &format!("restart({})", json!(page.restart_kind())),
-        )
-        .and_then(|r| {
-            let transport = r["transport"].as_str().unwrap_or_default();
-            if transport != page.transport() {
-                bail!("after the restart the element's activeTransport is {transport:?}");
-            }
-            Ok((number(&r, "notice_to_ready")?, number(&r, "stop_to_ready")?))
-        });
+        let sample = interact(browser, &format!("restart({})", json!(page.restart_kind())))
+            .and_then(|r| {
+                let transport = r["transport"].as_str().unwrap_or_default();
+                if transport != page.transport() {
+                    bail!("after the restart the element's activeTransport is {transport:?}");
+                }
+                Ok((number(&r, "notice_to_ready")?, number(&r, "stop_to_ready")?))
+            });
         match sample {
             Ok((ms, from_stop)) => {
                 eprintln!(
@@ -1010,13 +1130,12 @@ fn run_interaction(server: &Server, counts: InteractionCounts, page: Page) -> In
                 std::thread::sleep(RESTART_SETTLE);
             }
             Err(e) => {
-                if !record_failure(&browser, server, &mut out, |o| &mut o.restart, &what, &e) {
-                    return out;
+                if !record_failure(browser, server, out, |o| &mut o.restart, &what, &e) {
+                    return;
                 }
             }
         }
     }
-    out
 }
 
 /// The interaction section of the table.
@@ -1024,7 +1143,7 @@ fn interaction_table(out: &mut String, runs: &[Interaction], counts: Interaction
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "Interaction, ms (one warm browser per server; {} input lines, {} Stop samples per kind, {} restarts, {} fresh loads)",
+        "Interaction, ms (one warm browser, fresh profile, per variant; {} input lines, {} Stop samples per kind, {} restarts, {} fresh loads)",
         counts.input_lines, counts.stop, counts.restart, counts.fresh
     );
     for run in runs {
@@ -1083,6 +1202,20 @@ fn interaction_table(out: &mut String, runs: &[Interaction], counts: Interaction
                 };
                 let _ = writeln!(out, "    {}: FAILED{times}: {line}", series.key);
             }
+        }
+        if run.page.service_worker() {
+            let setup = run
+                .service_worker_setup
+                .map_or_else(|| "-".into(), |ms| format!("{} ms", fine_ms(ms)));
+            let unregistered = match &run.unregistered {
+                Some(Ok(n)) => format!("{n} registration(s) unregistered at the end"),
+                Some(Err(e)) => format!("unregistering at the end FAILED: {}", first_line(e)),
+                None => "not unregistered".into(),
+            };
+            let _ = writeln!(
+                out,
+                "    service worker: registered -> controlling the first page {setup}; {unregistered}"
+            );
         }
         if let Some(why) = &run.aborted {
             let _ = writeln!(out, "    ABORTED: {}", first_line(why));
@@ -1609,7 +1742,9 @@ fn run(args: &Args) -> Result<bool> {
         ));
     }
     if args.interaction {
-        interaction.push(run_interaction(&isolated, counts, Page::Isolated));
+        for page in Page::ALL.into_iter().filter(|p| p.isolated()) {
+            interaction.push(run_interaction(&isolated, counts, page));
+        }
     }
     drop(isolated);
     let ttfo_plain = args.ttfo && args.warm_runs > 0 && args.not_isolated;
@@ -1623,7 +1758,9 @@ fn run(args: &Args) -> Result<bool> {
             ));
         }
         if args.interaction {
-            interaction.push(run_interaction(&plain, counts, Page::NotIsolated));
+            for page in Page::ALL.into_iter().filter(|p| !p.isolated()) {
+                interaction.push(run_interaction(&plain, counts, page));
+            }
         }
     }
     let took = started.elapsed();
@@ -1763,6 +1900,43 @@ mod tests {
         .is_err());
         assert_eq!(InteractionCounts::new(false).input_lines, 200);
         assert_eq!(InteractionCounts::new(true).input_lines, 50);
+    }
+
+    #[test]
+    fn service_worker_variants_run_last_on_their_server() {
+        let keys: Vec<&str> = Page::ALL.iter().map(|p| p.key()).collect();
+        assert_eq!(
+            keys,
+            [
+                "isolated",
+                "isolated_service_worker",
+                "not_isolated",
+                "not_isolated_service_worker"
+            ]
+        );
+        for isolated in [true, false] {
+            let on_server: Vec<Page> = Page::ALL
+                .into_iter()
+                .filter(|p| p.isolated() == isolated)
+                .collect();
+            assert_eq!(on_server.last().map(|p| p.service_worker()), Some(true));
+        }
+        let run = Interaction::new(Page::ServiceWorker);
+        assert_eq!(run.write_to_python.target, Some(10.0));
+        assert_eq!(run.stops.len(), 2);
+        assert_eq!(Page::ServiceWorker.restart_kind(), "busy");
+        assert_eq!(
+            Page::ServiceWorker.transport_attribute(),
+            Some("service-worker")
+        );
+        assert_eq!(Page::NotIsolated.transport_attribute(), None);
+        let json = run.to_json();
+        assert_eq!(json["expected_transport"], json!("service-worker"));
+        assert_eq!(json["service_worker"]["unregistered"], Value::Null);
+        assert_eq!(
+            Interaction::new(Page::Isolated).to_json()["service_worker"],
+            Value::Null
+        );
     }
 
     #[test]
