@@ -89,18 +89,18 @@ async fn loads_pyodide_and_runs_code_with_output_events() {
             send_event.as_ref(),
         )
         .expect_throw("run_code");
-    // print() writes the text and the newline separately; a change of type flushes both parts.
+    // The first completed line of a run is sent at once; the stderr line written right after it
+    // waits for the end of the run (lines within 50 ms of a flush are batched).
     assert_eq!(
         events.borrow().as_slice(),
         [
             (
                 "output".to_string(),
-                r#"{"parts": [{"type": "stdout", "text": "hé 1\n"}, {"type": "stderr", "text": "e"}]}"#
-                    .to_string()
+                r#"{"parts": [{"type": "stdout", "text": "hé 1\n"}]}"#.to_string()
             ),
             (
                 "output".to_string(),
-                r#"{"parts": [{"type": "stderr", "text": "\n"}]}"#.to_string()
+                r#"{"parts": [{"type": "stderr", "text": "e\n"}]}"#.to_string()
             ),
         ]
     );
