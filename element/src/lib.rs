@@ -6,6 +6,7 @@
 //! `code.rs` turns element text into source; `listener.rs` owns event listeners.
 #![deny(clippy::unwrap_used)]
 
+mod archive;
 mod bindings;
 pub mod code;
 mod listener;

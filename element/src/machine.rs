@@ -147,6 +147,7 @@ pub struct Machine {
     transport: Transport,
     waiting: Option<(WaitSeq, WaitReason)>,
     stopping: Option<RunId>,
+    archive_failed: bool,
 }
 
 impl Default for Machine {
@@ -165,6 +166,7 @@ impl Default for Machine {
             transport: Transport::None,
             waiting: None,
             stopping: None,
+            archive_failed: false,
         }
     }
 }
@@ -231,6 +233,7 @@ impl Machine {
     pub fn run_requested(&mut self) -> Vec<Effect> {
         let mut effects = Vec::new();
         self.run_requested = true;
+        self.archive_failed = false;
         if self.current_run.is_some() {
             self.stop(&mut effects);
             return effects;
@@ -240,6 +243,22 @@ impl Machine {
             effects.push(Effect::ClearOutput);
             effects.push(Effect::SpawnWorker);
         }
+        self.settle(&mut effects);
+        effects
+    }
+
+    /// The author's archive could not be downloaded, verified or unpacked: the run waiting for it
+    /// is dropped, and the element shows why and waits for Run (which runs without the archive).
+    pub fn archive_failed(&mut self, message: String) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        self.current_run = None;
+        self.run_requested = false;
+        self.archive_failed = true;
+        effects.push(Effect::ShowError(message.clone()));
+        effects.push(Effect::Dispatch(ElementEvent::Error {
+            kind: ErrorKind::Archive,
+            message,
+        }));
         self.settle(&mut effects);
         effects
     }
@@ -487,6 +506,7 @@ impl Machine {
             Status::Running
         } else {
             match self.worker {
+                _ if self.archive_failed => Status::Error,
                 WorkerPhase::Absent | WorkerPhase::Booting => Status::Loading,
                 WorkerPhase::Failed => Status::Error,
                 WorkerPhase::Ready if self.run_requested => Status::Loading,
@@ -945,5 +965,34 @@ mod tests {
         let effects = machine.worker_crashed("gone");
         assert!(effects.contains(&Effect::HideInput), "{effects:?}");
         assert!(!machine.awaiting_input());
+    }
+
+    #[test]
+    fn a_failed_archive_shows_why_and_run_runs_without_it() {
+        let mut machine = Machine::default();
+        machine.connected(false);
+        machine.code_changed("import pkg".into());
+        let message = "Could not download the archive https://a.test/p.zip: HTTP 404 Not Found";
+        assert_eq!(
+            machine.archive_failed(message.into()),
+            vec![
+                Effect::ShowError(message.into()),
+                Effect::Dispatch(ElementEvent::Error {
+                    kind: ErrorKind::Archive,
+                    message: message.into()
+                }),
+                Effect::SetStatus(Status::Error),
+            ]
+        );
+        machine.worker_ready("v".into(), Transport::Atomics);
+        assert_eq!(machine.status(), Status::Error);
+        let effects = machine.run_requested();
+        assert!(
+            effects.contains(&Effect::SendRun {
+                id: 2,
+                code: "import pkg".into()
+            }),
+            "{effects:?}"
+        );
     }
 }

@@ -10,12 +10,13 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use python_runner_protocol::js::describe_error as describe;
-use python_runner_protocol::{ErrorKind, FromWorker, ToWorker, Transport};
+use python_runner_protocol::{ArchiveSpec, ErrorKind, FromWorker, ToWorker, Transport};
 use wasm_bindgen::prelude::*;
 use web_sys::{
     CustomEvent, CustomEventInit, HtmlElement, HtmlInputElement, KeyboardEvent, ShadowRoot,
 };
 
+use crate::archive;
 use crate::bindings::{self, RunnerHost};
 use crate::code;
 use crate::listener::Listener;
@@ -392,11 +393,13 @@ fn apply(
         Effect::SpawnWorker => match start_worker(id, &instance.host) {
             Ok((worker, ready)) => {
                 instance.worker = Some(worker);
+                // Announced before any run is sent, so the worker holds runs until it is unpacked.
+                let mut follow_up = announce_archive(id, instance);
                 if let Some((version, transport)) = ready {
                     // A spare that has already booted: the element is ready at once.
-                    return worker_ready(instance, version, transport);
+                    follow_up.extend(worker_ready(instance, version, transport));
                 }
-                Ok(())
+                return follow_up;
             }
             Err(reason) => return instance.machine.worker_crashed(&reason),
         },
@@ -612,6 +615,72 @@ fn has_selection(event: &KeyboardEvent) -> bool {
     )
 }
 
+/// If the element has a `src`, tells its (new) worker that an archive is coming and delivers it
+/// once the page has it (downloaded once per page and URL, checked against `integrity`).
+fn announce_archive(id: InstanceId, instance: &mut Instance) -> Vec<Effect> {
+    let host = &instance.host;
+    let Some(src) = host
+        .get_attribute("src")
+        .filter(|src| !src.trim().is_empty())
+    else {
+        return Vec::new();
+    };
+    let base = host.base_uri().ok().flatten().unwrap_or_default();
+    let url = match web_sys::Url::new_with_base(src.trim(), &base) {
+        Ok(url) => url.href(),
+        Err(_) => {
+            let message = ["src \"", &src, "\" is not a valid URL"].concat();
+            return instance.machine.archive_failed(message);
+        }
+    };
+    let format = match ArchiveSpec::format_for(&url, host.get_attribute("format").as_deref()) {
+        Ok(format) => format,
+        Err(reason) => {
+            let message = ["Could not load the archive ", &url, ": ", &reason].concat();
+            return instance.machine.archive_failed(message);
+        }
+    };
+    let spec = ArchiveSpec {
+        url: url.clone(),
+        format,
+        extract_dir: ArchiveSpec::extract_dir_for(host.get_attribute("extract-dir").as_deref()),
+    };
+    if let Some(worker) = &instance.worker {
+        if let Err(error) = worker.send(&ToWorker::Archive { spec }) {
+            return instance.machine.worker_crashed(&describe(&error));
+        }
+    }
+    let integrity = host
+        .get_attribute("integrity")
+        .filter(|value| !value.trim().is_empty());
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut result = archive::bytes(&url).await;
+        if let (Ok(buffer), Some(integrity)) = (&result, &integrity) {
+            if let Err(message) = archive::check_integrity(&url, buffer, integrity).await {
+                result = Err(message);
+            }
+        }
+        update(id, |instance| {
+            let Some(worker) = &instance.worker else {
+                return Vec::new();
+            };
+            let sent = match &result {
+                Ok(buffer) => worker.send_archive(&url, buffer),
+                Err(message) => worker.send(&ToWorker::ArchiveData {
+                    url: url.clone(),
+                    error: Some(message.clone()),
+                }),
+            };
+            match (result, sent) {
+                (_, Err(error)) => instance.machine.worker_crashed(&describe(&error)),
+                (Err(message), Ok(())) => instance.machine.archive_failed(message),
+                (Ok(_), Ok(())) => Vec::new(),
+            }
+        });
+    });
+    Vec::new()
+}
+
 /// `pyodide-url` (or the pinned CDN) resolved against the page, ending in `/`.
 fn pyodide_url(host: &HtmlElement) -> Result<String, String> {
     let attribute = host
@@ -655,6 +724,9 @@ fn on_worker_event(id: InstanceId, event: WorkerEvent) {
         }
         WorkerEvent::Message(FromWorker::Waiting { id, seq, reason }) => {
             instance.machine.worker_waiting(id, seq, reason)
+        }
+        WorkerEvent::Message(FromWorker::ArchiveFailed { error }) => {
+            instance.machine.archive_failed(error.message)
         }
         WorkerEvent::Message(FromWorker::Done { id }) => instance.machine.worker_done(id),
         WorkerEvent::Message(FromWorker::Failed { id, error }) => {

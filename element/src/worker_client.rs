@@ -169,6 +169,17 @@ impl WorkerClient {
         self.worker.post_message(&encode(message)?)
     }
 
+    /// Posts the archive announced by `ToWorker::Archive` (the bytes are copied, not moved: other
+    /// elements may use the same download).
+    pub fn send_archive(&self, url: &str, buffer: &js_sys::ArrayBuffer) -> Result<(), JsValue> {
+        let message = encode(&ToWorker::ArchiveData {
+            url: url.into(),
+            error: None,
+        })?;
+        Reflect::set(&message, &"bytes".into(), buffer)?;
+        self.worker.post_message(&message)
+    }
+
     /// Answers wait `seq`: through shared memory (Atomics), the service worker, or a `Reply`
     /// message (JSPI).
     pub fn reply(&self, seq: WaitSeq, reply: &Reply) -> Result<(), JsValue> {

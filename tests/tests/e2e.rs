@@ -164,6 +164,20 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &[],
     },
     Scenario {
+        name: "archive",
+        query: "",
+        check: archive,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "archive_errors",
+        query: "",
+        check: archive_errors,
+        allowed_console_errors: &["missing.zip - Failed to load resource: the server responded with a status of 404"],
+        allowed_failed_requests: &["/fixtures/archive_errors/missing.zip"],
+    },
+    Scenario {
         name: "parsing_upgrade",
         query: "?pause_ms=700",
         check: parsing_upgrade,
@@ -1154,4 +1168,110 @@ fn no_transport(b: &Browser, _server: &Server) -> Result<()> {
         "#plain: events {evs:?}"
     );
     Ok(())
+}
+
+fn archive(b: &Browser, server: &Server) -> Result<()> {
+    wait_done(b, "zip")?;
+    expect_outputs(
+        b,
+        "zip",
+        &[("stdout", "hello from mypkg HELLO FROM MYPKG\ndata file ✓\n")],
+    )?;
+    wait_done(b, "targz")?;
+    expect_outputs(
+        b,
+        "targz",
+        &[("stdout", "/home/pyodide/proj/mypkg/util.py\nTrue\n")],
+    )?;
+    wait_done(b, "sri")?;
+    expect_outputs(b, "sri", &[("stdout", "verified hello from mypkg\n")])?;
+    // Entries with `..` or an absolute path stay inside the folder: zip skips them...
+    wait_done(b, "escape-zip")?;
+    expect_outputs(
+        b,
+        "escape-zip",
+        &[("stdout", "['inside.py'] False False\n")],
+    )?;
+    // ...and tar refuses the archive.
+    ensure!(
+        wait_settled(b, "escape-tar")? == "error",
+        "#escape-tar did not fail"
+    );
+    let url = server.url("/fixtures/archive/escaping.tar.gz");
+    let message = format!("Could not unpack the archive {url} as gztar: tarfile.OutsideDestinationError: '../escaped.py' would be extracted to '/tmp/escaped.py', which is outside the destination");
+    ensure!(
+        error_text(b, "escape-tar")?.as_deref() == Some(message.as_str()),
+        "#escape-tar says {:?}",
+        error_text(b, "escape-tar")?
+    );
+    // Two elements name project.zip: the page downloads it once.
+    let fetched = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.url == "/fixtures/archive/project.zip")
+        .count();
+    ensure!(fetched == 1, "project.zip was requested {fetched} times");
+    for id in ["zip", "targz", "sri", "escape-zip"] {
+        expect_events(b, id, 1, None)?;
+    }
+    Ok(())
+}
+
+fn archive_errors(b: &Browser, server: &Server) -> Result<()> {
+    let archive = |path: &str| server.url(&format!("/fixtures/archive/{path}"));
+    let missing = server.url("/fixtures/archive_errors/missing.zip");
+    let cases = [
+        ("missing", format!("Could not download the archive {missing}: HTTP 404 Not Found")),
+        (
+            "corrupt",
+            format!("Could not unpack the archive {} as zip: the downloaded file is not a zip file", archive("corrupt.zip")),
+        ),
+        (
+            "wrong-format",
+            format!("Could not unpack the archive {} as zip: the downloaded file is not a zip file", archive("project.tar.gz")),
+        ),
+        (
+            "bad-sri",
+            format!("The archive {} does not match its integrity attribute: expected sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=, got sha256-/Csez5stTbGrChoAAn8AmfT4QXnKFwcD5MgBqeJlOdo=", archive("project.zip")),
+        ),
+        (
+            "no-format",
+            format!(
+                "Could not load the archive {0}: cannot tell the format of {0} from its name; set format to one of zip, tar, gztar, bztar, xztar, wheel",
+                archive("download?id=3")
+            ),
+        ),
+    ];
+    for (id, message) in &cases {
+        ensure!(wait_settled(b, id)? == "error", "#{id} did not fail");
+        ensure!(
+            error_text(b, id)?.as_deref() == Some(message.as_str()),
+            "#{id} says {:?}, expected {message:?}",
+            error_text(b, id)?
+        );
+        let errors: Vec<_> = events(b, id)?
+            .into_iter()
+            .filter(|(kind, _)| kind == "error")
+            .map(|(_, text)| text)
+            .collect();
+        ensure!(
+            errors == [Some(message.clone())],
+            "#{id}: error events {errors:?}"
+        );
+        let spans = b.eval(&format!(
+            "return {}.shadowRoot.querySelectorAll('div.output span').length",
+            el(id)
+        ))?;
+        ensure!(
+            spans == json!(0),
+            "#{id} ran its code after the archive failed"
+        );
+    }
+    // The element stays usable: Run runs the inline code, without the archive.
+    for id in ["missing", "corrupt"] {
+        b.click_in_shadow(&format!("#{id}"), "button.run")?;
+        b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    }
+    expect_outputs(b, "missing", &[("stdout", "inline works\n")])?;
+    expect_outputs(b, "corrupt", &[("stdout", "never\n")])
 }

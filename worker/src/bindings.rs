@@ -10,8 +10,8 @@ use js_sys::{Function, Int32Array, Object, Promise, Reflect};
 use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::js::JsObject;
 use python_runner_protocol::{
-    DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, ToWorker, Transport,
-    WaitReason, WaitSeq,
+    ArchiveSpec, DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, ToWorker,
+    Transport, WaitReason, WaitSeq,
 };
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -36,6 +36,7 @@ extern "C" {
     fn load_pyodide(this: &PyodideModule) -> JsValue;
 
     /// The object `loadPyodide` resolves to.
+    #[derive(Clone)]
     type Pyodide;
     #[wasm_bindgen(method, getter)]
     fn version(this: &Pyodide) -> JsValue;
@@ -45,6 +46,13 @@ extern "C" {
     fn fs(this: &Pyodide) -> PyodideFs;
     #[wasm_bindgen(method, js_name = setInterruptBuffer)]
     fn set_interrupt_buffer(this: &Pyodide, buffer: &Int32Array);
+    #[wasm_bindgen(method, catch, js_name = unpackArchive)]
+    fn unpack_archive(
+        this: &Pyodide,
+        buffer: &JsValue,
+        format: &str,
+        options: &Object,
+    ) -> Result<JsValue, JsValue>;
 
     /// `pyodide.FS`, Emscripten's file system.
     type PyodideFs;
@@ -70,6 +78,10 @@ struct WorkerState {
     init_message: JsValue,
     /// `pyodide_worker_runner.run_code`, once Pyodide is ready.
     run_code: Option<Function>,
+    /// The loaded Pyodide, once ready.
+    pyodide: Option<Pyodide>,
+    /// The bytes of the announced archive (an `ArrayBuffer`), until they are unpacked.
+    archive_bytes: JsValue,
     /// Called by Python for each runner event.
     send_event: Closure<dyn FnMut(String, String) -> JsValue>,
     session: Rc<Session>,
@@ -113,6 +125,8 @@ pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
         python_files,
         init_message: JsValue::UNDEFINED,
         run_code: None,
+        pyodide: None,
+        archive_bytes: JsValue::UNDEFINED,
         send_event,
         session,
     }));
@@ -160,8 +174,12 @@ fn on_message(state: &Rc<RefCell<WorkerState>>, data: JsValue) {
     let effects = match decoded {
         Ok(message) => {
             let mut state = state.borrow_mut();
-            if matches!(message, ToWorker::Init { .. }) {
-                state.init_message = raw;
+            match &message {
+                ToWorker::Init { .. } => state.init_message = raw,
+                ToWorker::ArchiveData { error: None, .. } => {
+                    state.archive_bytes = Reflect::get(&raw, &"bytes".into()).unwrap_or_default();
+                }
+                _ => {}
             }
             state.dispatcher.on_message(message)
         }
@@ -196,9 +214,10 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
                         let mut state = state.borrow_mut();
                         state.init_message = JsValue::UNDEFINED;
                         match result {
-                            Ok((run_code, version)) => {
+                            Ok((run_code, version, pyodide)) => {
                                 let transport = channel.transport();
                                 state.run_code = Some(run_code);
+                                state.pyodide = Some(pyodide.unchecked_into());
                                 *state.session.channel.borrow_mut() = channel;
                                 state.dispatcher.on_booted(version, transport)
                             }
@@ -209,6 +228,22 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
                 });
             }
             Effect::Run { id, code } => run(state, id, &code),
+            Effect::Unpack { spec } => {
+                let (pyodide, bytes) = {
+                    let mut state = state.borrow_mut();
+                    let bytes = std::mem::replace(&mut state.archive_bytes, JsValue::UNDEFINED);
+                    (state.pyodide.clone(), bytes)
+                };
+                let result = match pyodide {
+                    Some(pyodide) => unpack(&pyodide, &spec, &bytes),
+                    None => Err(ErrorPayload::new(
+                        ErrorKind::Internal,
+                        "Pyodide is not ready",
+                    )),
+                };
+                let effects = state.borrow_mut().dispatcher.on_unpacked(result);
+                apply(state, effects);
+            }
             Effect::Resolve { seq, reply } => {
                 let session = state.borrow().session.clone();
                 session.channel.borrow_mut().resolve(seq, &reply);
@@ -218,12 +253,12 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
 }
 
 /// Loads Pyodide, installs the helper package, and returns `run_code` (called as
-/// `run_code(code, send_event)`) and the Pyodide version.
+/// `run_code(code, send_event)`), the Pyodide version and the Pyodide object.
 pub async fn boot(
     pyodide_url: &str,
     python_files: &Object,
     channel: &Channel,
-) -> Result<(Function, String), ErrorPayload> {
+) -> Result<(Function, String, JsValue), ErrorPayload> {
     let load_error = |reason: String| {
         ErrorPayload::new(
             ErrorKind::PyodideLoad,
@@ -289,7 +324,37 @@ pub async fn boot(
         pyodide.set_interrupt_buffer(&reader.interrupt_buffer());
     }
     let version = pyodide.version().as_string().unwrap_or_default();
-    Ok((runner.run_code(), version))
+    Ok((runner.run_code(), version, pyodide.into()))
+}
+
+/// Unpacks the author's archive into its folder and puts the folder first on `sys.path`.
+fn unpack(pyodide: &Pyodide, spec: &ArchiveSpec, bytes: &JsValue) -> Result<(), ErrorPayload> {
+    let fail = |reason: String| {
+        ErrorPayload::new(
+            ErrorKind::Archive,
+            python::unpack_error_message(&spec.url, &spec.format, &reason),
+        )
+    };
+    let options = Object::new();
+    Reflect::set(
+        &options,
+        &"extractDir".into(),
+        &spec.extract_dir.as_str().into(),
+    )
+    .map_err(|error| fail(describe(&error)))?;
+    pyodide
+        .unpack_archive(bytes, &spec.format, &options)
+        .map_err(|error| fail(python::last_line(&describe(&error))))?;
+    let prepare = pyodide
+        .pyimport(python::RUNNER_MODULE)
+        .and_then(|module| Reflect::get(&module, &"add_to_path".into()))
+        .and_then(|add| {
+            add.unchecked_into::<Function>()
+                .call1(&JsValue::NULL, &spec.extract_dir.as_str().into())
+        });
+    prepare
+        .map(drop)
+        .map_err(|error| fail(python::last_line(&describe(&error))))
 }
 
 /// Runs code; Python posts output through `send_event` as it goes. With JSPI the run is entered

@@ -6,7 +6,8 @@
 use std::collections::VecDeque;
 
 use python_runner_protocol::{
-    ErrorKind, ErrorPayload, FromWorker, RunId, ToWorker, Transport, WaitSeq, PROTOCOL_VERSION,
+    ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, RunId, ToWorker, Transport, WaitSeq,
+    PROTOCOL_VERSION,
 };
 
 /// Something the JS-facing layer must do.
@@ -28,6 +29,12 @@ pub enum Effect {
         /// Python source.
         code: String,
     },
+    /// Unpack the archive whose bytes arrived, put its folder on `sys.path`, and report with
+    /// [`Dispatcher::on_unpacked`].
+    Unpack {
+        /// The archive.
+        spec: ArchiveSpec,
+    },
     /// Hand the page's reply to the wait it answers (JSPI), if Python still waits for it.
     Resolve {
         /// The wait.
@@ -37,6 +44,19 @@ pub enum Effect {
     },
     /// Send a message to the element.
     Post(FromWorker),
+}
+
+/// Where the author's archive is; runs wait unless it is [`ArchiveState::None`].
+#[derive(Debug, Clone, PartialEq)]
+enum ArchiveState {
+    /// No archive, or it is unpacked, or it failed: runs go ahead.
+    None,
+    /// Announced; its bytes have not arrived.
+    Awaiting(ArchiveSpec),
+    /// Its bytes arrived; Pyodide is not ready yet.
+    Received(ArchiveSpec),
+    /// Being unpacked.
+    Unpacking,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +74,7 @@ pub struct Dispatcher {
     phase: Phase,
     pending_runs: VecDeque<(RunId, String)>,
     running: Option<RunId>,
+    archive: ArchiveState,
 }
 
 impl Default for Dispatcher {
@@ -62,6 +83,7 @@ impl Default for Dispatcher {
             phase: Phase::AwaitingInit,
             pending_runs: VecDeque::new(),
             running: None,
+            archive: ArchiveState::None,
         }
     }
 }
@@ -111,6 +133,50 @@ impl Dispatcher {
                 })],
             },
             ToWorker::Reply { seq, reply } => vec![Effect::Resolve { seq, reply }],
+            ToWorker::Archive { spec } => {
+                self.archive = ArchiveState::Awaiting(spec);
+                Vec::new()
+            }
+            ToWorker::ArchiveData { url, error } => {
+                let spec = match &self.archive {
+                    ArchiveState::Awaiting(spec) if spec.url == url => spec.clone(),
+                    _ => return Vec::new(),
+                };
+                if error.is_some() {
+                    // The page showed why; the runs queued for this archive are over.
+                    self.archive = ArchiveState::None;
+                    self.pending_runs.clear();
+                    return Vec::new();
+                }
+                self.archive = ArchiveState::Received(spec);
+                self.start_unpack()
+            }
+        }
+    }
+
+    /// The archive is unpacked (`Ok`) or could not be: runs go on (without it, after a failure,
+    /// which drops the runs queued for it).
+    pub fn on_unpacked(&mut self, result: Result<(), ErrorPayload>) -> Vec<Effect> {
+        self.archive = ArchiveState::None;
+        match result {
+            Ok(()) => self.next_run(),
+            Err(error) => {
+                self.pending_runs.clear();
+                vec![Effect::Post(FromWorker::ArchiveFailed { error })]
+            }
+        }
+    }
+
+    fn start_unpack(&mut self) -> Vec<Effect> {
+        if self.phase != Phase::Ready {
+            return Vec::new();
+        }
+        match std::mem::replace(&mut self.archive, ArchiveState::Unpacking) {
+            ArchiveState::Received(spec) => vec![Effect::Unpack { spec }],
+            other => {
+                self.archive = other;
+                Vec::new()
+            }
         }
     }
 
@@ -128,7 +194,10 @@ impl Dispatcher {
     }
 
     fn next_run(&mut self) -> Vec<Effect> {
-        if self.phase != Phase::Ready || self.running.is_some() {
+        if self.phase != Phase::Ready
+            || self.running.is_some()
+            || self.archive != ArchiveState::None
+        {
             return Vec::new();
         }
         match self.pending_runs.pop_front() {
@@ -149,6 +218,7 @@ impl Dispatcher {
             pyodide_version,
             transport,
         })];
+        effects.extend(self.start_unpack());
         effects.extend(self.next_run());
         effects
     }
@@ -159,6 +229,7 @@ impl Dispatcher {
         self.phase = Phase::Failed(error.clone());
         self.pending_runs.clear();
         self.running = None;
+        self.archive = ArchiveState::None;
         vec![Effect::Post(FromWorker::Failed { id: None, error })]
     }
 }
@@ -282,5 +353,86 @@ mod tests {
             effects.as_slice(),
             [Effect::Post(FromWorker::Failed { id: None, .. })]
         ));
+    }
+
+    fn archive(url: &str) -> ArchiveSpec {
+        ArchiveSpec {
+            url: url.into(),
+            format: "zip".into(),
+            extract_dir: "/home/pyodide".into(),
+        }
+    }
+
+    #[test]
+    fn runs_wait_for_the_archive_which_is_unpacked_once_python_is_ready() {
+        let mut dispatcher = Dispatcher::default();
+        dispatcher.on_message(init());
+        let spec = archive("https://a.test/p.zip");
+        assert_eq!(
+            dispatcher.on_message(ToWorker::Archive { spec: spec.clone() }),
+            vec![]
+        );
+        assert_eq!(dispatcher.on_message(run(1)), vec![]);
+        // Python is ready first: still no run without the archive.
+        let effects = dispatcher.on_booted("v".into(), Transport::Atomics);
+        assert_eq!(effects.len(), 1, "{effects:?}");
+        let data = ToWorker::ArchiveData {
+            url: spec.url.clone(),
+            error: None,
+        };
+        assert_eq!(
+            dispatcher.on_message(data),
+            vec![Effect::Unpack { spec: spec.clone() }]
+        );
+        assert_eq!(dispatcher.on_unpacked(Ok(())), vec![effect_run(1)]);
+    }
+
+    #[test]
+    fn archive_bytes_before_python_unpack_when_it_is_ready() {
+        let mut dispatcher = Dispatcher::default();
+        dispatcher.on_message(init());
+        let spec = archive("https://a.test/p.zip");
+        dispatcher.on_message(ToWorker::Archive { spec: spec.clone() });
+        dispatcher.on_message(run(1));
+        let data = ToWorker::ArchiveData {
+            url: spec.url.clone(),
+            error: None,
+        };
+        assert_eq!(dispatcher.on_message(data), vec![]);
+        let effects = dispatcher.on_booted("v".into(), Transport::Atomics);
+        assert_eq!(effects.last(), Some(&Effect::Unpack { spec }));
+    }
+
+    #[test]
+    fn a_failed_archive_drops_its_runs_and_later_runs_go_ahead() {
+        let mut dispatcher = Dispatcher::default();
+        dispatcher.on_message(init());
+        dispatcher.on_booted("v".into(), Transport::Atomics);
+        let spec = archive("https://a.test/p.zip");
+        dispatcher.on_message(ToWorker::Archive { spec: spec.clone() });
+        dispatcher.on_message(run(1));
+        dispatcher.on_message(ToWorker::ArchiveData {
+            url: spec.url.clone(),
+            error: None,
+        });
+        let error = ErrorPayload::new(ErrorKind::Archive, "bad zip");
+        assert_eq!(
+            dispatcher.on_unpacked(Err(error.clone())),
+            vec![Effect::Post(FromWorker::ArchiveFailed { error })]
+        );
+        assert_eq!(dispatcher.on_message(run(2)), vec![effect_run(2)]);
+
+        // The page could not download it: same, without an unpack.
+        let mut dispatcher = Dispatcher::default();
+        dispatcher.on_message(init());
+        dispatcher.on_booted("v".into(), Transport::Atomics);
+        dispatcher.on_message(ToWorker::Archive { spec: spec.clone() });
+        dispatcher.on_message(run(1));
+        let failed = ToWorker::ArchiveData {
+            url: spec.url,
+            error: Some("HTTP 404".into()),
+        };
+        assert_eq!(dispatcher.on_message(failed), vec![]);
+        assert_eq!(dispatcher.on_message(run(2)), vec![effect_run(2)]);
     }
 }

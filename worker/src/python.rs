@@ -5,6 +5,9 @@
 /// The helper package the worker installs and imports (sources in `python/src/`).
 pub const HELPER_MODULE: &str = "pyodide_worker_runner";
 
+/// Its module holding `run_code` and `add_to_path`.
+pub const RUNNER_MODULE: &str = "pyodide_worker_runner.runner";
+
 /// Where the helper package is installed if `/lib` holds no `python3.N` folder: the working
 /// directory, which is on `sys.path` too.
 pub const FALLBACK_INSTALL_FOLDER: &str = "/home/pyodide";
@@ -30,6 +33,29 @@ pub fn load_error_message(pyodide_url: &str, reason: &str) -> String {
 /// The reason given when the module loads but is not Pyodide.
 pub fn not_pyodide_reason(module_url: &str) -> String {
     format!("{module_url} has no loadPyodide export (is this a Pyodide distribution?)")
+}
+
+/// The sentence shown when the author's archive cannot be unpacked. `shutil`'s "`/tmp/tmpXXXX`
+/// is not a zip file" becomes "the downloaded file is not a zip file".
+pub fn unpack_error_message(url: &str, format: &str, reason: &str) -> String {
+    let reason = match reason
+        .strip_prefix("shutil.ReadError: ")
+        .and_then(|rest| rest.split_once(" is not a "))
+    {
+        Some((_, what)) => ["the downloaded file is not a ", what].concat(),
+        None => reason.to_string(),
+    };
+    format!("Could not unpack the archive {url} as {format}: {reason}")
+}
+
+/// The last non-empty line of an error text (a Python traceback's exception line).
+pub fn last_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or(text)
+        .to_string()
 }
 
 /// The sentence shown when Python stops working in the middle of a run.
@@ -84,6 +110,31 @@ mod tests {
         assert_eq!(
             load_error_message("http://x/p/", "TypeError: Failed to fetch"),
             "Could not load Pyodide from http://x/p/: TypeError: Failed to fetch"
+        );
+    }
+
+    #[test]
+    fn last_line_of_a_traceback() {
+        assert_eq!(
+            last_line("Traceback (most recent call last):\n  File \"x\"\nBadZipFile: File is not a zip file\n\n"),
+            "BadZipFile: File is not a zip file"
+        );
+        assert_eq!(last_line("plain"), "plain");
+    }
+
+    #[test]
+    fn unpack_errors_do_not_name_temporary_files() {
+        assert_eq!(
+            unpack_error_message(
+                "u",
+                "zip",
+                "shutil.ReadError: /tmp/tmp3ws5ny27 is not a zip file"
+            ),
+            "Could not unpack the archive u as zip: the downloaded file is not a zip file"
+        );
+        assert_eq!(
+            unpack_error_message("u", "gztar", "tarfile.ReadError: bad"),
+            "Could not unpack the archive u as gztar: tarfile.ReadError: bad"
         );
     }
 }

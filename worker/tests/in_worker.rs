@@ -48,6 +48,10 @@ fn python_files() -> js_sys::Object {
             include_str!("../../python/src/pyodide_worker_runner/__init__.py"),
         ),
         (
+            "pyodide_worker_runner/imports.py",
+            include_str!("../../python/src/pyodide_worker_runner/imports.py"),
+        ),
+        (
             "pyodide_worker_runner/output.py",
             include_str!("../../python/src/pyodide_worker_runner/output.py"),
         ),
@@ -66,7 +70,7 @@ async fn loads_pyodide_and_runs_code_with_output_events() {
     let Some(url) = option_env!("PYTHON_RUNNER_TEST_PYODIDE_URL") else {
         panic!("set PYTHON_RUNNER_TEST_PYODIDE_URL (cargo bundle test does) to a CORS-enabled Pyodide URL");
     };
-    let (run_code, version) = python_runner_worker::boot(
+    let (run_code, version, _pyodide) = python_runner_worker::boot(
         url,
         &python_files(),
         &python_runner_worker::channel::Channel::None,

@@ -48,7 +48,15 @@ from .output import OutputBuffer, OutputPart, SysStream
 if TYPE_CHECKING:
     import traceback
 
-__all__ = ["INPUT_UNAVAILABLE", "Callback", "FakeStdin", "Runner", "reset_session", "run_code"]
+__all__ = [
+    "INPUT_UNAVAILABLE",
+    "Callback",
+    "FakeStdin",
+    "Runner",
+    "add_to_path",
+    "reset_session",
+    "run_code",
+]
 
 Callback = Callable[[str, dict[str, Any]], Any]
 """`cb(event_type, data) -> reply`."""
@@ -529,6 +537,20 @@ def _task_is_cancelling(e: BaseException) -> bool:
 
 
 # -- worker entry point ------------------------------------------------------------
+
+
+def add_to_path(folder: str) -> None:
+    """Make the modules in `folder` (where the worker unpacked the author's archive) importable.
+
+    The folder goes first on `sys.path` (once), and import caches are invalidated so that
+    modules written after Python started are found.
+    """
+    import importlib
+
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    importlib.invalidate_caches()
+
 
 _shared_runner: Runner | None = None
 _shared_runner_busy = False

@@ -7,6 +7,7 @@
 //! in `tests/wire_format.rs`.
 #![deny(missing_docs)]
 
+pub mod archive;
 #[cfg(feature = "js")]
 pub mod js;
 pub mod sync;
@@ -14,11 +15,12 @@ pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
+pub use archive::ArchiveSpec;
 pub use sync::{Reply, TooLarge, Transport};
 pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Numbers the blocking waits (`input()`, `time.sleep`) of one worker, in order; a reply names
 /// the wait it answers, so a late reply can never be taken for the answer to a later wait.
@@ -50,6 +52,21 @@ pub enum ToWorker {
         id: RunId,
         /// Python source code.
         code: String,
+    },
+    /// An archive of the author's code will follow ([`ToWorker::ArchiveData`]): runs wait for it,
+    /// so the code can import from it.
+    Archive {
+        /// Where it comes from, how to unpack it, and where to.
+        spec: ArchiveSpec,
+    },
+    /// The archive announced by [`ToWorker::Archive`]: on success the posted object also carries
+    /// `bytes`, an `ArrayBuffer` (not part of the serde type); on failure, `error` says why the
+    /// page could not get it (already shown by the element), and runs go on without it.
+    ArchiveData {
+        /// The archive's URL, as in the spec.
+        url: String,
+        /// Why the page could not get it, if it could not.
+        error: Option<String>,
     },
     /// Answers a [`FromWorker::Waiting`] through `postMessage` (the JSPI transport; the Atomics
     /// transport writes the same reply into shared memory instead).
@@ -90,6 +107,11 @@ pub enum FromWorker {
         seq: WaitSeq,
         /// What Python waits for.
         reason: WaitReason,
+    },
+    /// The archive could not be unpacked; queued runs were dropped, later runs go on without it.
+    ArchiveFailed {
+        /// What went wrong (kind [`ErrorKind::Archive`]).
+        error: ErrorPayload,
     },
     /// A run ended (normally or with a Python exception, which came as output before).
     Done {
@@ -173,6 +195,8 @@ pub enum ErrorKind {
     Internal,
     /// User code raised an exception (shown as a traceback in the output).
     Python,
+    /// The author's archive (`src`) could not be downloaded, verified or unpacked.
+    Archive,
 }
 
 impl ErrorPayload {

@@ -6,8 +6,8 @@
 //! checks that `decode` reads back exactly what serde writes, for every variant.
 
 use crate::{
-    ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, RunId, ToWorker, Transport,
-    WaitReason,
+    ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, RunId, ToWorker,
+    Transport, WaitReason,
 };
 
 /// Read access to one message object: a JS object in the browser (feature `js`), JSON in tests.
@@ -73,6 +73,20 @@ impl ToWorker {
                 id: id(wire, "id")?,
                 code: string(wire, "code")?,
             }),
+            "archive" => {
+                let spec = wire.object("spec").ok_or_else(|| missing("spec"))?;
+                Ok(ToWorker::Archive {
+                    spec: ArchiveSpec {
+                        url: string(&spec, "url")?,
+                        format: string(&spec, "format")?,
+                        extract_dir: string(&spec, "extract_dir")?,
+                    },
+                })
+            }
+            "archive_data" => Ok(ToWorker::ArchiveData {
+                url: string(wire, "url")?,
+                error: wire.string("error"),
+            }),
             "reply" => Ok(ToWorker::Reply {
                 seq: id(wire, "seq")?,
                 reply: string(wire, "reply")?,
@@ -103,6 +117,11 @@ impl FromWorker {
             "output" => Ok(FromWorker::Output {
                 id: id(wire, "id")?,
                 parts: OutputPart::decode_list(wire)?,
+            }),
+            "archive_failed" => Ok(FromWorker::ArchiveFailed {
+                error: ErrorPayload::decode(
+                    &wire.object("error").ok_or_else(|| missing("error"))?,
+                )?,
             }),
             "done" => Ok(FromWorker::Done {
                 id: id(wire, "id")?,
@@ -174,6 +193,7 @@ impl ErrorKind {
             "worker" => ErrorKind::Worker,
             "internal" => ErrorKind::Internal,
             "python" => ErrorKind::Python,
+            "archive" => ErrorKind::Archive,
             _ => return None,
         })
     }
@@ -186,6 +206,7 @@ impl ErrorKind {
             ErrorKind::Worker => "worker",
             ErrorKind::Internal => "internal",
             ErrorKind::Python => "python",
+            ErrorKind::Archive => "archive",
         }
     }
 }

@@ -15,6 +15,21 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
             id: 7,
             code: "print(1)".into(),
         },
+        ToWorker::Archive {
+            spec: ArchiveSpec {
+                url: "https://a.test/p.zip".into(),
+                format: "zip".into(),
+                extract_dir: "/home/pyodide".into(),
+            },
+        },
+        ToWorker::ArchiveData {
+            url: "https://a.test/p.zip".into(),
+            error: None,
+        },
+        ToWorker::ArchiveData {
+            url: "https://a.test/p.zip".into(),
+            error: Some("HTTP 404".into()),
+        },
         ToWorker::Reply {
             seq: 3,
             reply: Reply::Message(Some("Bob".into())).to_json(),
@@ -52,6 +67,13 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
                     text: "Python was restarted".into(),
                 },
             ],
+        },
+        FromWorker::ArchiveFailed {
+            error: ErrorPayload {
+                kind: ErrorKind::Archive,
+                message: "Could not unpack".into(),
+                detail: None,
+            },
         },
         FromWorker::Done { id: 7 },
         FromWorker::Failed {
