@@ -440,7 +440,15 @@ fn apply(
         Effect::SendRun { id: run_id, code } => {
             let sent = match &instance.worker {
                 Some(worker) => worker
-                    .send(&ToWorker::Run { id: run_id, code })
+                    .send(&ToWorker::Run {
+                        id: run_id,
+                        code,
+                        entry: instance
+                            .host
+                            .get_attribute("entry")
+                            .map(|entry| entry.trim().to_string())
+                            .filter(|entry| !entry.is_empty()),
+                    })
                     .map_err(|error| describe(&error)),
                 None => Err("no worker".to_string()),
             };

@@ -1185,6 +1185,13 @@ fn archive(b: &Browser, server: &Server) -> Result<()> {
     )?;
     wait_done(b, "sri")?;
     expect_outputs(b, "sri", &[("stdout", "verified hello from mypkg\n")])?;
+    // `entry` runs a module of the archive as __main__.
+    wait_done(b, "entry")?;
+    expect_outputs(
+        b,
+        "entry",
+        &[("stdout", "entry __main__ HELLO FROM MYPKG\n")],
+    )?;
     // Entries with `..` or an absolute path stay inside the folder: zip skips them...
     wait_done(b, "escape-zip")?;
     expect_outputs(
@@ -1204,14 +1211,14 @@ fn archive(b: &Browser, server: &Server) -> Result<()> {
         "#escape-tar says {:?}",
         error_text(b, "escape-tar")?
     );
-    // Two elements name project.zip: the page downloads it once.
+    // Three elements name project.zip: the page downloads it once.
     let fetched = server
         .requests()
         .into_iter()
         .filter(|r| r.url == "/fixtures/archive/project.zip")
         .count();
     ensure!(fetched == 1, "project.zip was requested {fetched} times");
-    for id in ["zip", "targz", "sri", "escape-zip"] {
+    for id in ["zip", "targz", "sri", "entry", "escape-zip"] {
         expect_events(b, id, 1, None)?;
     }
     Ok(())
@@ -1232,7 +1239,7 @@ fn archive_errors(b: &Browser, server: &Server) -> Result<()> {
         ),
         (
             "bad-sri",
-            format!("The archive {} does not match its integrity attribute: expected sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=, got sha256-/Csez5stTbGrChoAAn8AmfT4QXnKFwcD5MgBqeJlOdo=", archive("project.zip")),
+            format!("The archive {} does not match its integrity attribute: expected sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=, got sha256-UF/gmL5EdflGLgW7yyhJiDp5EdEM7NTlalSUohZslTM=", archive("project.zip")),
         ),
         (
             "no-format",

@@ -227,7 +227,7 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
                     apply(&state, effects);
                 });
             }
-            Effect::Run { id, code } => run(state, id, &code),
+            Effect::Run { id, code, entry } => run(state, id, &code, entry.as_deref()),
             Effect::Unpack { spec } => {
                 let (pyodide, bytes) = {
                     let mut state = state.borrow_mut();
@@ -359,7 +359,7 @@ fn unpack(pyodide: &Pyodide, spec: &ArchiveSpec, bytes: &JsValue) -> Result<(), 
 
 /// Runs code; Python posts output through `send_event` as it goes. With JSPI the run is entered
 /// through `callPromising`, so Python can suspend on a promise while it waits for the page.
-fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str) {
+fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str, entry: Option<&str>) {
     let (run_code, send_event, session) = {
         let state = state.borrow();
         (
@@ -381,7 +381,15 @@ fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str) {
         channel.begin_run(id);
         channel.transport()
     };
-    let arguments = js_sys::Array::of2(&code.into(), &send_event);
+    // run_code(source, send, filename, session, entry)
+    let entry = entry.map_or(JsValue::NULL, JsValue::from);
+    let arguments = js_sys::Array::of5(
+        &code.into(),
+        &send_event,
+        &python::FILENAME.into(),
+        &"".into(),
+        &entry,
+    );
     if transport == Transport::Jspi {
         let started = Reflect::get(&run_code, &"callPromising".into())
             .and_then(|call| call.dyn_into::<Function>())

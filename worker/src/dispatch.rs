@@ -28,6 +28,8 @@ pub enum Effect {
         id: RunId,
         /// Python source.
         code: String,
+        /// A module to run as `__main__` instead.
+        entry: Option<String>,
     },
     /// Unpack the archive whose bytes arrived, put its folder on `sys.path`, and report with
     /// [`Dispatcher::on_unpacked`].
@@ -72,7 +74,7 @@ enum Phase {
 #[derive(Debug)]
 pub struct Dispatcher {
     phase: Phase,
-    pending_runs: VecDeque<(RunId, String)>,
+    pending_runs: VecDeque<(RunId, String, Option<String>)>,
     running: Option<RunId>,
     archive: ArchiveState,
 }
@@ -122,9 +124,9 @@ impl Dispatcher {
                     transport,
                 }]
             }
-            ToWorker::Run { id, code } => match &self.phase {
+            ToWorker::Run { id, code, entry } => match &self.phase {
                 Phase::AwaitingInit | Phase::Booting | Phase::Ready => {
-                    self.pending_runs.push_back((id, code));
+                    self.pending_runs.push_back((id, code, entry));
                     self.next_run()
                 }
                 Phase::Failed(error) => vec![Effect::Post(FromWorker::Failed {
@@ -201,9 +203,9 @@ impl Dispatcher {
             return Vec::new();
         }
         match self.pending_runs.pop_front() {
-            Some((id, code)) => {
+            Some((id, code, entry)) => {
                 self.running = Some(id);
-                vec![Effect::Run { id, code }]
+                vec![Effect::Run { id, code, entry }]
             }
             None => Vec::new(),
         }
@@ -250,6 +252,7 @@ mod tests {
         ToWorker::Run {
             id,
             code: format!("print({id})"),
+            entry: None,
         }
     }
 
@@ -257,6 +260,7 @@ mod tests {
         Effect::Run {
             id,
             code: format!("print({id})"),
+            entry: None,
         }
     }
 

@@ -5,6 +5,9 @@
 /// The helper package the worker installs and imports (sources in `python/src/`).
 pub const HELPER_MODULE: &str = "pyodide_worker_runner";
 
+/// The file name inline code runs as (relative to Python's working directory).
+pub const FILENAME: &str = "main.py";
+
 /// Its module holding `run_code` and `add_to_path`.
 pub const RUNNER_MODULE: &str = "pyodide_worker_runner.runner";
 

@@ -312,6 +312,39 @@ class Runner:
         finally:
             self.post_run()
 
+    def run_module(self, module: str) -> None:
+        """Run the module named `module` as `__main__`, like `python -m module`.
+
+        Tracebacks start at the module's own file. A module that cannot be found is
+        reported as a one-line `ModuleNotFoundError` traceback part. All output has been
+        sent when this returns.
+        """
+        self._require_callback()
+        import importlib.util
+        import runpy
+
+        self.output_buffer.reset()
+        self.line = ""
+        saved_filename = self.filename
+        try:
+            try:
+                spec = importlib.util.find_spec(module)
+            except (ImportError, ValueError):
+                spec = None
+            if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+                self.output("traceback", f"ModuleNotFoundError: No module named {module!r}\n")
+                return
+            # Tracebacks start at the module's own frame, and leave runpy's out.
+            self.filename = os.path.normcase(os.path.abspath(spec.origin))
+            with self._patched():
+                try:
+                    runpy.run_module(module, run_name="__main__", alter_sys=True)
+                except BaseException as e:
+                    self._report(e)
+        finally:
+            self.filename = saved_filename
+            self.post_run()
+
     async def run_async(
         self,
         source: str,
@@ -641,8 +674,12 @@ def run_code(
     send: Callable[[str, str], object],
     filename: str = "main.py",
     session: str = "",
+    entry: str | None = None,
 ) -> None:
     """Run `source` as the `__main__` program of `session`, reporting events through `send`.
+
+    With `entry` (a dotted module name, e.g. from the author's archive) that module runs as
+    `__main__` instead, like `python -m entry`, and `source` is ignored.
 
     Each session key owns one `__main__` namespace that persists across calls with
     that key (until `reset_session`), so a variable set by one program is seen by the
@@ -684,7 +721,10 @@ def run_code(
         runner.set_callback(callback)
         runner.set_main_module(_session_module(session, runner.filename))
         try:
-            runner.run(source, "exec", fresh_namespace=False)
+            if entry:
+                runner.run_module(entry)
+            else:
+                runner.run(source, "exec", fresh_namespace=False)
         except KeyboardInterrupt:
             # Stop landed while the runner itself was busy (sending output, formatting a
             # traceback) rather than in user code: the program has ended all the same.

@@ -52,6 +52,9 @@ pub enum ToWorker {
         id: RunId,
         /// Python source code.
         code: String,
+        /// A module to run as `__main__` instead of `code` (the `entry` attribute, e.g.
+        /// `mypkg.main`), usually from the author's archive.
+        entry: Option<String>,
     },
     /// An archive of the author's code will follow ([`ToWorker::ArchiveData`]): runs wait for it,
     /// so the code can import from it.

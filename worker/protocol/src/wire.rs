@@ -72,6 +72,7 @@ impl ToWorker {
             "run" => Ok(ToWorker::Run {
                 id: id(wire, "id")?,
                 code: string(wire, "code")?,
+                entry: wire.string("entry"),
             }),
             "archive" => {
                 let spec = wire.object("spec").ok_or_else(|| missing("spec"))?;

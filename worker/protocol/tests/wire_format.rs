@@ -14,6 +14,12 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
         ToWorker::Run {
             id: 7,
             code: "print(1)".into(),
+            entry: None,
+        },
+        ToWorker::Run {
+            id: 8,
+            code: String::new(),
+            entry: Some("mypkg.main".into()),
         },
         ToWorker::Archive {
             spec: ArchiveSpec {
