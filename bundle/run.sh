@@ -52,6 +52,19 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
     npm ci --no-audit --no-fund
 fi
 
+# Wheels for the install-imports tests, from PyPI: micropip, which the npm Pyodide package lacks (its
+# CDN has it), and a small pure-Python package for the local package index the tests install from.
+pypi_wheels="micropip==0.11.1 tabulate==0.9.0"
+if [ "$(cat target/pypi/wheels.txt 2>/dev/null || true)" != "$pypi_wheels" ] \
+    || [ tests/pypi/make_index.py -nt target/pypi/wheels.txt ]; then
+    rm -rf target/pypi
+    # shellcheck disable=SC2086 # one argument per requirement
+    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.13 \
+        --dest target/pypi/files $pypi_wheels
+    python3 tests/pypi/make_index.py target/pypi
+    echo "$pypi_wheels" > target/pypi/wheels.txt
+fi
+
 if ! python3 -m pytest --version >/dev/null 2>&1; then
     # A system Python (PEP 668) refuses pip; Debian's package works there.
     python3 -m pip install pytest || apt_install python3-pytest

@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use python_runner_protocol::js::describe_error as describe;
-use python_runner_protocol::{ArchiveSpec, ErrorKind, FromWorker, ToWorker, Transport};
+use python_runner_protocol::{ArchiveSpec, ErrorKind, FromWorker, RunOptions, ToWorker, Transport};
 use wasm_bindgen::prelude::*;
 use web_sys::{
     CustomEvent, CustomEventInit, HtmlElement, HtmlInputElement, KeyboardEvent, ShadowRoot,
@@ -443,11 +443,7 @@ fn apply(
                     .send(&ToWorker::Run {
                         id: run_id,
                         code,
-                        entry: instance
-                            .host
-                            .get_attribute("entry")
-                            .map(|entry| entry.trim().to_string())
-                            .filter(|entry| !entry.is_empty()),
+                        options: run_options(&instance.host),
                     })
                     .map_err(|error| describe(&error)),
                 None => Err("no worker".to_string()),
@@ -687,6 +683,25 @@ fn announce_archive(id: InstanceId, instance: &mut Instance) -> Vec<Effect> {
         });
     });
     Vec::new()
+}
+
+/// The run options from the element's attributes: `entry`, `install-imports`, `package-index`.
+fn run_options(host: &HtmlElement) -> RunOptions {
+    let attribute = |name: &str| {
+        host.get_attribute(name)
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+    };
+    let base = host.base_uri().ok().flatten().unwrap_or_default();
+    RunOptions {
+        entry: attribute("entry"),
+        install_imports: host.has_attribute("install-imports"),
+        // micropip appends `/<project>/` itself.
+        package_index: attribute("package-index").map(|index| {
+            let url = web_sys::Url::new_with_base(&index, &base).map_or(index, |url| url.href());
+            url.trim_end_matches('/').to_string()
+        }),
+    }
 }
 
 /// `pyodide-url` (or the pinned CDN) resolved against the page, ending in `/`.

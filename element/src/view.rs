@@ -311,6 +311,7 @@ fn class_of(kind: PartKind) -> &'static str {
         PartKind::InputPrompt => "input_prompt",
         PartKind::Input => "input",
         PartKind::Notice => "notice",
+        PartKind::Install => "install",
         PartKind::Other => "other",
     }
 }

@@ -46,9 +46,11 @@ class FakeMicropip(types.ModuleType):
         self.installed: list[str] = []
         self.errors: dict[str, Exception] = {}
         self.hooks: dict[str, Any] = {}
+        self.index_urls: list[list[str] | None] = []
 
-    async def install(self, package: str) -> None:
+    async def install(self, package: str, index_urls: list[str] | None = None) -> None:
         self.calls.append(package)
+        self.index_urls.append(index_urls)
         await asyncio.sleep(0)
         if package in self.hooks:
             await self.hooks[package]()
@@ -599,3 +601,36 @@ def test_package_import_needs_no_pyodide() -> None:
         env={"PYTHONPATH": str(Path(pyodide_worker_runner.__file__).parents[1])},
     )
     assert result.stdout == "[]\n"
+
+
+def test_install_for_run_reports_progress_as_install_output(
+    monkeypatch: pytest.MonkeyPatch, pyodide_js: FakePyodideJs
+) -> None:
+    from pyodide_worker_runner.imports import install_for_run
+
+    missing(monkeypatch, "tabulate", "nope")
+    fake = pyodide_js.micropip
+    fake.errors["nope"] = ValueError("Can't find a pure Python 3 wheel for 'nope'")
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def send(event_type: str, text: str) -> None:
+        sent.append((event_type, json.loads(text)))
+
+    asyncio.run(install_for_run("import tabulate, nope", send, "/pypi/simple/"))
+    lines = [part["text"] for _, data in sent for part in data["parts"]]
+    assert {part["type"] for _, data in sent for part in data["parts"]} == {"install"}
+    assert lines[0] == "Loading micropip…\n"
+    assert sorted(lines[1:3]) == ["Installing nope…\n", "Installing tabulate…\n"]
+    assert sorted(lines[3:]) == [
+        "Could not install nope: ValueError: Can't find a pure Python 3 wheel for 'nope'\n",
+        "Installed tabulate\n",
+    ]
+    assert fake.index_urls == [["/pypi/simple/"], ["/pypi/simple/"]]
+
+
+def test_without_an_index_micropip_uses_its_default(
+    monkeypatch: pytest.MonkeyPatch, micropip: FakeMicropip
+) -> None:
+    missing(monkeypatch, "tabulate")
+    asyncio.run(install_imports("import tabulate"))
+    assert micropip.index_urls == [None]

@@ -8,6 +8,7 @@
 //! | `/dist/`     | `target/dist/`            | `no-cache`               |
 //! | `/pyodide/`  | `node_modules/pyodide/`   | `public, max-age=86400`  |
 //! | `/fixtures/` | `tests/fixtures/`         | `no-cache`               |
+//! | `/pypi/`     | `target/pypi/`            | `no-cache`               |
 //! | `/`          | `demo/`                   | `no-cache`               |
 //!
 //! Every response carries `Access-Control-Allow-Origin: *` and `Cross-Origin-Resource-Policy: cross-origin`, so
@@ -292,6 +293,10 @@ struct Mount {
     cache: &'static str,
 }
 
+/// The local package index (`bundle/run.sh` downloads the wheels from PyPI and
+/// `tests/pypi/make_index.py` writes `simple/<project>/index.html` and `lock-overrides.json`).
+const PYPI_DIR: &str = "target/pypi";
+
 const MOUNTS: &[Mount] = &[
     Mount {
         prefix: "/dist/",
@@ -306,6 +311,11 @@ const MOUNTS: &[Mount] = &[
     Mount {
         prefix: "/fixtures/",
         dir: "tests/fixtures",
+        cache: "no-cache",
+    },
+    Mount {
+        prefix: "/pypi/",
+        dir: PYPI_DIR,
         cache: "no-cache",
     },
     Mount {
@@ -417,7 +427,12 @@ fn resolve(root: &Path, decoded_path: &str) -> Target {
     {
         return Target::BadRequest;
     }
-    let path = root.join(mount.dir).join(rel_path);
+    let mut path = root.join(mount.dir).join(rel_path);
+    if mount.prefix == "/pyodide/" && !path.exists() && rel.ends_with(".whl") && !rel.contains('/')
+    {
+        // Wheels the npm package lacks (micropip) come from the local package index.
+        path = root.join(PYPI_DIR).join("files").join(rel_path);
+    }
     if path.is_dir() {
         if !decoded_path.ends_with('/') {
             return Target::AddSlash;
@@ -442,6 +457,38 @@ fn resolve(root: &Path, decoded_path: &str) -> Target {
     } else {
         Target::NotFound
     }
+}
+
+fn is_lock_file(path: &Path) -> bool {
+    path.ends_with("node_modules/pyodide/pyodide-lock.json")
+}
+
+/// `target/pypi/lock-overrides.json`: `{package: {field: value}}` for `pyodide-lock.json`.
+fn lock_overrides(root: &Path) -> Option<serde_json::Value> {
+    let text = fs::read_to_string(root.join(PYPI_DIR).join("lock-overrides.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Pyodide's lock file with the local index's wheels in place of the CDN's: the npm package has no
+/// micropip, and the PyPI wheel served instead has another hash than the CDN's build.
+fn patched_lock(path: &Path, root: &Path) -> String {
+    let lock = fs::read_to_string(path).unwrap_or_default();
+    let (Ok(mut lock), Some(serde_json::Value::Object(overrides))) = (
+        serde_json::from_str::<serde_json::Value>(&lock),
+        lock_overrides(root),
+    ) else {
+        return lock;
+    };
+    for (package, fields) in overrides {
+        if let (Some(entry), serde_json::Value::Object(fields)) =
+            (lock["packages"].get_mut(&package), fields)
+        {
+            for (field, value) in fields {
+                entry[field] = value;
+            }
+        }
+    }
+    lock.to_string()
 }
 
 fn common_headers(isolated: bool, content_type: &str, cache: &str) -> Vec<Header> {
@@ -604,6 +651,18 @@ fn handle(request: Request, shared: &Shared) {
             Some(Target::Listing { dir, cache }) => {
                 let mut response = text(200, listing(&dir, raw_path));
                 for h in common_headers(isolated, "text/html; charset=utf-8", cache) {
+                    response.add_header(h);
+                }
+                {
+                    record(200);
+                    (200, request.respond(response))
+                }
+            }
+            Some(Target::File { path, cache })
+                if is_lock_file(&path) && lock_overrides(&shared.options.root).is_some() =>
+            {
+                let mut response = text(200, patched_lock(&path, &shared.options.root));
+                for h in common_headers(isolated, "application/json", cache) {
                     response.add_header(h);
                 }
                 {

@@ -178,6 +178,13 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &["/fixtures/archive_errors/missing.zip"],
     },
     Scenario {
+        name: "install_imports",
+        query: "",
+        check: install_imports,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &["/pypi/simple/not-a-real-package-xyz/"],
+    },
+    Scenario {
         name: "parsing_upgrade",
         query: "?pause_ms=700",
         check: parsing_upgrade,
@@ -1281,4 +1288,43 @@ fn archive_errors(b: &Browser, server: &Server) -> Result<()> {
     }
     expect_outputs(b, "missing", &[("stdout", "inline works\n")])?;
     expect_outputs(b, "corrupt", &[("stdout", "never\n")])
+}
+
+fn install_imports(b: &Browser, _server: &Server) -> Result<()> {
+    // tabulate is not in Pyodide: micropip (itself loaded first) installs it from the local index.
+    wait_done(b, "table")?;
+    expect_outputs(
+        b,
+        "table",
+        &[
+            (
+                "install",
+                "Loading micropip…\nInstalling tabulate…\nInstalled tabulate\n",
+            ),
+            ("stdout", "name      n\n------  ---\na         1\n"),
+        ],
+    )?;
+    expect_events(b, "table", 1, None)?;
+    // A package nobody has: its name and micropip's reason, then the run fails at the import.
+    wait_done(b, "nope")?;
+    expect_outputs(
+        b,
+        "nope",
+        &[
+            (
+                "install",
+                "Loading micropip…\nInstalling not_a_real_package_xyz…\nCould not install not_a_real_package_xyz: ValueError: Can't fetch metadata for 'not-a-real-package-xyz'. Please make sure you have entered a correct package name and correctly specified index_urls (if you changed them).\n",
+            ),
+            (
+                "traceback",
+                "Traceback (most recent call last):\n  File \"/home/pyodide/main.py\", line 2, in <module>\n    import not_a_real_package_xyz\nModuleNotFoundError: No module named 'not_a_real_package_xyz'\n",
+            ),
+        ],
+    )?;
+    expect_events(
+        b,
+        "nope",
+        1,
+        Some("ModuleNotFoundError: No module named 'not_a_real_package_xyz'"),
+    )
 }

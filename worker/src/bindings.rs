@@ -10,8 +10,8 @@ use js_sys::{Function, Int32Array, Object, Promise, Reflect};
 use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::js::JsObject;
 use python_runner_protocol::{
-    ArchiveSpec, DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, ToWorker,
-    Transport, WaitReason, WaitSeq,
+    ArchiveSpec, DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, RunOptions,
+    ToWorker, Transport, WaitReason, WaitSeq,
 };
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -227,7 +227,7 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
                     apply(&state, effects);
                 });
             }
-            Effect::Run { id, code, entry } => run(state, id, &code, entry.as_deref()),
+            Effect::Run { id, code, options } => run(state, id, code, options),
             Effect::Unpack { spec } => {
                 let (pyodide, bytes) = {
                     let mut state = state.borrow_mut();
@@ -357,9 +357,74 @@ fn unpack(pyodide: &Pyodide, spec: &ArchiveSpec, bytes: &JsValue) -> Result<(), 
         .map_err(|error| fail(python::last_line(&describe(&error))))
 }
 
+/// Runs code, after installing its imports when asked to.
+fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: String, options: RunOptions) {
+    let (pyodide, send_event, session) = {
+        let state = state.borrow();
+        (
+            state.pyodide.clone(),
+            state.send_event.as_ref().clone(),
+            state.session.clone(),
+        )
+    };
+    session.current_run.set(id);
+    if !options.install_imports {
+        start_run(state, id, &code, options.entry.as_deref());
+        return;
+    }
+    // Install what the code imports first (async: micropip downloads), then run it.
+    let state = state.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let installed = match pyodide {
+            Some(pyodide) => {
+                install_imports(
+                    &pyodide,
+                    &code,
+                    &send_event,
+                    options.package_index.as_deref(),
+                )
+                .await
+            }
+            None => Err(JsValue::from("Pyodide is not ready")),
+        };
+        if let Err(error) = installed {
+            // install_for_run reports failed installs itself; this is anything else.
+            let text = [
+                "Could not install the imports: ",
+                &python::last_line(&describe(&error)),
+                "\n",
+            ]
+            .concat();
+            post(&FromWorker::Output {
+                id,
+                parts: vec![OutputPart {
+                    kind: python_runner_protocol::PartKind::Install,
+                    text,
+                }],
+            });
+        }
+        start_run(&state, id, &code, options.entry.as_deref());
+    });
+}
+
+/// `await pyodide_worker_runner.imports.install_for_run(code, send, index)`.
+async fn install_imports(
+    pyodide: &Pyodide,
+    code: &str,
+    send_event: &JsValue,
+    package_index: Option<&str>,
+) -> Result<(), JsValue> {
+    let module = pyodide.pyimport(python::IMPORTS_MODULE)?;
+    let install: Function = Reflect::get(&module, &"install_for_run".into())?.dyn_into()?;
+    let index = package_index.map_or(JsValue::NULL, JsValue::from);
+    let coroutine = install.call3(&JsValue::NULL, &code.into(), send_event, &index)?;
+    // A PyProxy of a coroutine is a thenable: Promise.resolve runs it to completion.
+    JsFuture::from(Promise::resolve(&coroutine)).await.map(drop)
+}
+
 /// Runs code; Python posts output through `send_event` as it goes. With JSPI the run is entered
 /// through `callPromising`, so Python can suspend on a promise while it waits for the page.
-fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str, entry: Option<&str>) {
+fn start_run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str, entry: Option<&str>) {
     let (run_code, send_event, session) = {
         let state = state.borrow();
         (
@@ -368,7 +433,6 @@ fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str, entry: Option<&s
             state.session.clone(),
         )
     };
-    session.current_run.set(id);
     let Some(run_code) = run_code else {
         post(&FromWorker::Failed {
             id: Some(id),

@@ -6,8 +6,8 @@
 use std::collections::VecDeque;
 
 use python_runner_protocol::{
-    ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, RunId, ToWorker, Transport, WaitSeq,
-    PROTOCOL_VERSION,
+    ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, RunId, RunOptions, ToWorker, Transport,
+    WaitSeq, PROTOCOL_VERSION,
 };
 
 /// Something the JS-facing layer must do.
@@ -28,8 +28,8 @@ pub enum Effect {
         id: RunId,
         /// Python source.
         code: String,
-        /// A module to run as `__main__` instead.
-        entry: Option<String>,
+        /// How to run it.
+        options: RunOptions,
     },
     /// Unpack the archive whose bytes arrived, put its folder on `sys.path`, and report with
     /// [`Dispatcher::on_unpacked`].
@@ -74,7 +74,7 @@ enum Phase {
 #[derive(Debug)]
 pub struct Dispatcher {
     phase: Phase,
-    pending_runs: VecDeque<(RunId, String, Option<String>)>,
+    pending_runs: VecDeque<(RunId, String, RunOptions)>,
     running: Option<RunId>,
     archive: ArchiveState,
 }
@@ -124,9 +124,9 @@ impl Dispatcher {
                     transport,
                 }]
             }
-            ToWorker::Run { id, code, entry } => match &self.phase {
+            ToWorker::Run { id, code, options } => match &self.phase {
                 Phase::AwaitingInit | Phase::Booting | Phase::Ready => {
-                    self.pending_runs.push_back((id, code, entry));
+                    self.pending_runs.push_back((id, code, options));
                     self.next_run()
                 }
                 Phase::Failed(error) => vec![Effect::Post(FromWorker::Failed {
@@ -203,9 +203,9 @@ impl Dispatcher {
             return Vec::new();
         }
         match self.pending_runs.pop_front() {
-            Some((id, code, entry)) => {
+            Some((id, code, options)) => {
                 self.running = Some(id);
-                vec![Effect::Run { id, code, entry }]
+                vec![Effect::Run { id, code, options }]
             }
             None => Vec::new(),
         }
@@ -252,7 +252,7 @@ mod tests {
         ToWorker::Run {
             id,
             code: format!("print({id})"),
-            entry: None,
+            options: RunOptions::default(),
         }
     }
 
@@ -260,7 +260,7 @@ mod tests {
         Effect::Run {
             id,
             code: format!("print({id})"),
-            entry: None,
+            options: RunOptions::default(),
         }
     }
 

@@ -8,6 +8,9 @@ pub const HELPER_MODULE: &str = "pyodide_worker_runner";
 /// The file name inline code runs as (relative to Python's working directory).
 pub const FILENAME: &str = "main.py";
 
+/// Its module holding `install_for_run`.
+pub const IMPORTS_MODULE: &str = "pyodide_worker_runner.imports";
+
 /// Its module holding `run_code` and `add_to_path`.
 pub const RUNNER_MODULE: &str = "pyodide_worker_runner.runner";
 

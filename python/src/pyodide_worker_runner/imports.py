@@ -122,13 +122,16 @@ def find_imports(source: str) -> list[str]:
 async def install_imports(
     source_code_or_imports: str | list[str],
     message_callback: MessageCallback | None = None,
+    *,
+    index_urls: list[str] | None = None,
 ) -> list[InstallEntry]:
     """Install what the source (or the list of module names) imports but is missing.
 
     A str is source code (see `find_imports`); a list holds module names, of which only
     the top-level part counts (`"scipy.stats"` means `scipy`). Returns the entries that
     were to be installed, whether or not their install succeeded; `[]` when nothing was
-    missing. Events and failures are described in the module docstring.
+    missing. Events and failures are described in the module docstring. `index_urls`,
+    if given, are the package indexes micropip uses instead of its default (PyPI).
     """
     if isinstance(source_code_or_imports, str):
         imports = find_imports(source_code_or_imports)
@@ -156,7 +159,11 @@ async def install_imports(
         emit("loading_one", dict(entry))
         package = entry["package"]
         if package not in installs:
-            installs[package] = asyncio.ensure_future(micropip.install(package))
+            if index_urls is None:
+                install = micropip.install(package)
+            else:
+                install = micropip.install(package, index_urls=index_urls)
+            installs[package] = asyncio.ensure_future(install)
         try:
             await installs[package]
         except Exception as e:
@@ -254,3 +261,36 @@ def _describe(e: BaseException) -> str:
     """`"<Type>: <message>"`, or just the type when the message is empty."""
     message = str(e)
     return f"{type(e).__name__}: {message}" if message else type(e).__name__
+
+
+INSTALL_MESSAGES: dict[str, str] = {
+    "loading_micropip": "Loading micropip…\n",
+    "loading_one": "Installing {package}…\n",
+    "loaded_one": "Installed {package}\n",
+    "failed_one": "Could not install {package}: {error}\n",
+}
+"""The line shown for each install event (`install_for_run`); other events show nothing."""
+
+
+async def install_for_run(
+    source: str, send: Callable[[str, str], object], index_url: str | None = None
+) -> None:
+    """Install what `source` imports before it runs, reporting progress as output.
+
+    The worker calls this (and awaits it) before `run_code` when the element has
+    `install-imports`. Each event of `install_imports` with a line in `INSTALL_MESSAGES`
+    becomes an output part of type "install" through `send("output", json_text)`, the same
+    channel as `run_code`'s output. `index_url` is a package index to use instead of PyPI.
+    """
+    import json
+
+    def report(event_type: str, data: Any) -> None:
+        line = INSTALL_MESSAGES.get(event_type)
+        if line is None or not isinstance(data, dict):
+            return
+        text = line.format(**data)
+        send(
+            "output", json.dumps({"parts": [{"type": "install", "text": text}]}, ensure_ascii=False)
+        )
+
+    await install_imports(source, report, index_urls=[index_url] if index_url else None)

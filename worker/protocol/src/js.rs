@@ -29,6 +29,10 @@ impl WireObject for JsObject {
         self.get(key)?.as_f64()
     }
 
+    fn boolean(&self, key: &str) -> Option<bool> {
+        self.get(key)?.as_bool()
+    }
+
     fn object(&self, key: &str) -> Option<Self> {
         JsObject::new(self.get(key)?)
     }

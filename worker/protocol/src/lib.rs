@@ -52,9 +52,8 @@ pub enum ToWorker {
         id: RunId,
         /// Python source code.
         code: String,
-        /// A module to run as `__main__` instead of `code` (the `entry` attribute, e.g.
-        /// `mypkg.main`), usually from the author's archive.
-        entry: Option<String>,
+        /// How to run it.
+        options: RunOptions,
     },
     /// An archive of the author's code will follow ([`ToWorker::ArchiveData`]): runs wait for it,
     /// so the code can import from it.
@@ -79,6 +78,18 @@ pub enum ToWorker {
         /// The reply as JSON text, see [`Reply::to_json`].
         reply: String,
     },
+}
+
+/// How a [`ToWorker::Run`] runs its code (the element's attributes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOptions {
+    /// A module to run as `__main__` instead of the code (`entry`, e.g. `mypkg.main`), usually
+    /// from the author's archive.
+    pub entry: Option<String>,
+    /// Install what the code imports but is missing, with micropip, first (`install-imports`).
+    pub install_imports: bool,
+    /// The package index micropip uses instead of PyPI (`package-index`).
+    pub package_index: Option<String>,
 }
 
 /// Messages from the worker to the element.
@@ -168,6 +179,8 @@ pub enum PartKind {
     Input,
     /// A message from python-runner itself (e.g. "Python was restarted"), never from Python.
     Notice,
+    /// Progress of installing the code's imports (`install-imports`).
+    Install,
     /// A custom part type from user code; shown like stdout.
     #[serde(other)]
     Other,

@@ -6,8 +6,8 @@
 //! checks that `decode` reads back exactly what serde writes, for every variant.
 
 use crate::{
-    ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, RunId, ToWorker,
-    Transport, WaitReason,
+    ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, RunId, RunOptions,
+    ToWorker, Transport, WaitReason,
 };
 
 /// Read access to one message object: a JS object in the browser (feature `js`), JSON in tests.
@@ -16,6 +16,8 @@ pub trait WireObject: Sized {
     fn string(&self, key: &str) -> Option<String>;
     /// The number at `key`, if it is one.
     fn number(&self, key: &str) -> Option<f64>;
+    /// The boolean at `key`, if it is one.
+    fn boolean(&self, key: &str) -> Option<bool>;
     /// The object at `key`, if it is one.
     fn object(&self, key: &str) -> Option<Self>;
     /// The array at `key`, if it is one.
@@ -69,11 +71,18 @@ impl ToWorker {
                 pyodide_url: string(wire, "pyodide_url")?,
                 transport: transport(wire)?,
             }),
-            "run" => Ok(ToWorker::Run {
-                id: id(wire, "id")?,
-                code: string(wire, "code")?,
-                entry: wire.string("entry"),
-            }),
+            "run" => {
+                let options = wire.object("options").ok_or_else(|| missing("options"))?;
+                Ok(ToWorker::Run {
+                    id: id(wire, "id")?,
+                    code: string(wire, "code")?,
+                    options: RunOptions {
+                        entry: options.string("entry"),
+                        install_imports: options.boolean("install_imports").unwrap_or(false),
+                        package_index: options.string("package_index"),
+                    },
+                })
+            }
             "archive" => {
                 let spec = wire.object("spec").ok_or_else(|| missing("spec"))?;
                 Ok(ToWorker::Archive {
@@ -180,6 +189,7 @@ impl PartKind {
             "input_prompt" => PartKind::InputPrompt,
             "input" => PartKind::Input,
             "notice" => PartKind::Notice,
+            "install" => PartKind::Install,
             _ => PartKind::Other,
         }
     }

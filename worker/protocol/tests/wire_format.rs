@@ -14,12 +14,16 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
         ToWorker::Run {
             id: 7,
             code: "print(1)".into(),
-            entry: None,
+            options: RunOptions::default(),
         },
         ToWorker::Run {
             id: 8,
             code: String::new(),
-            entry: Some("mypkg.main".into()),
+            options: RunOptions {
+                entry: Some("mypkg.main".into()),
+                install_imports: true,
+                package_index: Some("https://a.test/simple/".into()),
+            },
         },
         ToWorker::Archive {
             spec: ArchiveSpec {
@@ -142,6 +146,9 @@ impl WireObject for Json {
     }
     fn number(&self, key: &str) -> Option<f64> {
         self.0.get(key)?.as_f64()
+    }
+    fn boolean(&self, key: &str) -> Option<bool> {
+        self.0.get(key)?.as_bool()
     }
     fn object(&self, key: &str) -> Option<Self> {
         let value = self.0.get(key)?;
