@@ -11,7 +11,8 @@
 //! | `/pypi/`     | `target/pypi/`            | `no-cache`               |
 //! | `/`          | `demo/`                   | `no-cache`               |
 //!
-//! Every response carries `Access-Control-Allow-Origin: *` and `Cross-Origin-Resource-Policy: cross-origin`, so
+//! Every response carries `Access-Control-Allow-Origin: *` (files: unless the query has `no_cors=1`) and
+//! `Cross-Origin-Resource-Policy: cross-origin`, so
 //! pages on other origins (a wasm-bindgen-test page, the other test server) can load Pyodide. An isolated server
 //! also sends `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`.
 //!
@@ -671,7 +672,11 @@ fn handle(request: Request, shared: &Shared) {
                 }
             }
             Some(Target::File { path, cache }) => {
-                let headers = common_headers(isolated, mime_type(&path), cache);
+                let mut headers = common_headers(isolated, mime_type(&path), cache);
+                if query.split('&').any(|pair| pair == "no_cors=1") {
+                    // Lets a test see what a cross-origin page gets from a server without CORS.
+                    headers.retain(|h| !h.field.equiv("Access-Control-Allow-Origin"));
+                }
                 match query_ms(query, "pause_ms") {
                     Some(pause) if method == Method::Get => {
                         record(200);

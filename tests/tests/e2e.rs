@@ -174,7 +174,11 @@ const SCENARIOS: &[Scenario] = &[
         name: "archive_errors",
         query: "",
         check: archive_errors,
-        allowed_console_errors: &["missing.zip - Failed to load resource: the server responded with a status of 404"],
+        allowed_console_errors: &[
+            "missing.zip - Failed to load resource: the server responded with a status of 404",
+            "has been blocked by CORS policy",
+            "project.zip?no_cors=1 - Failed to load resource: net::ERR_FAILED",
+        ],
         allowed_failed_requests: &["/fixtures/archive_errors/missing.zip"],
     },
     Scenario {
@@ -1256,6 +1260,17 @@ fn archive_errors(b: &Browser, server: &Server) -> Result<()> {
             ),
         ),
     ];
+    let no_cors = server
+        .url("/fixtures/archive/project.zip?no_cors=1")
+        .replace("127.0.0.1", "localhost");
+    let cases = [
+        cases.as_slice(),
+        &[(
+            "no-cors",
+            format!("Could not download the archive {no_cors}: TypeError: Failed to fetch (a network error, or the server does not allow this page to read it: CORS)"),
+        )],
+    ]
+    .concat();
     for (id, message) in &cases {
         ensure!(wait_settled(b, id)? == "error", "#{id} did not fail");
         ensure!(
