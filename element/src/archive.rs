@@ -59,12 +59,65 @@ async fn download(url: String) -> Result<JsValue, JsValue> {
             ["HTTP ", &status, " ", &response.status_text()].concat(),
         ));
     }
-    let body = response
-        .array_buffer()
-        .map_err(|error| fail(describe(&error)))?;
-    JsFuture::from(body)
+    read_body(&url, &response)
         .await
+        .map(JsValue::from)
         .map_err(|error| fail(describe(&error)))
+}
+
+/// Reads the body chunk by chunk, reporting progress to the elements waiting for `url`.
+async fn read_body(url: &str, response: &Response) -> Result<ArrayBuffer, JsValue> {
+    let call = |target: &JsValue, method: &str| -> Result<JsValue, JsValue> {
+        Reflect::get(target, &method.into())?
+            .dyn_into::<js_sys::Function>()?
+            .call0(target)
+    };
+    let total = Reflect::get(response, &"headers".into())
+        .and_then(|headers| {
+            Reflect::get(&headers, &"get".into())?
+                .dyn_into::<js_sys::Function>()?
+                .call1(&headers, &"content-length".into())
+        })
+        .ok()
+        .and_then(|length| length.as_string())
+        .and_then(|length| length.parse::<u64>().ok());
+    let body = Reflect::get(response, &"body".into())?;
+    if !body.is_object() {
+        return JsFuture::from(response.array_buffer()?)
+            .await
+            .map(JsCast::unchecked_into);
+    }
+    let reader = call(&body, "getReader")?;
+    let mut chunks: Vec<Uint8Array> = Vec::new();
+    let mut received: u64 = 0;
+    loop {
+        let result = JsFuture::from(call(&reader, "read")?.unchecked_into::<Promise>()).await?;
+        if Reflect::get(&result, &"done".into())?.is_truthy() {
+            break;
+        }
+        let chunk: Uint8Array = Reflect::get(&result, &"value".into())?.unchecked_into();
+        received += u64::from(chunk.length());
+        chunks.push(chunk);
+        crate::registry::archive_progress(url, received, total);
+    }
+    let whole = Uint8Array::new_with_length(u32::try_from(received).unwrap_or(u32::MAX));
+    let mut offset = 0;
+    for chunk in &chunks {
+        whole.set(chunk, offset);
+        offset += chunk.length();
+    }
+    Ok(whole.buffer())
+}
+
+/// "12 kB of 450 kB" (kilobytes of 1000 bytes, as browsers show downloads).
+pub fn describe_progress(name: &str, received: u64, total: Option<u64>) -> String {
+    let kb = |bytes: u64| [(bytes.div_ceil(1000)).to_string().as_str(), " kB"].concat();
+    match total {
+        Some(total) if total >= received => {
+            [name, ": ", &kb(received), " of ", &kb(total)].concat()
+        }
+        _ => [name, ": ", &kb(received)].concat(),
+    }
 }
 
 /// Checks `buffer` against an `integrity` attribute (Subresource Integrity: space-separated
@@ -156,4 +209,22 @@ async fn digest(algorithm: &str, buffer: &ArrayBuffer) -> Result<String, String>
         .ok_or("no window")?
         .btoa(&binary)
         .map_err(|error| describe(&error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_progress;
+
+    #[test]
+    fn progress_in_kilobytes() {
+        assert_eq!(
+            describe_progress("p.zip", 12_345, Some(450_000)),
+            "p.zip: 13 kB of 450 kB"
+        );
+        assert_eq!(describe_progress("p.zip", 433, None), "p.zip: 1 kB");
+        assert_eq!(
+            describe_progress("p.zip", 0, Some(0)),
+            "p.zip: 0 kB of 0 kB"
+        );
+    }
 }

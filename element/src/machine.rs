@@ -182,6 +182,11 @@ impl Machine {
         self.transport
     }
 
+    /// Whether Python started (or is starting): false once its worker failed.
+    pub fn python_available(&self) -> bool {
+        self.worker != WorkerPhase::Failed
+    }
+
     /// Whether the input field is up (Python waits for a line).
     pub fn awaiting_input(&self) -> bool {
         matches!(self.waiting, Some((_, WaitReason::Input)))

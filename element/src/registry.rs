@@ -39,6 +39,8 @@ struct Instance {
     view: View,
     machine: Machine,
     worker: Option<WorkerClient>,
+    /// The archive this element waits for (shows its download progress meanwhile).
+    archive_url: Option<String>,
     _clicks: [Listener; 2],
     waiting_for_document: Option<Listener>,
 }
@@ -131,9 +133,9 @@ pub fn new_id() -> InstanceId {
 
 fn insert(id: InstanceId, shadow: &ShadowRoot) -> Result<(), JsValue> {
     let host: HtmlElement = shadow.host().unchecked_into();
-    let view = View::build(shadow)?;
+    let mut view = View::build(shadow)?;
     view.set_code_hidden(host.has_attribute("hide-code"));
-    view.set_status(Machine::default().status());
+    view.set_status(Machine::default().status(), true);
     let clicks = [
         Listener::new(view.run_button(), "click", move |_| {
             update(id, |instance| instance.machine.run_requested());
@@ -150,6 +152,7 @@ fn insert(id: InstanceId, shadow: &ShadowRoot) -> Result<(), JsValue> {
                 view,
                 machine: Machine::default(),
                 worker: None,
+                archive_url: None,
                 _clicks: clicks,
                 waiting_for_document: None,
             },
@@ -463,7 +466,9 @@ fn apply(
         Effect::AppendOutput(parts) => instance.view.append(&parts),
         Effect::ShowError(message) => instance.view.show_error(&message),
         Effect::SetStatus(status) => {
-            instance.view.set_status(status);
+            instance
+                .view
+                .set_status(status, instance.machine.python_available());
             instance.host.set_attribute("state", status.as_str())
         }
         Effect::Dispatch(event) => {
@@ -544,6 +549,11 @@ fn worker_ready(instance: &mut Instance, version: String, transport: Transport) 
 /// spare never competes with the page's first Pyodide load), a little later, so it does not
 /// compete with the code that just started either.
 fn warm_spare(instance: &Instance) {
+    if instance.archive_url.is_some() {
+        // The run waits for the archive: the spare would compete with unpacking and the run's
+        // start. It is warmed when the archive has been delivered.
+        return;
+    }
     if let (Ok(pyodide_url), Some(worker)) = (pyodide_url(&instance.host), &instance.worker) {
         refill_spare(pyodide_url, worker.transport());
     }
@@ -657,6 +667,7 @@ fn announce_archive(id: InstanceId, instance: &mut Instance) -> Vec<Effect> {
     let integrity = host
         .get_attribute("integrity")
         .filter(|value| !value.trim().is_empty());
+    instance.archive_url = Some(url.clone());
     wasm_bindgen_futures::spawn_local(async move {
         let mut result = archive::bytes(&url).await;
         if let (Ok(buffer), Some(integrity)) = (&result, &integrity) {
@@ -665,6 +676,9 @@ fn announce_archive(id: InstanceId, instance: &mut Instance) -> Vec<Effect> {
             }
         }
         update(id, |instance| {
+            if instance.archive_url.take().is_some() {
+                instance.view.set_progress(None);
+            }
             let Some(worker) = &instance.worker else {
                 return Vec::new();
             };
@@ -678,11 +692,33 @@ fn announce_archive(id: InstanceId, instance: &mut Instance) -> Vec<Effect> {
             match (result, sent) {
                 (_, Err(error)) => instance.machine.worker_crashed(&describe(&error)),
                 (Err(message), Ok(())) => instance.machine.archive_failed(message),
-                (Ok(_), Ok(())) => Vec::new(),
+                (Ok(_), Ok(())) => {
+                    if instance.machine.status() == Status::Running {
+                        warm_spare(instance);
+                    }
+                    Vec::new()
+                }
             }
         });
     });
     Vec::new()
+}
+
+/// Download progress of the archive at `url`, shown by every element waiting for it.
+pub fn archive_progress(url: &str, received: u64, total: Option<u64>) {
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .and_then(|path| path.rsplit('/').next())
+        .unwrap_or(url);
+    let text = archive::describe_progress(name, received, total);
+    INSTANCES.with(|instances| {
+        for (_, instance) in instances.borrow_mut().0.iter_mut() {
+            if instance.archive_url.as_deref() == Some(url) {
+                instance.view.set_progress(Some(text.clone()));
+            }
+        }
+    });
 }
 
 /// The run options from the element's attributes: `entry`, `install-imports`, `package-index`.

@@ -36,6 +36,10 @@ pub struct View {
     last_part: Option<(PartKind, HtmlElement)>,
     /// Characters shown since the last newline in the output.
     line_length: usize,
+    /// Download progress of the archive, shown after "Loading Python…".
+    progress: Option<String>,
+    status_value: Status,
+    python_available: bool,
     /// The marker counting characters left out of the current line, and its count.
     elided: Option<(HtmlElement, usize)>,
     input: Option<(HtmlInputElement, Listener)>,
@@ -90,6 +94,9 @@ impl View {
             output,
             last_part: None,
             line_length: 0,
+            progress: None,
+            status_value: Status::Idle,
+            python_available: true,
             elided: None,
             input: None,
         })
@@ -269,15 +276,32 @@ impl View {
         Ok(())
     }
 
-    /// Reflects the status in the toolbar.
-    pub fn set_status(&self, status: Status) {
-        let text = match status {
-            Status::Idle | Status::Ready | Status::Done => "",
-            Status::Loading => "Loading Python…",
-            Status::Running => "Running…",
-            Status::Error => "Python is not available. Run tries again.",
+    /// Shows how far the archive has downloaded (while Python loads), or nothing.
+    pub fn set_progress(&mut self, progress: Option<String>) {
+        self.progress = progress;
+        self.show_status_text();
+    }
+
+    fn show_status_text(&self) {
+        let text = match self.status_value {
+            Status::Idle | Status::Ready | Status::Done => String::new(),
+            Status::Loading => match &self.progress {
+                Some(progress) => ["Loading Python… (", progress, ")"].concat(),
+                None => "Loading Python…".to_string(),
+            },
+            Status::Running => "Running…".to_string(),
+            Status::Error if self.python_available => "Run runs the code again.".to_string(),
+            Status::Error => "Python is not available. Run tries again.".to_string(),
         };
-        self.status.set_text_content(Some(text));
+        self.status.set_text_content(Some(&text));
+    }
+
+    /// Reflects the status in the toolbar; `python_available` tells an error of the code's
+    /// archive (Python itself is fine) from Python failing to start.
+    pub fn set_status(&mut self, status: Status, python_available: bool) {
+        self.status_value = status;
+        self.python_available = python_available;
+        self.show_status_text();
         let running = status == Status::Running;
         if !running
             && self

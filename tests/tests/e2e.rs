@@ -1183,6 +1183,21 @@ fn no_transport(b: &Browser, _server: &Server) -> Result<()> {
 
 fn archive(b: &Browser, server: &Server) -> Result<()> {
     wait_done(b, "zip")?;
+    // While Python loads, the status shows how far the archive has come.
+    let texts = b.eval("return window.__statusTexts")?;
+    let size =
+        std::fs::metadata(workspace_root().join("tests/fixtures/archive/project.zip"))?.len();
+    let progress = format!(
+        "Loading Python… (project.zip: {} kB of {} kB)",
+        size.div_ceil(1000),
+        size.div_ceil(1000)
+    );
+    ensure!(
+        texts
+            .as_array()
+            .is_some_and(|texts| texts.contains(&json!(progress))),
+        "#zip never showed {progress:?}; status texts: {texts}"
+    );
     expect_outputs(
         b,
         "zip",
