@@ -454,9 +454,7 @@ fn apply(
             if let Err(reason) = sent {
                 return instance.machine.worker_crashed(&reason);
             }
-            if instance.machine.status() == Status::Running {
-                warm_spare(instance);
-            }
+            warm_spare(instance);
             Ok(())
         }
         Effect::ClearOutput => {
@@ -538,17 +536,18 @@ fn worker_ready(instance: &mut Instance, version: String, transport: Transport) 
         .view
         .set_diagnostics(&diagnostics(&version, transport));
     let effects = instance.machine.worker_ready(version, transport);
-    if instance.machine.status() == Status::Running {
-        warm_spare(instance);
-    }
+    warm_spare(instance);
     effects
 }
 
-/// Makes sure a spare is warming up for the next Stop that needs a fresh Python: called when
-/// code starts running in a ready worker (so a page whose code never runs pays nothing, and the
-/// spare never competes with the page's first Pyodide load), a little later, so it does not
-/// compete with the code that just started either.
+/// Makes sure a spare is warming up for the next Stop that needs a fresh Python, if code is
+/// running in a ready worker (so a page whose code never runs pays nothing, and the spare never
+/// competes with the page's first Pyodide load); a little later, so it does not compete with the
+/// code that just started either.
 fn warm_spare(instance: &Instance) {
+    if instance.machine.status() != Status::Running {
+        return;
+    }
     if instance.archive_url.is_some() {
         // The run waits for the archive: the spare would compete with unpacking and the run's
         // start. It is warmed when the archive has been delivered.
@@ -693,9 +692,7 @@ fn announce_archive(id: InstanceId, instance: &mut Instance) -> Vec<Effect> {
                 (_, Err(error)) => instance.machine.worker_crashed(&describe(&error)),
                 (Err(message), Ok(())) => instance.machine.archive_failed(message),
                 (Ok(_), Ok(())) => {
-                    if instance.machine.status() == Status::Running {
-                        warm_spare(instance);
-                    }
+                    warm_spare(instance);
                     Vec::new()
                 }
             }

@@ -278,13 +278,15 @@ fn measure(browser: &Browser, server: &Server, variant: Variant, trace: bool) ->
         Ok(sample) => sample,
         Err(e) => Sample::failed(report(&e)),
     };
-    match browser.console_errors() {
-        Ok(errors) => sample.console_errors = errors,
-        Err(e) => sample
-            .console_errors
-            .push(format!("(console unavailable: {e:#})")),
-    }
+    sample.console_errors = console_errors(browser);
     sample
+}
+
+/// The console's errors so far, or a note that the console could not be read.
+fn console_errors(browser: &Browser) -> Vec<String> {
+    browser
+        .console_errors()
+        .unwrap_or_else(|e| vec![format!("(console unavailable: {e:#})")])
 }
 
 fn measure_inner(
@@ -1509,12 +1511,7 @@ fn measure_archive(
         Ok(sample) => sample,
         Err(e) => ArchiveSample::failed(report(&e)),
     };
-    match browser.console_errors() {
-        Ok(errors) => sample.console_errors = errors,
-        Err(e) => sample
-            .console_errors
-            .push(format!("(console unavailable: {e:#})")),
-    }
+    sample.console_errors = console_errors(browser);
     sample
 }
 
