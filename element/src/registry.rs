@@ -408,7 +408,7 @@ fn apply(
         },
         Effect::ShowInput { .. } => instance
             .view
-            .show_input(move |event| on_input_key(id, event)),
+            .show_input(move |event| on_input_event(id, event)),
         Effect::HideInput => {
             instance.view.hide_input();
             Ok(())
@@ -598,7 +598,35 @@ async fn delay(milliseconds: u32) {
 }
 
 /// Keys in the input field: Enter sends the line; Ctrl+C with nothing selected stops the code.
-fn on_input_key(id: InstanceId, event: web_sys::Event) {
+/// Pasting several lines sends them at once: Python hands them to the next `input()` calls.
+fn on_input_event(id: InstanceId, event: web_sys::Event) {
+    if event.type_() == "paste" {
+        let pasted = js_sys::Reflect::get(&event, &"clipboardData".into())
+            .ok()
+            .filter(JsValue::is_object)
+            .and_then(|data| {
+                let get_data: js_sys::Function = js_sys::Reflect::get(&data, &"getData".into())
+                    .ok()?
+                    .dyn_into()
+                    .ok()?;
+                get_data
+                    .call1(&data, &"text/plain".into())
+                    .ok()?
+                    .as_string()
+            })
+            .unwrap_or_default();
+        if pasted.contains('\n') {
+            event.prevent_default();
+            let pasted = pasted.replace("\r\n", "\n");
+            update(id, |instance| match instance.view.input_value() {
+                Some(typed) => instance
+                    .machine
+                    .input_submitted([typed.as_str(), &pasted].concat()),
+                None => Vec::new(),
+            });
+        }
+        return;
+    }
     let Some(event) = event.dyn_ref::<KeyboardEvent>() else {
         return;
     };

@@ -42,7 +42,7 @@ pub struct View {
     python_available: bool,
     /// The marker counting characters left out of the current line, and its count.
     elided: Option<(HtmlElement, usize)>,
-    input: Option<(HtmlInputElement, Listener)>,
+    input: Option<(HtmlInputElement, [Listener; 2])>,
 }
 
 /// The most characters of one output line that are shown. Browsers lay out a long wrapped line in
@@ -119,10 +119,10 @@ impl View {
 
     /// Appends a text field at the end of the output for a line of input. It takes the focus
     /// if the focus is in this element or nowhere in particular, without scrolling the page.
-    /// `on_key` gets its `keydown` events.
+    /// `on_event` gets its `keydown` and `paste` events.
     pub fn show_input(
         &mut self,
-        on_key: impl FnMut(web_sys::Event) + 'static,
+        on_event: impl Fn(web_sys::Event) + Clone + 'static,
     ) -> Result<(), JsValue> {
         self.hide_input();
         let input: HtmlInputElement = self.document.create_element("input")?.unchecked_into();
@@ -132,14 +132,17 @@ impl View {
         input.set_attribute("aria-label", "Input for the program")?;
         input.set_attribute("autocomplete", "off")?;
         input.set_attribute("spellcheck", "false")?;
-        let listener = Listener::new(&input, "keydown", on_key)?;
+        let listeners = [
+            Listener::new(&input, "keydown", on_event.clone())?,
+            Listener::new(&input, "paste", on_event)?,
+        ];
         self.output.append_child(&input)?;
         self.last_part = None;
         self.scroll_to_end();
         if self.has_focus() || self.page_focus_is_free() {
             focus(&input);
         }
-        self.input = Some((input, listener));
+        self.input = Some((input, listeners));
         Ok(())
     }
 
@@ -151,7 +154,7 @@ impl View {
     /// Removes the input field. If it had the focus, the Stop button takes it, so the next input
     /// field (or Run, when the program ends) can take it back.
     pub fn hide_input(&mut self) {
-        if let Some((input, _listener)) = self.input.take() {
+        if let Some((input, _listeners)) = self.input.take() {
             let had_focus = self
                 .shadow
                 .active_element()

@@ -1018,6 +1018,28 @@ fn stop(b: &Browser, _server: &Server) -> Result<()> {
     )?;
     click_stop_and_wait(b, id)?;
 
+    // Pasting several lines answers several input() calls at once.
+    start(b, id, "a = input('a? ')\nb = input('b? ')\nprint(a + b)\n")?;
+    wait_input_field(b, id)?;
+    b.eval(&format!(
+        "const data = new DataTransfer(); data.setData('text/plain', 'x\\r\\ny');
+         {}.shadowRoot.querySelector('input.stdin').dispatchEvent(
+           new ClipboardEvent('paste', {{clipboardData: data, bubbles: true, cancelable: true}}));",
+        el(id)
+    ))?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    expect_outputs(
+        b,
+        id,
+        &[
+            ("input_prompt", "a? "),
+            ("input", "x\n"),
+            ("input_prompt", "b? "),
+            ("input", "y\n"),
+            ("stdout", "xy\n"),
+        ],
+    )?;
+
     // Stuck in C (no KeyboardInterrupt possible): after the grace period Python is replaced.
     start(b, id, "print('summing', flush=True)\nsum(range(10**15))\n")?;
     wait_output(b, id, "summing")?;

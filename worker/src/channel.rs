@@ -98,17 +98,11 @@ impl Channel {
                 let started = now();
                 match reader.wait(seq, Some(milliseconds)) {
                     Ok(reply) => reply.unwrap_or_else(over).into(),
-                    Err(_) => {
-                        // No service worker: still sleep, without it.
-                        sleep_without_spinning(milliseconds - (now() - started));
-                        over().into()
-                    }
+                    // No service worker: still sleep, without it (or let Python sleep).
+                    Err(_) => sleep_or_leave_to_python(milliseconds - (now() - started)),
                 }
             }
-            Channel::None => {
-                sleep_without_spinning(milliseconds);
-                over().into()
-            }
+            Channel::None => sleep_or_leave_to_python(milliseconds),
         }
     }
 
@@ -131,9 +125,19 @@ fn has_jspi() -> bool {
         .is_ok_and(|suspending| suspending.is_function())
 }
 
-/// Blocks the worker for `milliseconds` without using the CPU. `Atomics.wait` needs shared
-/// memory; a shared `WebAssembly.Memory` provides it even without cross-origin isolation (it
-/// just cannot be posted). Falls back to returning at once, and Python then sleeps itself.
+/// Sleeps `milliseconds` here and answers "sleep over"; where that is impossible, answers
+/// `undefined`, and Python sleeps with the real `time.sleep` (which spins, but sleeps).
+fn sleep_or_leave_to_python(milliseconds: f64) -> JsValue {
+    if sleep_without_spinning(milliseconds) {
+        Reply::Message(None).to_json().into()
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// Blocks the worker for `milliseconds` without using the CPU, if it can. `Atomics.wait` needs
+/// shared memory; a shared `WebAssembly.Memory` provides it even without cross-origin isolation
+/// (it just cannot be posted), in engines that allow that.
 fn sleep_without_spinning(milliseconds: f64) -> bool {
     let descriptor = Object::new();
     for (key, value) in [
