@@ -282,6 +282,21 @@ fn measure(browser: &Browser, server: &Server, variant: Variant, trace: bool) ->
     sample
 }
 
+/// Launches a browser for a part of the bench; the error (also printed) skips that part.
+fn launch_browser() -> Result<Browser, String> {
+    Browser::launch().map_err(|e| {
+        let error = format!("could not launch the browser: {}", report(&e));
+        eprintln!("  {error}");
+        error
+    })
+}
+
+/// Leaves the page, so its workers are gone before the next sample, and waits for that.
+fn settle_warm(browser: &Browser) {
+    let _ = browser.goto("about:blank");
+    std::thread::sleep(SETTLE_WARM);
+}
+
 /// The console's errors so far, or a note that the console could not be read.
 fn console_errors(browser: &Browser) -> Vec<String> {
     browser
@@ -508,19 +523,14 @@ fn run_warm(
         "{label} (one browser, {} warm-up load(s) of each page), {} per variant:",
         args.warmup, args.warm_runs
     );
-    let browser = match Browser::launch() {
+    let browser = match launch_browser() {
         Ok(browser) => browser,
-        Err(e) => {
-            let error = format!("could not launch the browser: {}", report(&e));
-            eprintln!("  {error}");
+        Err(error) => {
             scenario.skipped = Some(error);
             return scenario;
         }
     };
-    let settle = || {
-        let _ = browser.goto("about:blank");
-        std::thread::sleep(SETTLE_WARM);
-    };
+    let settle = || settle_warm(&browser);
     for round in 0..args.warmup {
         for variant in [Variant::Element, Variant::Bare] {
             let sample = measure(&browser, server, variant, false);
@@ -987,8 +997,7 @@ fn record_failure(
     let text = report(error);
     eprintln!("  {label:<40} FAILED: {}", first_line(&text));
     which(out).errors.push(text);
-    let _ = browser.goto("about:blank");
-    std::thread::sleep(SETTLE_WARM);
+    settle_warm(browser);
     match open_measuring_page(browser, server, out) {
         Ok(()) => true,
         Err(e) => {
@@ -1013,11 +1022,9 @@ fn run_interaction(server: &Server, counts: InteractionCounts, page: Page) -> In
         counts.restart,
         counts.fresh
     );
-    let browser = match Browser::launch() {
+    let browser = match launch_browser() {
         Ok(browser) => browser,
-        Err(e) => {
-            let error = format!("could not launch the browser: {}", report(&e));
-            eprintln!("  {error}");
+        Err(error) => {
             out.aborted = Some(error);
             return out;
         }
@@ -1046,10 +1053,7 @@ fn measure_interaction(
 ) {
     let page = out.page;
     let label = page.key();
-    let settle = || {
-        let _ = browser.goto("about:blank");
-        std::thread::sleep(SETTLE_WARM);
-    };
+    let settle = || settle_warm(browser);
 
     // Warm-up (HTTP and wasm code caches), then the baseline: a fresh element on a new page has no spare.
     match open_page(browser, server, page) {
@@ -1620,19 +1624,14 @@ fn run_archive(server: &Server, runs: usize, unix: u64) -> ArchiveRun {
     eprintln!(
         "archive (one browser, isolated, a warm-up load of each kind), {runs} per variant: baseline, delays {ARCHIVE_DELAYS:?} ms"
     );
-    let browser = match Browser::launch() {
+    let browser = match launch_browser() {
         Ok(browser) => browser,
-        Err(e) => {
-            let error = format!("could not launch the browser: {}", report(&e));
-            eprintln!("  {error}");
+        Err(error) => {
             out.skipped = Some(error);
             return out;
         }
     };
-    let settle = || {
-        let _ = browser.goto("about:blank");
-        std::thread::sleep(SETTLE_WARM);
-    };
+    let settle = || settle_warm(&browser);
     // Unique per run and sample: the same browser profile never sees an archive URL twice.
     let tag = |what: &str| format!("{unix}-{what}");
     for variant in [ArchiveVariant::Baseline, ArchiveVariant::Delayed(0)] {
