@@ -12,6 +12,13 @@ const WORKER_TEMPLATE: &str = include_str!("../templates/worker.js");
 /// Entry of `python-runner.js`; imports paths relative to `target/bundle-work/`.
 const MAIN_TEMPLATE: &str = include_str!("../templates/main.js");
 
+/// Entry of `python-runner.mjs` and `python-runner-library.js` (the library API).
+pub const LIBRARY_TEMPLATE: &str = include_str!("../templates/library.js");
+/// TypeScript declarations of the library API, copied next to it.
+pub const LIBRARY_TYPES: &str = include_str!("../templates/python-runner.d.ts");
+/// The global the classic-script build of the library sets.
+pub const LIBRARY_GLOBAL: &str = "pythonRunner";
+
 /// The service-worker broker, imported by `main.js`.
 const SERVICE_WORKER_TEMPLATE: &str = include_str!("../templates/service_worker.js");
 
@@ -42,9 +49,56 @@ pub fn main_bundle(work_dir: &Path, worker_source: &str) -> Result<String> {
     bundle(work_dir, "main.entry.js", MAIN_TEMPLATE, Format::IIFE).context("bundling the element")
 }
 
+/// The library API, bundled twice from one entry.
+pub struct LibraryBundles {
+    /// ES module (`python-runner.mjs`).
+    pub module: String,
+    /// Classic script setting [`LIBRARY_GLOBAL`] (`python-runner-library.js`).
+    pub script: String,
+}
+
+/// Step 7: the library API as an ES module and as a classic script; needs the library wasm and
+/// `python-files.js` in `work_dir`, and Comlink in `node_modules` (the npm folder of the workspace).
+pub fn library_bundles(work_dir: &Path, node_modules: &Path) -> Result<LibraryBundles> {
+    let entry = Entry {
+        name: "library.entry.js",
+        template: LIBRARY_TEMPLATE,
+        node_modules: Some(node_modules),
+    };
+    let module = bundle_entry(work_dir, &entry, Format::ESModule, "")
+        .context("bundling the library module")?;
+    let script = bundle_entry(work_dir, &entry, Format::IIFE, LIBRARY_GLOBAL)
+        .context("bundling the library script")?;
+    Ok(LibraryBundles { module, script })
+}
+
+/// A template to bundle: written as `work_dir/name`; `node_modules` resolves bare imports.
+struct Entry<'a> {
+    name: &'a str,
+    template: &'a str,
+    node_modules: Option<&'a Path>,
+}
+
 /// Writes `template` as `work_dir/entry_name` and bundles it.
 fn bundle(work_dir: &Path, entry_name: &str, template: &str, format: Format) -> Result<String> {
-    let entry = work_dir.join(entry_name);
+    let entry = Entry {
+        name: entry_name,
+        template,
+        node_modules: None,
+    };
+    bundle_entry(work_dir, &entry, format, "")
+}
+
+/// Bundles `entry`, with the exports assigned to `global_name` (IIFE only; empty for none).
+fn bundle_entry(
+    work_dir: &Path,
+    entry: &Entry<'_>,
+    format: Format,
+    global_name: &str,
+) -> Result<String> {
+    let template = entry.template;
+    let node_modules = entry.node_modules;
+    let entry = work_dir.join(entry.name);
     fs::write(&entry, template).with_context(|| format!("writing {}", entry.display()))?;
     let entry = entry
         .to_str()
@@ -58,6 +112,14 @@ fn bundle(work_dir: &Path, entry_name: &str, template: &str, format: Format) -> 
     options.abs_working_dir = work_dir.to_owned();
     options.bundle = true;
     options.format = format;
+    options.global_name = global_name.to_owned();
+    if let Some(node_modules) = node_modules {
+        let node_modules = node_modules
+            .to_str()
+            .with_context(|| format!("non-UTF-8 path {}", node_modules.display()))?;
+        options.node_paths = vec![node_modules.to_owned()];
+        options.main_fields = ["module", "main"].map(str::to_owned).to_vec();
+    }
     options.minify_whitespace = true;
     options.minify_identifiers = true;
     options.minify_syntax = true;
@@ -194,6 +256,68 @@ mod tests {
                 "bundle/templates/service_worker.js must say {line}"
             );
         }
+    }
+
+    #[test]
+    fn the_library_speaks_sync_messages_wire() {
+        use python_runner_library::wire;
+        for line in [
+            format!("const MARKER = \"{}\";", wire::SERVICE_WORKER_MARKER),
+            format!("const VERSION = \"{}\";", wire::SERVICE_WORKER_VERSION),
+            format!(
+                "const CALL_ENDED = \"{}\";",
+                python_runner_library::client::messages::CALL_ENDED
+            ),
+        ] {
+            assert!(
+                LIBRARY_TEMPLATE.contains(&line),
+                "bundle/templates/library.js must say {line}"
+            );
+        }
+    }
+
+    /// Names the library template exports itself (Comlink's come from `export *`).
+    fn library_exports() -> Vec<&'static str> {
+        LIBRARY_TEMPLATE
+            .lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix("export ")?;
+                let rest = rest.strip_prefix("async ").unwrap_or(rest);
+                let (kind, rest) = rest.split_once(' ')?;
+                if !matches!(kind, "function" | "class" | "const") {
+                    return None; // `export *` and `export { .. }`: Comlink
+                }
+                rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .next()
+            })
+            .filter(|name| !name.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn the_type_declarations_cover_every_export() {
+        let exports = library_exports();
+        assert!(exports.contains(&"PyodideClient"), "{exports:?}");
+        assert!(exports.contains(&"loadPyodideAndPackage"), "{exports:?}");
+        let comlink = [
+            "expose",
+            "wrap",
+            "proxy",
+            "transfer",
+            "windowEndpoint",
+            "transferHandlers",
+            "proxyMarker",
+            "releaseProxy",
+            "createEndpoint",
+            "finalizer",
+        ];
+        for name in exports.iter().chain(&comlink) {
+            let declared = ["function", "class", "const"]
+                .iter()
+                .any(|kind| LIBRARY_TYPES.contains(&format!("export declare {kind} {name}")));
+            assert!(declared, "python-runner.d.ts does not declare `{name}`");
+        }
+        assert!(LIBRARY_TYPES.contains("export declare namespace Comlink"));
     }
 
     #[test]

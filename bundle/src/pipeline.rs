@@ -12,6 +12,12 @@ use crate::{assemble, python_files};
 
 /// The one file users load.
 pub const BUNDLE_FILE: &str = "python-runner.js";
+/// The library API as an ES module (page, module worker, module service worker).
+pub const LIBRARY_MODULE_FILE: &str = "python-runner.mjs";
+/// The library API as a classic script setting `pythonRunner` (script tag, `importScripts`).
+pub const LIBRARY_SCRIPT_FILE: &str = "python-runner-library.js";
+/// TypeScript declarations of the library API, next to the module.
+pub const LIBRARY_TYPES_FILE: &str = "python-runner.d.ts";
 
 /// Builds the bundle for `profile`; release also cleans `target/dist` and runs wasm-opt.
 pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
@@ -65,6 +71,9 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
 
     step("deflate wasm", || {
         for (wasm_crate, rows) in WASM_CRATES.iter().zip(&mut wasm_size_rows) {
+            if !wasm_crate.deflate {
+                continue;
+            }
             let deflated = wasm::deflate(&wasm::bindgen_wasm(&work_dir, wasm_crate))?;
             rows.push(SizeRow::measure(
                 format!("{}_bg.wasm.deflate (embedded)", wasm_crate.stem),
@@ -108,6 +117,22 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
     fs::write(&bundle_path, &bundle)
         .with_context(|| format!("writing {}", bundle_path.display()))?;
     size_rows.push(SizeRow::measure(BUNDLE_FILE, bundle.as_bytes())?);
+
+    let library = step("esbuild library", || {
+        assemble::library_bundles(&work_dir, &workspace.root.join("node_modules"))
+    })?;
+    for (file, text) in [
+        (LIBRARY_MODULE_FILE, &library.module),
+        (LIBRARY_SCRIPT_FILE, &library.script),
+        (LIBRARY_TYPES_FILE, &assemble::LIBRARY_TYPES.to_owned()),
+    ] {
+        let path = dist_dir.join(file);
+        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    size_rows.push(SizeRow::measure(
+        LIBRARY_MODULE_FILE,
+        library.module.as_bytes(),
+    )?);
 
     println!("sizes:\n{}", sizes::render(&size_rows));
     println!(

@@ -33,15 +33,27 @@ pub struct WasmCrate {
     pub stem: &'static str,
     /// The folder under `target/bundle-work/` that the templates import from.
     pub work_folder: &'static str,
+    /// Embedded raw-deflated (inflated asynchronously) rather than plain (compiled synchronously).
+    pub deflate: bool,
 }
 
-/// One wasm module for the page and the worker (`bundle/runtime` links both crates), so std,
-/// serde and the wasm-bindgen runtime are in the bundle once.
-pub const WASM_CRATES: [WasmCrate; 1] = [WasmCrate {
-    package: "python-runner-runtime",
-    stem: "python_runner_runtime",
-    work_folder: "wasm",
-}];
+/// One wasm module for the page and the worker of `python-runner.js` (`bundle/runtime` links
+/// both crates), so std, serde and the wasm-bindgen runtime are in that bundle once; and the
+/// library's module for `python-runner.mjs`, kept apart so the element's bundle does not grow.
+pub const WASM_CRATES: [WasmCrate; 2] = [
+    WasmCrate {
+        package: "python-runner-runtime",
+        stem: "python_runner_runtime",
+        work_folder: "wasm",
+        deflate: true,
+    },
+    WasmCrate {
+        package: "python-runner-library-runtime",
+        stem: "python_runner_library_runtime",
+        work_folder: "library-wasm",
+        deflate: false,
+    },
+];
 
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 

@@ -285,15 +285,26 @@ pub async fn boot(
         .await
         .map_err(|error| load_error(describe(&error)))?
         .unchecked_into();
-    let install_error = |error: JsValue| {
-        ErrorPayload::new(
-            ErrorKind::Internal,
-            format!(
-                "could not install the python-runner helper package: {}",
-                describe(&error)
-            ),
-        )
-    };
+    let runner: RunnerModule = install_helper(&pyodide, python_files)
+        .map_err(|reason| {
+            ErrorPayload::new(
+                ErrorKind::Internal,
+                format!("could not install the python-runner helper package: {reason}"),
+            )
+        })?
+        .unchecked_into();
+    if let Channel::Atomics(reader) = channel {
+        pyodide.set_interrupt_buffer(&reader.interrupt_buffer());
+    }
+    let version = pyodide.version().as_string().unwrap_or_default();
+    Ok((runner.run_code(), version, pyodide.into()))
+}
+
+/// Writes the helper package (`python_files`: relative path → text) into Pyodide's
+/// site-packages and imports it; returns the module. Harmless to repeat on one Pyodide.
+pub fn install_helper(pyodide: &JsValue, python_files: &Object) -> Result<JsValue, String> {
+    let pyodide: &Pyodide = pyodide.unchecked_ref();
+    let install_error = |error: JsValue| describe(&error);
     let fs = pyodide.fs();
     // Found in the file system: the first `runPython` of a fresh Pyodide costs ~25 ms.
     let site_packages = fs
@@ -316,15 +327,9 @@ pub async fn boot(
         fs.mkdir_tree(&directory).map_err(install_error)?;
         fs.write_file(&path, &text).map_err(install_error)?;
     }
-    let runner: RunnerModule = pyodide
+    pyodide
         .pyimport(python::HELPER_MODULE)
-        .map_err(install_error)?
-        .unchecked_into();
-    if let Channel::Atomics(reader) = channel {
-        pyodide.set_interrupt_buffer(&reader.interrupt_buffer());
-    }
-    let version = pyodide.version().as_string().unwrap_or_default();
-    Ok((runner.run_code(), version, pyodide.into()))
+        .map_err(install_error)
 }
 
 /// Unpacks the author's archive into its folder and puts the folder first on `sys.path`.

@@ -138,7 +138,7 @@ fn sleep_or_leave_to_python(milliseconds: f64) -> JsValue {
 /// Blocks the worker for `milliseconds` without using the CPU, if it can. `Atomics.wait` needs
 /// shared memory; a shared `WebAssembly.Memory` provides it even without cross-origin isolation
 /// (it just cannot be posted), in engines that allow that.
-fn sleep_without_spinning(milliseconds: f64) -> bool {
+pub fn sleep_without_spinning(milliseconds: f64) -> bool {
     let descriptor = Object::new();
     for (key, value) in [
         ("initial", JsValue::from(1)),

@@ -9,4 +9,4 @@ pub mod channel;
 pub mod dispatch;
 pub mod python;
 
-pub use bindings::{boot, worker_boot};
+pub use bindings::{boot, install_helper, worker_boot};

@@ -1,0 +1,504 @@
+// Entry of python-runner.mjs (and of python-runner-library.js, the same as a classic script setting
+// `pythonRunner`): the library API, a drop-in for pyodide-worker-runner, comsync and sync-message.
+// `cargo bundle` copies this file into target/bundle-work/ and esbuild bundles it with Comlink (npm),
+// the library wasm (plain bytes, compiled synchronously on first use) and the Python helper package.
+// No top-level await and no URL relative to import.meta.url: it must run on a page, in a module
+// worker and in a module service worker. The wasm does the blocking reads, the Atomics write, the
+// client's state machine and the helper install; this file holds the classes, promises and Comlink.
+import * as Comlink from "comlink";
+import {
+  initSync,
+  Machine,
+  read_message,
+  read_call_message,
+  write_message_atomics,
+  sleep_privately,
+  install_helper,
+  retry_delay,
+  is_network_type_error,
+} from "./library-wasm/python_runner_library_runtime.js";
+import wasmBytes from "./library-wasm/python_runner_library_runtime_bg.wasm";
+import pythonFiles from "./python-files.js";
+
+export * from "comlink";
+export { Comlink };
+
+/** The Pyodide version `defaultPyodideLoader` loads (the one python-runner is tested with). */
+const PYODIDE_VERSION = "314.0.7";
+const MARKER = "__SyncMessageServiceWorkerInput__";
+const VERSION = "__sync-message-v2__";
+const CALL_ENDED = "The call ended before the worker read this message, so it was not sent.";
+
+let compiled = false;
+/** Compiles and instantiates the wasm the first time something needs it. */
+function wasm() {
+  if (!compiled) {
+    initSync({ module: wasmBytes });
+    compiled = true;
+  }
+}
+
+// ---------------------------------------------------------------- errors
+
+export class InterruptError extends Error {
+  constructor(message = "") {
+    super(message);
+    this.type = this.name = "InterruptError";
+  }
+}
+
+export class NoChannelError extends Error {
+  constructor(message = "") {
+    super(message);
+    this.type = this.name = "NoChannelError";
+  }
+}
+
+export class ServiceWorkerError extends Error {
+  constructor(url, status) {
+    super(`Received status ${status} from ${url}. Ensure the service worker is registered and active.`);
+    this.type = this.name = "ServiceWorkerError";
+    this.url = url;
+    this.status = status;
+  }
+}
+
+// Comlink carries only message/name/stack of a thrown Error; keep `type` too, so the page can tell
+// an InterruptError from the worker apart (python-runner 0.6.1 reads `type`).
+const throwHandler = Comlink.transferHandlers.get("throw");
+if (throwHandler) {
+  Comlink.transferHandlers.set("throw", {
+    canHandle: throwHandler.canHandle,
+    serialize(thrown) {
+      const [serialized, transferables] = throwHandler.serialize(thrown);
+      const value = thrown && thrown.value;
+      if (serialized.isError && value && typeof value.type === "string") {
+        serialized.value.type = value.type;
+      }
+      return [serialized, transferables];
+    },
+    deserialize: throwHandler.deserialize,
+  });
+}
+
+/** Runs a wasm call, turning its service-worker failure into a `ServiceWorkerError`. */
+function translated(call) {
+  try {
+    return call();
+  } catch (error) {
+    const failure = error && error.serviceWorkerError;
+    if (failure) throw new ServiceWorkerError(failure.url, failure.status);
+    throw error;
+  }
+}
+
+/** A page's main thread must not block: say so instead of Atomics' "cannot be called in this context". */
+function assertCanBlock(name) {
+  if (typeof document !== "undefined" && typeof window !== "undefined") {
+    throw new Error(`${name} blocks until a message arrives, so it works only in a worker, not on the page's main thread.`);
+  }
+}
+
+const number = (value) => (typeof value === "number" ? value : undefined);
+
+export function asyncSleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---------------------------------------------------------------- sync-message
+
+export function uuidv4() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
+    (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
+  );
+}
+
+export function makeAtomicsChannel({ bufferSize } = {}) {
+  const size = bufferSize > 0 ? bufferSize : 128 * 1024;
+  return {
+    type: "atomics",
+    data: new Uint8Array(new SharedArrayBuffer(size)),
+    meta: new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT)),
+  };
+}
+
+export function makeServiceWorkerChannel({ scope, timeout } = {}) {
+  return { type: "serviceWorker", baseUrl: (scope || "/") + MARKER, timeout: timeout || 5000 };
+}
+
+export function makeChannel({ atomics, serviceWorker } = {}) {
+  if (typeof SharedArrayBuffer !== "undefined") return makeAtomicsChannel(atomics);
+  if (typeof navigator !== "undefined" && "serviceWorker" in navigator) {
+    return makeServiceWorkerChannel(serviceWorker);
+  }
+  return null;
+}
+
+export async function writeMessage(channel, message, messageId) {
+  if (!channel) throw new NoChannelError();
+  if (channel.type === "atomics") {
+    wasm();
+    write_message_atomics(channel, JSON.stringify(message));
+  } else if (channel.type === "serviceWorker") {
+    await writeMessageServiceWorker(channel, message, messageId);
+  } else {
+    throw new Error("not a channel: expected an object made by makeChannel, makeAtomicsChannel or makeServiceWorkerChannel");
+  }
+}
+
+export const writeMessageAtomics = (channel, message) => writeMessage(channel, message);
+
+export async function writeMessageServiceWorker(channel, message, messageId) {
+  const url = channel.baseUrl + "/write";
+  const grace = channel.timeout > 0 ? channel.timeout : 5000;
+  const started = performance.now();
+  // Upstream waits for `ready` forever when no service worker is ever registered.
+  const container = typeof navigator !== "undefined" ? navigator.serviceWorker : undefined;
+  if (container) await Promise.race([container.ready, asyncSleep(grace)]);
+  for (;;) {
+    const response = await fetch(url, { method: "POST", body: JSON.stringify({ message, messageId }) });
+    if (response.status === 200) {
+      const answer = await response.json().catch(() => null);
+      if (answer && answer.version === VERSION) return;
+    }
+    if (performance.now() - started >= grace) throw new ServiceWorkerError(url, response.status);
+    await asyncSleep(100);
+  }
+}
+
+export function readMessage(channel, messageId, { checkInterrupt, checkTimeout, timeout } = {}) {
+  assertCanBlock("readMessage");
+  if (!channel) throw new NoChannelError();
+  wasm();
+  return translated(() =>
+    read_message(channel, String(messageId), checkInterrupt || undefined, number(checkTimeout), number(timeout)),
+  );
+}
+
+export function syncSleep(ms, channel) {
+  if (!(ms > 0)) return;
+  assertCanBlock("syncSleep");
+  wasm();
+  if (sleep_privately(ms)) return;
+  readMessage(channel, `sleep ${ms} ${uuidv4()}`, { timeout: ms });
+}
+
+export function isServiceWorkerRequest(eventOrUrl) {
+  const url = typeof eventOrUrl === "string" ? eventOrUrl : eventOrUrl.request.url;
+  return url.includes(MARKER);
+}
+
+/** The service worker's half: create once, call from the `fetch` listener; `true` when it answered. */
+export function serviceWorkerFetchListener() {
+  const early = new Map();
+  const waiting = new Map();
+  const answer = (body) =>
+    new Response(JSON.stringify({ message: body, version: VERSION }), {
+      status: 200,
+      headers: { "Content-Type": "application/json" },
+    });
+  const timedOut = () => new Response("", { status: 408 });
+  async function respond(request) {
+    const url = request.url;
+    if (url.endsWith("/version")) return new Response(VERSION, { status: 200 });
+    const body = await request.json();
+    if (url.endsWith("/read")) {
+      const { messageId, timeout } = body;
+      if (early.has(messageId)) {
+        const message = early.get(messageId);
+        early.delete(messageId);
+        return answer(message);
+      }
+      return new Promise((resolve) => {
+        const previous = waiting.get(messageId);
+        if (previous) previous.settle(timedOut());
+        const entry = {
+          settle(response) {
+            clearTimeout(entry.timer);
+            if (waiting.get(messageId) === entry) waiting.delete(messageId);
+            resolve(response);
+          },
+        };
+        entry.timer = setTimeout(() => entry.settle(timedOut()), timeout);
+        waiting.set(messageId, entry);
+      });
+    }
+    if (url.endsWith("/write")) {
+      const { message, messageId } = body;
+      const reader = waiting.get(messageId);
+      if (reader) reader.settle(answer(message));
+      else early.set(messageId, message);
+      return answer({ early: !reader });
+    }
+    return new Response("", { status: 404 });
+  }
+  return (event) => {
+    if (!isServiceWorkerRequest(event.request.url)) return false;
+    event.respondWith(respond(event.request));
+    return true;
+  };
+}
+
+// ---------------------------------------------------------------- comsync
+
+export class SyncClient {
+  constructor(workerCreator, channel) {
+    wasm();
+    this.workerCreator = workerCreator;
+    this.channel = channel === undefined ? null : channel;
+    this._machine = new Machine();
+    this._call = 0;
+    this._rejectCall = null;
+    this._queued = null;
+    this._startWorker();
+  }
+
+  get state() {
+    return this._machine.state;
+  }
+
+  _startWorker() {
+    this.worker = this.workerCreator();
+    this.workerProxy = Comlink.wrap(this.worker);
+  }
+
+  async call(proxyMethod, ...args) {
+    const base = uuidv4();
+    const call = this._machine.begin_call(base);
+    this._call = call;
+    const interrupted = new Promise((_, reject) => {
+      this._rejectCall = reject;
+    });
+    let alive = true;
+    const statusCallback = (status) => {
+      if (alive && this._machine.status(call, status) && this._queued) {
+        const queued = this._queued;
+        this._queued = null;
+        queued.resolve();
+      }
+    };
+    try {
+      return await Promise.race([
+        proxyMethod(this.channel, Comlink.proxy(statusCallback), base, ...args),
+        interrupted,
+      ]);
+    } finally {
+      alive = false;
+      if (this._call === call) this._endCall();
+    }
+  }
+
+  _endCall() {
+    this._rejectCall = null;
+    const queued = this._queued;
+    this._queued = null;
+    if (this._machine.end_call() && queued) queued.reject(new Error(CALL_ENDED));
+  }
+
+  async writeMessage(message) {
+    let id = this._machine.write();
+    if (id === undefined) {
+      const call = this._call;
+      await new Promise((resolve, reject) => {
+        this._queued = { resolve, reject };
+      });
+      id = this._machine.queued_write(call);
+    }
+    await writeMessage(this.channel, { message, id }, id);
+  }
+
+  async interrupt() {
+    const plan = this._machine.interrupt(typeof this.interrupter === "function");
+    if (plan === "nothing") return;
+    if (plan === "interrupter") {
+      await this.interrupter();
+    } else if (plan === "terminate") {
+      this.terminate();
+      this._startWorker();
+    } else {
+      const id = plan.slice("message:".length);
+      await writeMessage(this.channel, { interrupted: true, id }, id);
+    }
+  }
+
+  terminate() {
+    const reject = this._rejectCall;
+    this._endCall();
+    if (reject) reject(new InterruptError("Worker terminated"));
+    if (this.workerProxy) this.workerProxy[Comlink.releaseProxy]();
+    if (this.worker) this.worker.terminate();
+    delete this.worker;
+    delete this.workerProxy;
+  }
+}
+
+export function syncExpose(fn) {
+  return async function (channel, statusCallback, messageIdBase, ...args) {
+    await statusCallback("init");
+    let seq = 0;
+    const post = (status) => {
+      const sent = statusCallback(status);
+      if (sent && typeof sent.catch === "function") sent.catch(() => {});
+    };
+    const block = (name, status, timeout) => {
+      if (!channel) throw new NoChannelError();
+      assertCanBlock(name);
+      const id = `${messageIdBase}-${++seq}`;
+      post(status);
+      wasm();
+      const reply = translated(() => read_call_message(channel, id, timeout));
+      if (reply && reply.interrupted) throw new InterruptError();
+      return reply;
+    };
+    const extras = {
+      channel,
+      readMessage() {
+        return block("readMessage", "reading").message;
+      },
+      syncSleep(ms) {
+        if (!(ms > 0)) return;
+        if (!block("syncSleep", "sleeping", ms)) post("slept");
+      },
+    };
+    return fn(extras, ...args);
+  };
+}
+
+// ---------------------------------------------------------------- pyodide-worker-runner
+
+export class PyodideClient extends SyncClient {
+  async call(proxyMethod, ...args) {
+    let buffer = null;
+    if (typeof SharedArrayBuffer !== "undefined") {
+      buffer = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+      this.interrupter = () => {
+        Atomics.store(buffer, 0, 2); // SIGINT: KeyboardInterrupt at Python's next check
+      };
+    }
+    return super.call(proxyMethod, buffer, ...args);
+  }
+}
+
+export function pyodideExpose(fn) {
+  return syncExpose((extras, interruptBuffer, ...args) => fn({ ...extras, interruptBuffer }, ...args));
+}
+
+export function makeRunnerCallback(extras, { input, output, other }) {
+  return (type, data) => {
+    if (data && typeof data.toJs === "function") {
+      data = data.toJs({ dict_converter: Object.fromEntries });
+    }
+    if (type === "input") {
+      if (input) input(data.prompt);
+      return extras.readMessage() + "\n";
+    }
+    if (type === "sleep") {
+      extras.syncSleep(data.seconds * 1000);
+      return undefined;
+    }
+    if (type === "output") return output(data.parts);
+    if (!other) throw new Error(`makeRunnerCallback has no callback for the event type "${type}": pass \`other\``);
+    return other(type, data);
+  };
+}
+
+export function versionInfo(version) {
+  return version.split(".").map(Number);
+}
+
+export async function defaultPyodideLoader(version = PYODIDE_VERSION) {
+  const indexURL = `https://cdn.jsdelivr.net/pyodide/v${version}/full/`;
+  const load =
+    typeof globalThis.loadPyodide === "function"
+      ? globalThis.loadPyodide
+      : (await import(/* webpackIgnore: true */ indexURL + "pyodide.mjs")).loadPyodide;
+  const pyodide = await load({ indexURL });
+  if (pyodide.version !== version) {
+    throw new Error(`loadPyodide loaded version ${pyodide.version} instead of ${version}`);
+  }
+  return pyodide;
+}
+
+/** Successful downloads by URL: a reload after a fatal error does not download again. */
+const packageCache = new Map();
+
+async function getPackageBuffer(url) {
+  if (packageCache.has(url)) {
+    console.log("Loaded package from cache");
+    return packageCache.get(url);
+  }
+  console.log(`Fetching package from ${url.slice(0, 100)}...`);
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`Request for package failed with status ${response.status}: ${response.statusText}`);
+  }
+  const buffer = await response.arrayBuffer();
+  console.log("Fetched package");
+  packageCache.set(url, buffer);
+  return buffer;
+}
+
+/** p-retry's policy as pyodide-worker-runner uses it: 3 retries after 1, 2 and 4 s. */
+async function withRetries(task) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await task();
+    } catch (error) {
+      wasm();
+      const delay = retry_delay(attempt);
+      const bug = error instanceof TypeError && !is_network_type_error(String(error.message));
+      if (delay === undefined || bug || (error && error.name === "AbortError")) throw error;
+      await asyncSleep(delay);
+    }
+  }
+}
+
+export async function loadPyodideAndPackage(packageOptions, loader = defaultPyodideLoader) {
+  const { url, format } = packageOptions;
+  const extractDir = packageOptions.extractDir ?? packageOptions.extract_dir ?? "/tmp/";
+  const [pyodide, buffer] = await Promise.all([
+    withRetries(() => loader()),
+    withRetries(() => getPackageBuffer(url)),
+  ]);
+  pyodide.unpackArchive(buffer, format, { extractDir });
+  const sys = pyodide.pyimport("sys");
+  sys.path.append(extractDir);
+  sys.destroy();
+  initPyodide(pyodide);
+  return pyodide;
+}
+
+export function initPyodide(pyodide) {
+  pyodide.registerComlink(Comlink);
+  wasm();
+  install_helper(pyodide, pythonFiles);
+}
+
+export class PyodideFatalErrorReloader {
+  constructor(loader) {
+    this.loader = loader;
+    this._load();
+  }
+
+  _load() {
+    this.pyodidePromise = this.loader();
+    this.pyodidePromise.catch(() => {}); // observed by withPyodide
+  }
+
+  async withPyodide(fn) {
+    let pyodide;
+    try {
+      pyodide = await this.pyodidePromise;
+    } catch (error) {
+      this._load(); // upstream keeps a failed first load forever
+      throw error;
+    }
+    try {
+      return await fn(pyodide);
+    } catch (error) {
+      if (error && error.pyodide_fatal_error) this._load();
+      throw error;
+    }
+  }
+}
