@@ -108,6 +108,8 @@ fn steps() -> Vec<Step> {
                 "python-runner-element",
                 "-p",
                 "python-runner-worker",
+                "-p",
+                "python-runner-library",
             ]),
         },
         Step {
