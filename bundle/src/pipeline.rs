@@ -16,8 +16,9 @@ pub const BUNDLE_FILE: &str = "python-runner.js";
 pub const LIBRARY_MODULE_FILE: &str = "python-runner.mjs";
 /// The library API as a classic script setting `pythonRunner` (script tag, `importScripts`).
 pub const LIBRARY_SCRIPT_FILE: &str = "python-runner-library.js";
-/// TypeScript declarations of the library API, next to the module.
-pub const LIBRARY_TYPES_FILE: &str = "python-runner.d.ts";
+/// TypeScript declarations of the library API, next to the module: `.d.mts` is the name
+/// TypeScript looks for beside `python-runner.mjs`, `.d.ts` serves `paths` and the classic script.
+pub const LIBRARY_TYPES_FILES: [&str; 2] = ["python-runner.d.mts", "python-runner.d.ts"];
 
 /// Builds the bundle for `profile`; release also cleans `target/dist` and runs wasm-opt.
 pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
@@ -121,10 +122,12 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
     let library = step("esbuild library", || {
         assemble::library_bundles(&work_dir, &workspace.root.join("node_modules"))
     })?;
+    let types = assemble::LIBRARY_TYPES.to_owned();
     for (file, text) in [
         (LIBRARY_MODULE_FILE, &library.module),
         (LIBRARY_SCRIPT_FILE, &library.script),
-        (LIBRARY_TYPES_FILE, &assemble::LIBRARY_TYPES.to_owned()),
+        (LIBRARY_TYPES_FILES[0], &types),
+        (LIBRARY_TYPES_FILES[1], &types),
     ] {
         let path = dist_dir.join(file);
         fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;

@@ -634,3 +634,12 @@ def test_without_an_index_micropip_uses_its_default(
     missing(monkeypatch, "tabulate")
     asyncio.run(install_imports("import tabulate"))
     assert micropip.index_urls == [None]
+
+
+def test_find_imports_to_install_names_missing_modules_with_their_packages() -> None:
+    sys.modules["yaml"] = None  # type: ignore[assignment]
+    try:
+        entries = pyodide_worker_runner.find_imports_to_install(["json", "yaml", "pytest"])
+    finally:
+        del sys.modules["yaml"]
+    assert entries == [{"module": "yaml", "package": "pyyaml"}]

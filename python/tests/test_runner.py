@@ -1620,6 +1620,7 @@ def test_package_api() -> None:
         "OutputBuffer",
         "Runner",
         "__version__",
+        "find_imports_to_install",
         "install_imports",
         "reset_session",
         "run_code",

@@ -10,10 +10,18 @@ The package uses the standard library only (micropip and `pyodide_js` are import
 when `install_imports` needs them), so it also imports and tests in CPython.
 """
 
-from .imports import install_imports
+from .imports import find_imports_to_install, install_imports
 from .output import OutputBuffer
 from .runner import Runner, reset_session, run_code
 
-__all__ = ["OutputBuffer", "Runner", "__version__", "install_imports", "reset_session", "run_code"]
+__all__ = [
+    "OutputBuffer",
+    "Runner",
+    "__version__",
+    "find_imports_to_install",
+    "install_imports",
+    "reset_session",
+    "run_code",
+]
 
 __version__ = "0.1.0"

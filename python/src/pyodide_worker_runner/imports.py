@@ -194,6 +194,15 @@ def _is_importable(name: str) -> bool:
         return False
 
 
+def find_imports_to_install(imports: list[str]) -> list[InstallEntry]:
+    """The entries `install_imports` would install for `imports`, as upstream names it.
+
+    Unlike upstream it does not import anything to find out (no side effects), and it skips
+    the standard library.
+    """
+    return _entries_to_install(imports)
+
+
 def _entries_to_install(imports: list[str]) -> list[InstallEntry]:
     missing = [
         name for name in imports if name not in sys.stdlib_module_names and not _is_importable(name)
