@@ -97,7 +97,8 @@ struct Session {
 
 /// Starts the worker. `queue` holds messages that arrived before the wasm was ready;
 /// `python_files` maps paths like `pyodide_worker_runner/__init__.py` to their text.
-#[wasm_bindgen]
+/// Exported to JS by `bundle/runtime`, so crates that only borrow helpers from this one (the
+/// library) do not carry the worker.
 pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
     std::panic::set_hook(Box::new(|info| {
         web_sys::console::error_1(&info.to_string().into());

@@ -59,12 +59,13 @@ pub fn service_worker_base_url(scope: Option<&str>) -> String {
     [scope, SERVICE_WORKER_MARKER].concat()
 }
 
-/// The body of a service-worker read request, as sync-message sends it.
+/// The body of a service-worker read request, as sync-message sends it; `timeout` is rounded
+/// up to whole milliseconds (no float formatting in the wasm).
 pub fn read_request_body(message_id: &str, timeout: f64) -> String {
+    let timeout = timeout.ceil().clamp(0.0, u32::MAX.into()) as u32;
     format!(
-        "{{\"messageId\":{},\"timeout\":{}}}",
-        json_string(message_id),
-        timeout
+        "{{\"messageId\":{},\"timeout\":{timeout}}}",
+        json_string(message_id)
     )
 }
 
@@ -135,7 +136,7 @@ mod tests {
             "/course/__SyncMessageServiceWorkerInput__"
         );
         assert_eq!(
-            read_request_body("a\"b-1", 100.0),
+            read_request_body("a\"b-1", 99.2),
             r#"{"messageId":"a\"b-1","timeout":100}"#
         );
     }
