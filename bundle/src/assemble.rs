@@ -19,6 +19,11 @@ pub const LIBRARY_TYPES: &str = include_str!("../templates/python-runner.d.ts");
 /// The global the classic-script build of the library sets.
 pub const LIBRARY_GLOBAL: &str = "pythonRunner";
 
+/// sync-message's service-worker listener, imported by `library.js` and `service_worker.js`.
+pub const SYNC_MESSAGE_SW_TEMPLATE: &str = include_str!("../templates/sync_message_sw.js");
+/// Where the templates import it from.
+const SYNC_MESSAGE_SW_FILE: &str = "sync-message-sw.js";
+
 /// The service-worker broker, imported by `main.js`.
 const SERVICE_WORKER_TEMPLATE: &str = include_str!("../templates/service_worker.js");
 
@@ -46,6 +51,7 @@ pub fn main_bundle(work_dir: &Path, worker_source: &str) -> Result<String> {
     let service_worker_file = work_dir.join("service-worker.js");
     fs::write(&service_worker_file, SERVICE_WORKER_TEMPLATE)
         .with_context(|| format!("writing {}", service_worker_file.display()))?;
+    write_sync_message_sw(work_dir)?;
     bundle(work_dir, "main.entry.js", MAIN_TEMPLATE, Format::IIFE).context("bundling the element")
 }
 
@@ -60,6 +66,7 @@ pub struct LibraryBundles {
 /// Step 7: the library API as an ES module and as a classic script; needs the library wasm and
 /// `python-files.js` in `work_dir`, and Comlink in `node_modules` (the npm folder of the workspace).
 pub fn library_bundles(work_dir: &Path, node_modules: &Path) -> Result<LibraryBundles> {
+    write_sync_message_sw(work_dir)?;
     let entry = Entry {
         name: "library.entry.js",
         template: LIBRARY_TEMPLATE,
@@ -70,6 +77,12 @@ pub fn library_bundles(work_dir: &Path, node_modules: &Path) -> Result<LibraryBu
     let script = bundle_entry(work_dir, &entry, Format::IIFE, LIBRARY_GLOBAL)
         .context("bundling the library script")?;
     Ok(LibraryBundles { module, script })
+}
+
+fn write_sync_message_sw(work_dir: &Path) -> Result<()> {
+    let file = work_dir.join(SYNC_MESSAGE_SW_FILE);
+    fs::write(&file, SYNC_MESSAGE_SW_TEMPLATE)
+        .with_context(|| format!("writing {}", file.display()))
 }
 
 /// A template to bundle: written as `work_dir/name`; `node_modules` resolves bare imports.
@@ -264,20 +277,28 @@ mod tests {
         for line in [
             format!("const MARKER = \"{}\";", wire::SERVICE_WORKER_MARKER),
             format!("const VERSION = \"{}\";", wire::SERVICE_WORKER_VERSION),
-            format!(
-                "const CALL_ENDED = \"{}\";",
-                python_runner_library::client::messages::CALL_ENDED
-            ),
         ] {
             assert!(
-                LIBRARY_TEMPLATE.contains(&line),
-                "bundle/templates/library.js must say {line}"
+                SYNC_MESSAGE_SW_TEMPLATE.contains(&line),
+                "bundle/templates/sync_message_sw.js must say {line}"
             );
         }
+        let line = format!(
+            "const CALL_ENDED = \"{}\";",
+            python_runner_library::client::messages::CALL_ENDED
+        );
+        assert!(
+            LIBRARY_TEMPLATE.contains(&line),
+            "bundle/templates/library.js must say {line}"
+        );
     }
 
-    /// Names the library template exports itself (Comlink's come from `export *`).
+    /// Names the library exports itself (Comlink's come from `export *`), from its templates.
     fn library_exports() -> Vec<&'static str> {
+        let service_worker = ["isServiceWorkerRequest", "serviceWorkerFetchListener"];
+        for name in service_worker {
+            assert!(SYNC_MESSAGE_SW_TEMPLATE.contains(&format!("export function {name}")));
+        }
         LIBRARY_TEMPLATE
             .lines()
             .filter_map(|line| {
@@ -291,6 +312,7 @@ mod tests {
                     .next()
             })
             .filter(|name| !name.is_empty())
+            .chain(service_worker)
             .collect()
     }
 

@@ -19,14 +19,13 @@ import {
 } from "./library-wasm/python_runner_library_runtime.js";
 import wasmBytes from "./library-wasm/python_runner_library_runtime_bg.wasm";
 import pythonFiles from "./python-files.js";
+import { MARKER, VERSION, isServiceWorkerRequest, serviceWorkerFetchListener } from "./sync-message-sw.js";
 
 export * from "comlink";
-export { Comlink };
+export { Comlink, isServiceWorkerRequest, serviceWorkerFetchListener };
 
 /** The Pyodide version `defaultPyodideLoader` loads (the one python-runner is tested with). */
 const PYODIDE_VERSION = "314.0.7";
-const MARKER = "__SyncMessageServiceWorkerInput__";
-const VERSION = "__sync-message-v2__";
 const CALL_ENDED = "The call ended before the worker read this message, so it was not sent.";
 
 let compiled = false;
@@ -182,62 +181,6 @@ export function syncSleep(ms, channel) {
   wasm();
   if (sleep_privately(ms)) return;
   readMessage(channel, `sleep ${ms} ${uuidv4()}`, { timeout: ms });
-}
-
-export function isServiceWorkerRequest(eventOrUrl) {
-  const url = typeof eventOrUrl === "string" ? eventOrUrl : eventOrUrl.request.url;
-  return url.includes(MARKER);
-}
-
-/** The service worker's half: create once, call from the `fetch` listener; `true` when it answered. */
-export function serviceWorkerFetchListener() {
-  const early = new Map();
-  const waiting = new Map();
-  const answer = (body) =>
-    new Response(JSON.stringify({ message: body, version: VERSION }), {
-      status: 200,
-      headers: { "Content-Type": "application/json" },
-    });
-  const timedOut = () => new Response("", { status: 408 });
-  async function respond(request) {
-    const url = request.url;
-    if (url.endsWith("/version")) return new Response(VERSION, { status: 200 });
-    const body = await request.json();
-    if (url.endsWith("/read")) {
-      const { messageId, timeout } = body;
-      if (early.has(messageId)) {
-        const message = early.get(messageId);
-        early.delete(messageId);
-        return answer(message);
-      }
-      return new Promise((resolve) => {
-        const previous = waiting.get(messageId);
-        if (previous) previous.settle(timedOut());
-        const entry = {
-          settle(response) {
-            clearTimeout(entry.timer);
-            if (waiting.get(messageId) === entry) waiting.delete(messageId);
-            resolve(response);
-          },
-        };
-        entry.timer = setTimeout(() => entry.settle(timedOut()), timeout);
-        waiting.set(messageId, entry);
-      });
-    }
-    if (url.endsWith("/write")) {
-      const { message, messageId } = body;
-      const reader = waiting.get(messageId);
-      if (reader) reader.settle(answer(message));
-      else early.set(messageId, message);
-      return answer({ early: !reader });
-    }
-    return new Response("", { status: 404 });
-  }
-  return (event) => {
-    if (!isServiceWorkerRequest(event.request.url)) return false;
-    event.respondWith(respond(event.request));
-    return true;
-  };
 }
 
 // ---------------------------------------------------------------- comsync

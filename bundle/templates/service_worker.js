@@ -3,8 +3,11 @@
 // is python_runner_protocol::sync::ServiceWorkerUrls). A worker waiting for input requests
 // `<page>?__python_runner_sync__=<id>&timeout=<ms>` synchronously; this holds the request until
 // the page posts `{__python_runner_sync__: {id, reply}}`, then answers 200 with the reply, or
-// answers 408 when the timeout passes. Every other request is left to the browser (or to the
-// site's own fetch listeners when this file is loaded with importScripts).
+// answers 408 when the timeout passes. It also answers sync-message's requests (the library's
+// service-worker channel, python-runner.mjs), so one service worker serves both. Every other request
+// is left to the browser (or to the site's own fetch listeners when this file is loaded with importScripts).
+import { serviceWorkerFetchListener } from "./sync-message-sw.js";
+
 const MARKER = "__python_runner_sync__";
 const HEADER = "x-python-runner-sync";
 // Replies that arrived before their request, dropped after a minute.
@@ -14,6 +17,8 @@ const MAX_WAIT_MS = 60000;
 export function serveSyncRequests(scope) {
   const waiting = new Map(); // id -> function answering the held request
   const early = new Map(); // id -> reply
+  const syncMessage = serviceWorkerFetchListener();
+  scope.addEventListener("fetch", (event) => syncMessage(event));
   scope.addEventListener("install", () => scope.skipWaiting());
   scope.addEventListener("activate", (event) => event.waitUntil(scope.clients.claim()));
   scope.addEventListener("message", (event) => {
