@@ -5,25 +5,10 @@ import { expose, loadPyodideAndPackage, makeRunnerCallback, pyodideExpose } from
 // Pyodide and the archive come from this server, never a CDN. They load as soon as the worker starts.
 const loader = async () => (await import("/pyodide/pyodide.mjs")).loadPyodide({ indexURL: "/pyodide/" });
 const pyodideReady = loadPyodideAndPackage({ url: "/project.zip", format: "zip" }, loader).then((pyodide) => {
-  // A small runner: `Runner` of our Python package `pyodide_worker_runner` (installed by loadPyodideAndPackage)
-  // batches output and sends input() and time.sleep() to the callback made by makeRunnerCallback. Those call the
-  // page through the channel, and throw a JS InterruptError when the page interrupts them; Python sees that as a
-  // JsException, which the subclass turns into KeyboardInterrupt (as python_runner's PyodideRunner does).
-  const runner = pyodide.runPython(`
-from pyodide.ffi import JsException
-from pyodide_worker_runner import Runner
-
-class DemoRunner(Runner):
-    def callback(self, event_type, **data):
-        try:
-            return super().callback(event_type, **data)
-        except JsException as e:
-            if e.name == "InterruptError":
-                raise KeyboardInterrupt from None
-            raise
-
-DemoRunner()
-`);
+  // `PyodideRunner` of our Python package `pyodide_worker_runner` (installed by loadPyodideAndPackage) batches
+  // output and sends input() and time.sleep() to the callback made by makeRunnerCallback, which calls the page
+  // through the channel; when the page interrupts, it raises KeyboardInterrupt (as python_runner's PyodideRunner).
+  const runner = pyodide.pyimport("pyodide_worker_runner").PyodideRunner();
   return { pyodide, runner };
 });
 // Nobody may have asked for Python yet; runCode and ready report a failed load.

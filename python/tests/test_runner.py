@@ -1618,6 +1618,7 @@ def test_package_api() -> None:
     assert pyodide_worker_runner.__version__ == "0.1.0"
     assert set(pyodide_worker_runner.__all__) == {
         "OutputBuffer",
+        "PyodideRunner",
         "Runner",
         "__version__",
         "find_imports_to_install",
@@ -1643,3 +1644,76 @@ def test_run_code_sleeps_itself_when_the_host_does_not():
         ("sleep", {"seconds": 0.05}),
         ("output", {"parts": [{"type": "stdout", "text": "True\n"}]}),
     ]
+
+
+class FakeJsException(Exception):
+    """What Pyodide raises for an error thrown by a JS callback; `js_error` is the JS error."""
+
+    def __init__(self, error_type: str) -> None:
+        super().__init__(f"{error_type}: from JS")
+        self.js_error = types.SimpleNamespace(type=error_type)
+
+
+def pyodide_runner_output(source: str, error_type: str) -> list[tuple[str, str]]:
+    """Run `source` in a `PyodideRunner` whose callback throws a JS error when Python waits.
+
+    The error has type `error_type`; the output parts are returned merged by type.
+    """
+    parts: list[tuple[str, str]] = []
+
+    def callback(event_type: str, data: dict[str, Any]) -> Any:
+        if event_type == "output":
+            for part in data["parts"]:
+                if parts and parts[-1][0] == part["type"]:
+                    parts[-1] = (part["type"], parts[-1][1] + part["text"])
+                else:
+                    parts.append((part["type"], part["text"]))
+            return None
+        raise FakeJsException(error_type)
+
+    runner = pyodide_worker_runner.PyodideRunner(callback=callback)
+    runner.run(source)
+    return parts
+
+
+def test_pyodide_runner_turns_an_interrupt_into_keyboard_interrupt() -> None:
+    source = textwrap.dedent("""\
+        import time
+        for wait in (lambda: input("hi"), lambda: time.sleep(1)):
+            try:
+                wait()
+            except KeyboardInterrupt:
+                print("KeyboardInterrupt")
+        """)
+    assert pyodide_runner_output(source, "InterruptError") == [
+        ("input_prompt", "hi"),
+        ("stdout", "KeyboardInterrupt\nKeyboardInterrupt\n"),
+    ]
+
+
+def test_pyodide_runner_explains_a_missing_channel_but_sleep_just_returns() -> None:
+    source = textwrap.dedent("""\
+        import time
+        time.sleep(1)
+        print("slept")
+        try:
+            input("no channel")
+        except RuntimeError as e:
+            print(e)
+        """)
+    for error_type, message in [
+        ("NoChannelError", pyodide_worker_runner.PyodideRunner.NoChannelError),
+        ("ServiceWorkerError", pyodide_worker_runner.PyodideRunner.ServiceWorkerError),
+    ]:
+        assert pyodide_runner_output(source, error_type) == [
+            ("stdout", "slept\n"),
+            ("input_prompt", "no channel"),
+            ("stdout", f"{message}\n"),
+        ]
+
+
+def test_pyodide_runner_lets_other_errors_through() -> None:
+    source = "input()"
+    parts = pyodide_runner_output(source, "TypeError")
+    assert parts[-1][0] == "traceback"
+    assert parts[-1][1].endswith("FakeJsException: TypeError: from JS\n")

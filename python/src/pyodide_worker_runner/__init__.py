@@ -12,10 +12,11 @@ when `install_imports` needs them), so it also imports and tests in CPython.
 
 from .imports import find_imports_to_install, install_imports
 from .output import OutputBuffer
-from .runner import Runner, reset_session, run_code
+from .runner import PyodideRunner, Runner, reset_session, run_code
 
 __all__ = [
     "OutputBuffer",
+    "PyodideRunner",
     "Runner",
     "__version__",
     "find_imports_to_install",

@@ -535,6 +535,55 @@ class Runner:
         self.callback("sleep", seconds=seconds)
 
 
+class PyodideRunner(Runner):
+    """A `Runner` for the library API (`makeRunnerCallback` of python-runner.mjs).
+
+    The JS errors its callback throws while Python waits become what python_runner's
+    `PyodideRunner` makes of them, found by the error's `type`: `InterruptError` (the page
+    interrupted) raises `KeyboardInterrupt`; `NoChannelError` and `ServiceWorkerError` raise
+    a `RuntimeError` that says what is wrong, except in `time.sleep`, which then returns at
+    once. Unlike python_runner 0.6.1 it formats tracebacks itself.
+    """
+
+    InterruptError: type[BaseException] | BaseException = KeyboardInterrupt
+    NoChannelError: type[BaseException] | BaseException = RuntimeError(
+        "This browser doesn't support reading input. Try upgrading to the most recent "
+        "version or switching to a different browser, e.g. Chrome or Firefox."
+    )
+    ServiceWorkerError: type[BaseException] | BaseException = RuntimeError(
+        "The service worker for reading input isn't working. Try closing all this site's "
+        "tabs, then reopening. If that doesn't work, try using a different browser."
+    )
+
+    def pyodide_error(self, e: Exception) -> BaseException:
+        """The exception to raise for `e`, a JS error thrown by the callback (or `e` itself)."""
+        error_type = getattr(getattr(e, "js_error", None), "type", None)
+        if isinstance(error_type, str) and error_type in _JS_ERROR_TYPES:
+            mapped = getattr(self, error_type)
+            return mapped() if isinstance(mapped, type) else mapped
+        return e
+
+    def readline(self, n: int | None = -1, prompt: str = "") -> str:
+        try:
+            return super().readline(n, prompt)
+        except Exception as e:
+            raise self.pyodide_error(e) from None
+
+    def sleep(self, seconds: float) -> None:
+        try:
+            super().sleep(seconds)
+        except Exception as e:
+            error = self.pyodide_error(e)
+            if error is e:
+                raise
+            if not isinstance(error, RuntimeError):
+                raise error from None
+            # No way to wait for the page: return at once, as python_runner does.
+
+
+_JS_ERROR_TYPES = ("InterruptError", "NoChannelError", "ServiceWorkerError")
+
+
 def _source_lines(source: str) -> list[str]:
     """Split into lines the way the compiler counts them (LF, CRLF and CR only)."""
     lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
