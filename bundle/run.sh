@@ -53,15 +53,19 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # Wheels for the install-imports tests, from PyPI: micropip, which the npm Pyodide package lacks (its
-# CDN has it), and a small pure-Python package for the local package index the tests install from.
-pypi_wheels="micropip==0.11.1 tabulate==0.9.0"
+# CDN has it), and small pure-Python packages for the local package index the tests install from
+# (tabulate; cheap_repr for the library_runner scenario, whose archive package.tar is made from the
+# python-runner wheel, as pyodide-worker-runner's own tests make theirs).
+pypi_wheels="micropip==0.11.1 tabulate==0.9.0 python-runner==0.6.1 cheap_repr==0.5.2"
 if [ "$(cat target/pypi/wheels.txt 2>/dev/null || true)" != "$pypi_wheels" ] \
-    || [ tests/pypi/make_index.py -nt target/pypi/wheels.txt ]; then
+    || [ tests/pypi/make_index.py -nt target/pypi/wheels.txt ] \
+    || [ tests/pypi/make_package_tar.py -nt target/pypi/wheels.txt ]; then
     rm -rf target/pypi
     # shellcheck disable=SC2086 # one argument per requirement
     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.13 \
         --dest target/pypi/files $pypi_wheels
     python3 tests/pypi/make_index.py target/pypi
+    python3 tests/pypi/make_package_tar.py target/pypi
     echo "$pypi_wheels" > target/pypi/wheels.txt
 fi
 

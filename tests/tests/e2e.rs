@@ -7,6 +7,10 @@
 //! per output chunk with class `stdout`/`stderr`/`traceback`/`syntax_error`, and `div.error` for element errors;
 //! events `ready`, `done`, `error` (`detail.message`) on the host. Pages record events and state changes in
 //! `window.__events` / `window.__stateOld` with an inline script.
+//!
+//! The `library_*` scenarios test the module build (`target/dist/python-runner.mjs`) instead: the upstream browser
+//! tests of comsync and pyodide-worker-runner, run by the page with a module worker and a module service worker,
+//! each case's outcome recorded in `window.__results` and checked here.
 
 use anyhow::{bail, ensure, Context, Result};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -187,6 +191,26 @@ const SCENARIOS: &[Scenario] = &[
         check: install_imports,
         allowed_console_errors: &[],
         allowed_failed_requests: &["/pypi/simple/not-a-real-package-xyz/"],
+    },
+    Scenario {
+        name: "library_comsync",
+        query: "",
+        check: library_comsync,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "library_runner",
+        query: "",
+        check: library_runner,
+        // test_fatal_error: Pyodide reports its fatal error on the worker's console.
+        allowed_console_errors: &[
+            "Pyodide has suffered a fatal error",
+            "The cause of the fatal error was",
+            "RangeError: Maximum call stack size exceeded",
+        ],
+        // test_service_worker_error: the channel's baseUrl is the page, so its reads reach the server.
+        allowed_failed_requests: &["/fixtures/library_runner/page.html/read"],
     },
     Scenario {
         name: "parsing_upgrade",
@@ -1160,13 +1184,18 @@ fn service_worker(b: &Browser, _server: &Server) -> Result<()> {
         expect_outputs(b, id, &[("input_prompt", "? "), ("traceback", &tb)])?;
         run_expect(b, id, "print(w)", &[("stdout", "5\n")])
     })();
-    // Leave the origin without a service worker for the other scenarios.
+    unregister_service_workers(b)?;
+    result
+}
+
+/// Leaves the origin without a service worker for the other scenarios.
+fn unregister_service_workers(b: &Browser) -> Result<()> {
     b.eval_async(
         "const done = arguments[arguments.length - 1];
          navigator.serviceWorker.getRegistrations()
            .then((all) => Promise.all(all.map((r) => r.unregister()))).then(() => done(true), () => done(false));",
     )?;
-    result
+    Ok(())
 }
 
 fn no_transport(b: &Browser, _server: &Server) -> Result<()> {
@@ -1379,4 +1408,326 @@ fn install_imports(b: &Browser, _server: &Server) -> Result<()> {
         1,
         Some("ModuleNotFoundError: No module named 'not_a_real_package_xyz'"),
     )
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The module build `python-runner.mjs` as a drop-in replacement for comsync, sync-message, comlink and
+// pyodide-worker-runner: their upstream browser tests (upstream spec §6.2 and §6.3), run by the fixture pages,
+// which record each case in `window.__results` as `{channel, test, actual, expected}` (`expected` is for a human
+// reading the page; the expectations checked are the ones below).
+
+/// Time for a library page to run all its cases: the runner page loads Pyodide after two failed attempts and
+/// their back-off, installs a package, and sleeps and waits a second at a time, on each channel.
+const LIBRARY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What a case must have given.
+enum Expect {
+    /// Exactly this `actual`.
+    Exact(Value),
+    /// comsync's testSleep(ms): `{ok: {ms, slept, state}}` with state `running` and ms < slept < 1.5 ms.
+    Slept(f64),
+    /// The call rejected with this error message, without output or prompt.
+    Rejected(&'static str),
+}
+
+/// One case: the channel type it runs on (`None` outside the per-channel loop), its name and outcome.
+struct Case {
+    channel: Option<&'static str>,
+    test: String,
+    expect: Expect,
+}
+
+impl Case {
+    fn new(channel: Option<&'static str>, test: &str, expect: Expect) -> Case {
+        Case {
+            channel,
+            test: test.to_owned(),
+            expect,
+        }
+    }
+}
+
+/// Waits until the page has run all its cases and returns them; fails with the page's own error, if any.
+fn library_results(b: &Browser) -> Result<Vec<Value>> {
+    let module = workspace_root().join("target/dist/python-runner.mjs");
+    ensure!(
+        module.is_file(),
+        "{} is missing: run `cargo bundle dist` first",
+        module.display()
+    );
+    let so_far = || {
+        b.eval("return window.__results")
+            .map_or_else(|e| format!("(unreadable: {e})"), |v| v.to_string())
+    };
+    b.wait_for("window.__finished === true", LIBRARY_TIMEOUT)
+        .with_context(|| format!("results so far: {}", so_far()))?;
+    let error = b.eval("return window.__error")?;
+    ensure!(
+        error.is_null(),
+        "the page failed: {}\nresults so far: {}",
+        error.as_str().unwrap_or_default(),
+        so_far()
+    );
+    b.eval("return window.__results")?
+        .as_array()
+        .cloned()
+        .context("window.__results is not an array")
+}
+
+/// Checks the page's results against `cases`, in order; reports every failing case at once.
+fn check_cases(results: &[Value], cases: &[Case]) -> Result<()> {
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let label = match case.channel {
+            Some(channel) => format!("{} [{channel}]", case.test),
+            None => case.test.clone(),
+        };
+        let Some(result) = results.get(i) else {
+            failures.push(format!("{label}: not run"));
+            continue;
+        };
+        if result["test"] != json!(case.test) || result["channel"] != json!(case.channel) {
+            failures.push(format!(
+                "case {i} should be {label}, the page ran {} [{}]",
+                result["test"], result["channel"]
+            ));
+            continue;
+        }
+        let actual = &result["actual"];
+        let (passed, expected) = match &case.expect {
+            Expect::Exact(value) => (actual == value, value.to_string()),
+            Expect::Slept(ms) => {
+                let slept = actual["ok"]["slept"].as_f64().unwrap_or(f64::NAN);
+                (
+                    actual["ok"]["state"] == json!("running") && *ms < slept && slept < 1.5 * ms,
+                    format!("{{\"ok\":{{\"state\":\"running\",\"slept\": between {ms} and {}}}}}", 1.5 * ms),
+                )
+            }
+            Expect::Rejected(message) => (
+                actual["result"]["error"]["message"] == json!(message)
+                    && actual["output"] == json!("")
+                    && actual["prompt"].is_null(),
+                format!("{{\"result\":{{\"error\":{{\"message\":{}, …}}}},\"output\":\"\",\"prompt\":null}}", json!(message)),
+            ),
+        };
+        if !passed {
+            failures.push(format!(
+                "{label}:\n      expected {expected}\n      actual   {actual}"
+            ));
+        }
+    }
+    for extra in results.iter().skip(cases.len()) {
+        failures.push(format!("unexpected case {extra}"));
+    }
+    ensure!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n  {}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n  ")
+    );
+    Ok(())
+}
+
+/// The channel types a page tests: the service worker's always, shared memory where the page is isolated.
+fn library_channels(b: &Browser) -> Result<Vec<&'static str>> {
+    let mut channels = vec!["serviceWorker"];
+    if b.eval("return typeof SharedArrayBuffer !== 'undefined'")? == json!(true) {
+        channels.push("atomics");
+    }
+    Ok(channels)
+}
+
+fn library_comsync(b: &Browser, _server: &Server) -> Result<()> {
+    let result = (|| {
+        let results = library_results(b)?;
+        let terminated = json!({"error": {
+            "type": "InterruptError",
+            "name": "InterruptError",
+            "message": "Worker terminated",
+            "interruptError": true,
+        }});
+        let mut cases = Vec::new();
+        for channel in library_channels(b)? {
+            let on = Some(channel);
+            let ok = |value: Value| Expect::Exact(json!({ "ok": value }));
+            cases.extend([
+                // interrupt() while idle does nothing.
+                Case::new(on, "interruptWhileIdle", ok(Value::Null)),
+                Case::new(on, "testBasic", ok(json!(20))),
+                Case::new(on, "testRead", ok(json!(30))),
+                Case::new(
+                    on,
+                    "testReadInterrupt",
+                    ok(json!("InterruptError message2")),
+                ),
+                Case::new(
+                    on,
+                    "testInterruptSyncSleepExtras",
+                    ok(json!("InterruptError message2")),
+                ),
+                Case::new(
+                    on,
+                    "testInterruptAsyncSleep",
+                    Expect::Exact(terminated.clone()),
+                ),
+                Case::new(
+                    on,
+                    "testInterruptSyncSleepDirect",
+                    Expect::Exact(terminated.clone()),
+                ),
+                Case::new(on, "testInterruptLoop", Expect::Exact(terminated.clone())),
+                Case::new(on, "testSleep(500)", Expect::Slept(500.0)),
+                Case::new(on, "testSleep(800)", Expect::Slept(800.0)),
+                // The worker's Comlink.proxy reaches the page and works as client.interrupter.
+                Case::new(on, "testInterrupter", ok(json!("successfully interrupted"))),
+                Case::new(on, "interrupterDeleted", ok(json!(true))),
+                // The page's Comlink.proxy argument reaches the worker through client.call(...).
+                Case::new(on, "testPageProxy", ok(json!("page proxy answered 42"))),
+            ]);
+        }
+        check_cases(&results, &cases)
+    })();
+    unregister_service_workers(b)?;
+    result
+}
+
+/// PyodideRunner's messages for a failed input channel (upstream spec §4.9).
+const NO_CHANNEL_TEXT: &str = "This browser doesn't support reading input. Try upgrading to the most recent version or switching to a different browser, e.g. Chrome or Firefox.";
+const SERVICE_WORKER_TEXT: &str = "The service worker for reading input isn't working. Try closing all this site's tabs, then reopening. If that doesn't work, try using a different browser.";
+
+fn library_runner(b: &Browser, server: &Server) -> Result<()> {
+    let result = (|| {
+        let package = workspace_root().join("target/pypi/package.tar");
+        ensure!(
+            package.is_file(),
+            "{} is missing: run `bundle/run.sh` (it writes the local package index and package.tar)",
+            package.display()
+        );
+        let results = library_results(b)?;
+        let channels = library_channels(b)?;
+        let success = |output: &str, prompt: Option<&str>| {
+            Expect::Exact(json!({"result": {"ok": "success"}, "output": output, "prompt": prompt}))
+        };
+        let entry = r#"{"module":"cheap_repr","package":"cheap_repr"}"#;
+        let micropip = r#"{"module":"micropip","package":"micropip"}"#;
+        let cheap = "stdout:[0, 1, 2, ..., 997, 998, 999]\n;";
+        let mut cases = vec![
+            // Pyodide's fatal error (a JS stack overflow) rejects the call; the reloader loads a new Pyodide.
+            Case::new(
+                None,
+                "test_fatal_error",
+                Expect::Rejected("Maximum call stack size exceeded"),
+            ),
+            Case::new(
+                None,
+                "test_import_install",
+                success(
+                    &format!(
+                        "loading_all:[{entry}];loading_micropip:{micropip};loaded_micropip:{micropip};\
+                         loading_one:{entry};loaded_one:{entry};loaded_all:[{entry}];{cheap}"
+                    ),
+                    None,
+                ),
+            ),
+            Case::new(None, "test_import_install2", success(cheap, None)),
+        ];
+        for &channel in &channels {
+            let on = Some(channel);
+            cases.extend([
+                Case::new(on, "test_print", success("stdout:123\n;", None)),
+                Case::new(
+                    on,
+                    "test_input",
+                    success(
+                        "input_prompt:hi;input:456\n;stdout:456;stdout:\n;",
+                        Some("hi"),
+                    ),
+                ),
+                Case::new(
+                    on,
+                    "test_interrupt_input",
+                    success(
+                        "input_prompt:hi2;input:789\n;stdout:789;stdout:\n;input_prompt:interrupt me;stdout:KeyboardInterrupt\n;",
+                        Some("interrupt me"),
+                    ),
+                ),
+                Case::new(on, "test_sleep", success("stdout:True;stdout:\n;", None)),
+                Case::new(
+                    on,
+                    "test_interrupt_sleep",
+                    success("stdout:KeyboardInterrupt\nTrue\n;", None),
+                ),
+                Case::new(
+                    on,
+                    "test_other_callback",
+                    success("stdout:foo-{\"bar\":\"spam\"}\n;", None),
+                ),
+            ]);
+        }
+        let page_url = Some("serviceWorker (page URL)");
+        cases.extend([
+            Case::new(
+                None,
+                "test_no_channel",
+                success(
+                    &format!("input_prompt:no channel;stdout:{NO_CHANNEL_TEXT}\n;"),
+                    Some("no channel"),
+                ),
+            ),
+            Case::new(
+                page_url,
+                "test_service_worker_error",
+                success(
+                    &format!(
+                        "input_prompt:no service worker;stdout:{SERVICE_WORKER_TEXT};stdout:\n;"
+                    ),
+                    Some("no service worker"),
+                ),
+            ),
+            // Relies on initPyodide's recursion limit of 400.
+            Case::new(
+                page_url,
+                "recursion_error",
+                success("stdout:RecursionError\n;", None),
+            ),
+        ]);
+        // Only where the page has shared memory (an interrupt buffer).
+        if channels.contains(&"atomics") {
+            cases.push(Case::new(
+                page_url,
+                "test_interrupt",
+                success("stdout:KeyboardInterrupt\n;", None),
+            ));
+        }
+        check_cases(&results, &cases)?;
+        // The loader ran four times: two failures retried by loadPyodideAndPackage, the load, and the reload
+        // after the fatal error, which took the package from loadPyodideAndPackage's cache.
+        let console: Vec<String> = b.peek_console()?.into_iter().map(|e| e.message).collect();
+        let attempts: Vec<&str> = console
+            .iter()
+            .filter_map(|m| m.split("pyodide load attempt ").nth(1))
+            .map(|rest| rest.trim_end_matches('"'))
+            .collect();
+        ensure!(
+            attempts == ["0", "1", "2", "2"],
+            "the worker's loader logged attempts {attempts:?}"
+        );
+        let from_cache = console
+            .iter()
+            .filter(|m| m.contains("Loaded package from cache"))
+            .count();
+        let fetched = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.url == "/pypi/package.tar")
+            .count();
+        ensure!(
+            fetched == 1 && from_cache == 1,
+            "package.tar was requested {fetched} times and loaded from the cache {from_cache} times"
+        );
+        Ok(())
+    })();
+    unregister_service_workers(b)?;
+    result
 }
