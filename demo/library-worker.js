@@ -34,8 +34,11 @@ expose({
     installImports.destroy();
     // With SharedArrayBuffer, Stop also interrupts busy code (KeyboardInterrupt at Python's next check).
     if (extras.interruptBuffer) pyodide.setInterruptBuffer(extras.interruptBuffer);
-    runner.set_callback(makeRunnerCallback(extras, { output, input }));
+    // Output travels on the callback's own port: await the last of it, so the page has it all when the call ends.
+    let lastOutput;
+    runner.set_callback(makeRunnerCallback(extras, { output: (parts) => (lastOutput = output(parts)), input }));
     runner.run(code);
+    await lastOutput;
   }),
 });
 

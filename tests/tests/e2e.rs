@@ -213,6 +213,13 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &["/fixtures/library_runner/page.html/read"],
     },
     Scenario {
+        name: "library_extras",
+        query: "",
+        check: library_extras,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "parsing_upgrade",
         query: "?pause_ms=700",
         check: parsing_upgrade,
@@ -1586,6 +1593,81 @@ fn library_comsync(b: &Browser, _server: &Server) -> Result<()> {
                 Case::new(on, "testPageProxy", ok(json!("page proxy answered 42"))),
             ]);
         }
+        check_cases(&results, &cases)
+    })();
+    unregister_service_workers(b)?;
+    result
+}
+
+/// The library beyond the upstream cases: the classic-script build on the page and in a classic worker,
+/// python-runner.js as the library's service worker, worker-side functions called on the page, a write queued
+/// when its call ends, the seed README's worker example, and our Python package's PyodideRunner.
+fn library_extras(b: &Browser, _server: &Server) -> Result<()> {
+    let result = (|| {
+        let results = library_results(b)?;
+        let ok = |value: Value| Expect::Exact(json!({ "ok": value }));
+        let error = |message: &str| {
+            Expect::Exact(json!({"error": {"type": null, "name": "Error", "message": message}}))
+        };
+        let mut cases = vec![
+            Case::new(
+                None,
+                "readMessageOnPage",
+                error("readMessage blocks until a message arrives, so it works only in a worker, not on the page's main thread."),
+            ),
+            Case::new(
+                None,
+                "syncSleepOnPage",
+                error("syncSleep blocks until a message arrives, so it works only in a worker, not on the page's main thread."),
+            ),
+        ];
+        let channels = library_channels(b)?;
+        let isolated = channels.contains(&"atomics");
+        for channel in channels {
+            let on = Some(channel);
+            cases.extend([
+                Case::new(on, "echo", ok(json!("héllo ☃!"))),
+                // Upstream leaves this write pending forever.
+                Case::new(
+                    on,
+                    "queuedWriteWhenTheCallEnds",
+                    error(
+                        "The call ended before the worker read this message, so it was not sent.",
+                    ),
+                ),
+                Case::new(on, "interruptSleep", ok(json!("InterruptError"))),
+                Case::new(on, "stateAfter", ok(json!("idle"))),
+            ]);
+        }
+        let interrupted = if isolated {
+            "KeyboardInterrupt"
+        } else {
+            "InterruptError: Worker terminated"
+        };
+        let run = |output: &str, prompts: &str| {
+            ok(json!({"result": "success", "output": output, "prompts": prompts}))
+        };
+        cases.extend([
+            Case::new(
+                None,
+                "writeWithoutCall",
+                error("No active call to send a message to."),
+            ),
+            Case::new(None, "seedRunCode", ok(json!(42))),
+            Case::new(None, "seedInterruptBusy", ok(json!(interrupted))),
+            Case::new(None, "seedAfterInterrupt", ok(json!(2))),
+            Case::new(
+                None,
+                "runnerInput",
+                run("input_prompt:Name? ;input:Zoë\n;stdout:Zoë!\n;", "Name? ;"),
+            ),
+            Case::new(
+                None,
+                "runnerInterruptInput",
+                run("input_prompt:wait;stdout:KeyboardInterrupt\n;", "wait;"),
+            ),
+            Case::new(None, "runnerSleep", run("stdout:True\n;", "")),
+        ]);
         check_cases(&results, &cases)
     })();
     unregister_service_workers(b)?;
