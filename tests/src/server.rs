@@ -9,6 +9,7 @@
 //! | `/pyodide/`  | `node_modules/pyodide/`   | `public, max-age=86400`  |
 //! | `/fixtures/` | `tests/fixtures/`         | `no-cache`               |
 //! | `/pypi/`     | `target/pypi/`            | `no-cache`               |
+//! | `/node_modules/` | `node_modules/` (read by the bench's library part: the upstream npm packages) | `no-cache` |
 //! | `/`          | `demo/`                   | `no-cache`               |
 //!
 //! Every response carries `Access-Control-Allow-Origin: *` (files: unless the query has `no_cors=1`) and
@@ -317,6 +318,11 @@ const MOUNTS: &[Mount] = &[
     Mount {
         prefix: "/pypi/",
         dir: PYPI_DIR,
+        cache: "no-cache",
+    },
+    Mount {
+        prefix: "/node_modules/",
+        dir: "node_modules",
         cache: "no-cache",
     },
     Mount {

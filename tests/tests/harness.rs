@@ -243,6 +243,15 @@ fn server_mounts_redirects_and_404(suite: &Suite) -> Result<()> {
         status == 200 && String::from_utf8_lossy(&body).contains("pyodide.mjs"),
         "no listing of /pyodide/"
     );
+    // The bench's library part loads the upstream npm packages from /node_modules/.
+    let HttpResponse {
+        status, headers, ..
+    } = http_get(&server.url("/node_modules/comsync/dist/index.js"))?;
+    ensure!(
+        status == 200 && header(&headers, "content-type") == Some("text/javascript; charset=utf-8"),
+        "/node_modules/comsync/dist/index.js: status {status}, type {:?}",
+        header(&headers, "content-type")
+    );
     for missing in [
         "/fixtures/nope.html",
         "/pyodide/nope.whl",

@@ -1,6 +1,7 @@
 //! `bench [--runs N] [--quick] ...`: time to first output of `<python-runner>` against bare Pyodide in a module
 //! worker (cold and warm, in headless Chromium), the element's interaction latencies per transport (input, Stop,
-//! restart with the spare worker), its time to first output with an archive (`src`) the server delays, and the
+//! restart with the spare worker), its time to first output with an archive (`src`) the server delays, the library
+//! build `python-runner.mjs` against the upstream npm packages it replaces (same page, same Pyodide), and the
 //! size of `target/dist/python-runner.js`; prints a table and writes JSON to `target/bench/`. Run through
 //! `cargo bundle bench`, which builds the release bundle first.
 
@@ -33,6 +34,8 @@ Prints a table; writes target/bench/bench-<unix time>.json and target/bench/late
   --skip-archive      no archive part (below)
   --only-archive      only the archive part
   --archive-runs N    archive samples per variant (default 5, --quick 2)
+  --skip-library      no library part (below)
+  --only-library      only the library part
 
 Interaction (one warm browser, fresh profile, per variant: isolated, transport atomics; isolated, transport
 service-worker; not isolated, transport jspi; not isolated, transport service-worker: the page registers
@@ -49,6 +52,19 @@ from element created to its first output line of `import mypkg; print(mypkg.GREE
 src=\"/fixtures/archive/project.zip?delay_ms=D&n=<unique>\" (the server answers D ms late), for D = 0, 1000 and
 3000 ms, against the baseline: a bare element (no src) printing \"hi\". Since the page downloads the archive while
 the worker loads Pyodide, the ideal is max(baseline median, D); target: median / ideal <= 1.05.
+
+Library (one warm browser, fresh profile, per server: isolated, Atomics channel; not isolated, service-worker
+channel), on tests/fixtures/bench/library.html: python-runner.mjs (ours) against the npm packages it replaces,
+pyodide-worker-runner 1.4.0 + comsync 0.0.9 + sync-message 0.0.12 + comlink 4.4.2 (upstream, served from
+node_modules/ and loaded with a small CommonJS loader). One page holds a PyodideClient of each, whose module
+worker loads the same Pyodide, runs its initPyodide and the same Python patch of input() and time.sleep (through
+makeRunnerCallback). Samples of the two alternate, over 5 rounds (--quick: 2): input latency (client.writeMessage
+-> Python has the line; 200 lines, --quick 50), call round trip (client.call(proxy.noop); 100, --quick 20),
+client.interrupt() during input() -> the call settled with KeyboardInterrupt caught in Python (20, --quick 4),
+time.sleep(0.1) overshoot measured in Python (20, --quick 6), and a new client's worker start -> ready (Pyodide
+loaded + initPyodide; 5, --quick 2). Without isolation the page registers one module service worker for both
+implementations, python-runner.mjs's serviceWorkerFetchListener (it speaks sync-message's wire), and unregisters
+it at the end.
 
 Exit status: 0 when every variant and every interaction measurement produced at least one sample (targets missed
 or not), 1 otherwise.";
@@ -80,6 +96,8 @@ struct Args {
     archive: bool,
     /// Archive samples per variant (baseline and each delay).
     archive_runs: usize,
+    /// The library part (python-runner.mjs against the upstream npm packages); off with `--skip-library`.
+    library: bool,
     /// Some `--only-*` flag was given (for saying why a part did not run).
     only: bool,
 }
@@ -91,6 +109,7 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
     let mut trace = true;
     let (mut skip_interaction, mut only_interaction) = (false, false);
     let (mut skip_archive, mut only_archive, mut archive_runs) = (false, false, None);
+    let (mut skip_library, mut only_library) = (false, false);
     let mut it = args.iter();
     let count = |flag: &str, value: Option<&String>| -> Result<usize> {
         let value = value.with_context(|| format!("{flag} needs a value"))?;
@@ -117,13 +136,15 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
             "--skip-archive" => skip_archive = true,
             "--only-archive" => only_archive = true,
             "--archive-runs" => archive_runs = Some(count(flag, value().as_ref())?),
+            "--skip-library" => skip_library = true,
+            "--only-library" => only_library = true,
             "--help" | "-h" => return Ok(None),
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
     }
     let (cold_default, warm_default, archive_default) = if quick { (2, 3, 2) } else { (5, 9, 5) };
     // Without any --only-* flag every part runs; with some, exactly the named ones; --skip-* then removes parts.
-    let only = only_interaction || only_archive;
+    let only = only_interaction || only_archive || only_library;
     let args = Args {
         cold_runs: cold.or(runs).unwrap_or(cold_default),
         warm_runs: warm.or(runs).unwrap_or(warm_default),
@@ -135,6 +156,7 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
         interaction: (!only || only_interaction) && !skip_interaction,
         archive: (!only || only_archive) && !skip_archive,
         archive_runs: archive_runs.unwrap_or(archive_default),
+        library: (!only || only_library) && !skip_library,
         only,
     };
     if skip_interaction && only_interaction {
@@ -143,10 +165,18 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
     if skip_archive && only_archive {
         bail!("--skip-archive and --only-archive leave nothing to measure");
     }
+    if skip_library && only_library {
+        bail!("--skip-library and --only-library leave nothing to measure");
+    }
     if args.archive && args.archive_runs == 0 {
         bail!("--archive-runs 0 leaves the archive part nothing to measure (use --skip-archive)");
     }
-    if args.ttfo && !args.interaction && !args.archive && args.cold_runs == 0 && args.warm_runs == 0
+    if args.ttfo
+        && !args.interaction
+        && !args.archive
+        && !args.library
+        && args.cold_runs == 0
+        && args.warm_runs == 0
     {
         bail!("nothing to measure: both cold and warm runs are 0");
     }
@@ -878,9 +908,15 @@ impl Interaction {
     }
 }
 
-/// Calls `window.__interact.<call>` on the current page and waits for its result; an `{ ok: false }` result
-/// is an error.
+/// Calls `window.__interact.<call>` on the current page (interact.html) and waits for its result; an
+/// `{ ok: false }` result is an error.
 fn interact(browser: &Browser, call: &str) -> Result<Value> {
+    page_step(browser, "interact.html", call)
+}
+
+/// Calls `window.__interact.<call>` on the current page (`page`, its file name for errors) and waits for its
+/// result; an `{ ok: false }` result is an error.
+fn page_step(browser: &Browser, page: &str, call: &str) -> Result<Value> {
     let script = format!(
         "const done = arguments[arguments.length - 1];
          if (!window.__interact) done({{ ok: false, error: 'window.__interact is not set (did the page script fail?)' }});
@@ -888,12 +924,12 @@ fn interact(browser: &Browser, call: &str) -> Result<Value> {
     );
     let value = browser
         .eval_async(&script)
-        .with_context(|| format!("interact.html: {call}"))?;
+        .with_context(|| format!("{page}: {call}"))?;
     if value["ok"] != json!(true) {
         let error = value["error"]
             .as_str()
             .map_or_else(|| format!("unexpected result {value}"), str::to_owned);
-        bail!("interact.html: {call}: {error}");
+        bail!("{page}: {call}: {error}");
     }
     Ok(value)
 }
@@ -1742,6 +1778,804 @@ fn archive_table(out: &mut String, run: &ArchiveRun) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Library: python-runner.mjs against the upstream npm packages, on tests/fixtures/bench/library.html
+
+/// The upstream packages' files that library.html loads (from `/node_modules/`), below the workspace root.
+const UPSTREAM_FILES: [&str; 4] = [
+    "node_modules/pyodide-worker-runner/dist/index.js",
+    "node_modules/comsync/dist/index.js",
+    "node_modules/sync-message/dist/index.js",
+    "node_modules/comlink/dist/umd/comlink.js",
+];
+/// The npm packages of the upstream implementation (their versions go into the output).
+const UPSTREAM_PACKAGES: [&str; 4] = [
+    "pyodide-worker-runner",
+    "comsync",
+    "sync-message",
+    "comlink",
+];
+/// Unmeasured input() lines per implementation before the measured rounds.
+const LIBRARY_WARMUP_LINES: usize = 10;
+/// After a start sample (its client terminated), before the next one.
+const LIBRARY_START_SETTLE: Duration = Duration::from_secs(1);
+
+/// Which library a client of library.html uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Implementation {
+    /// `/dist/python-runner.mjs`.
+    Ours,
+    /// pyodide-worker-runner + comsync + sync-message + comlink from node_modules.
+    Upstream,
+}
+
+impl Implementation {
+    const ALL: [Implementation; 2] = [Implementation::Ours, Implementation::Upstream];
+
+    /// The page's `impl` argument and the JSON key.
+    fn name(self) -> &'static str {
+        match self {
+            Implementation::Ours => "ours",
+            Implementation::Upstream => "upstream",
+        }
+    }
+
+    /// Both, the order flipping every round (like [`Variant::pair`]).
+    fn pair(round: usize) -> [Implementation; 2] {
+        if round.is_multiple_of(2) {
+            [Implementation::Ours, Implementation::Upstream]
+        } else {
+            [Implementation::Upstream, Implementation::Ours]
+        }
+    }
+}
+
+/// Sample counts of the library part: per round and implementation, except `starts` (per implementation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LibraryCounts {
+    rounds: usize,
+    input_lines: usize,
+    calls: usize,
+    interrupts: usize,
+    sleeps: usize,
+    starts: usize,
+}
+
+impl LibraryCounts {
+    fn new(quick: bool) -> LibraryCounts {
+        if quick {
+            LibraryCounts {
+                rounds: 2,
+                input_lines: 25,
+                calls: 10,
+                interrupts: 2,
+                sleeps: 3,
+                starts: 2,
+            }
+        } else {
+            LibraryCounts {
+                rounds: 5,
+                input_lines: 40,
+                calls: 20,
+                interrupts: 4,
+                sleeps: 4,
+                starts: 5,
+            }
+        }
+    }
+
+    /// Samples per implementation of a per-round count.
+    fn total(self, per_round: usize) -> usize {
+        per_round * self.rounds
+    }
+
+    fn to_json(self) -> Value {
+        json!({
+            "rounds": self.rounds,
+            "input_lines": self.total(self.input_lines),
+            "calls": self.total(self.calls),
+            "interrupts": self.total(self.interrupts),
+            "sleeps": self.total(self.sleeps),
+            "starts": self.starts,
+            "input_warmup_lines": LIBRARY_WARMUP_LINES,
+        })
+    }
+}
+
+/// The server of a library run, and the channel `makeChannel()` must give there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LibraryServer {
+    Isolated,
+    NotIsolated,
+}
+
+impl LibraryServer {
+    fn key(self) -> &'static str {
+        match self {
+            LibraryServer::Isolated => "isolated",
+            LibraryServer::NotIsolated => "not_isolated",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            LibraryServer::Isolated => "isolated (Atomics channel)",
+            LibraryServer::NotIsolated => "not isolated (service-worker channel)",
+        }
+    }
+
+    /// `channel.type` of makeChannel() on this server.
+    fn channel(self) -> &'static str {
+        match self {
+            LibraryServer::Isolated => "atomics",
+            LibraryServer::NotIsolated => "serviceWorker",
+        }
+    }
+
+    /// The page registers a service worker (and the bench unregisters it at the end).
+    fn service_worker(self) -> bool {
+        self == LibraryServer::NotIsolated
+    }
+}
+
+/// One measured quantity of both implementations.
+#[derive(Debug)]
+struct LibraryMetric {
+    ours: Series,
+    upstream: Series,
+}
+
+impl LibraryMetric {
+    fn new(key: &'static str, label: &'static str) -> LibraryMetric {
+        LibraryMetric {
+            ours: Series::new(key, label, None),
+            upstream: Series::new(key, label, None),
+        }
+    }
+
+    fn key(&self) -> &'static str {
+        self.ours.key
+    }
+
+    fn label(&self) -> &'static str {
+        self.ours.label
+    }
+
+    fn of(&mut self, implementation: Implementation) -> &mut Series {
+        match implementation {
+            Implementation::Ours => &mut self.ours,
+            Implementation::Upstream => &mut self.upstream,
+        }
+    }
+
+    /// Ours / upstream, medians; `None` without samples or when upstream's median is not above 0.
+    fn ratio(&self) -> Option<f64> {
+        let upstream = self.upstream.median()?;
+        (upstream > 0.0).then_some(self.ours.median()? / upstream)
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "label": self.label().trim_start(),
+            "ours": self.ours.to_json(),
+            "upstream": self.upstream.to_json(),
+            "ratio_ours_over_upstream": self.ratio().map(round3),
+        })
+    }
+}
+
+/// The library measurements on one server.
+#[derive(Debug)]
+struct LibraryRun {
+    server: LibraryServer,
+    /// `channel.type` of each implementation's client, as the page reported it.
+    channels: Vec<(Implementation, Option<String>)>,
+    /// Why the run stopped early or did not start.
+    aborted: Option<String>,
+    /// Not isolated: registering the service worker → it controls the page, on the first load, ms.
+    service_worker_setup: Option<f64>,
+    /// Not isolated: how unregistering at the end went (`None`: not tried).
+    unregistered: Option<std::result::Result<u64, String>>,
+    /// The browser's console errors during the run (page, workers, service worker).
+    console_errors: Vec<String>,
+    input: LibraryMetric,
+    call: LibraryMetric,
+    interrupt: LibraryMetric,
+    sleep: LibraryMetric,
+    start: LibraryMetric,
+    init: LibraryMetric,
+}
+
+impl LibraryRun {
+    fn new(server: LibraryServer) -> LibraryRun {
+        LibraryRun {
+            server,
+            channels: Vec::new(),
+            aborted: None,
+            service_worker_setup: None,
+            unregistered: None,
+            console_errors: Vec::new(),
+            input: LibraryMetric::new(
+                "input_write_to_python",
+                "input: client.writeMessage(line) -> Python has the line",
+            ),
+            call: LibraryMetric::new(
+                "call_round_trip",
+                "call: client.call(proxy.noop) -> resolved",
+            ),
+            interrupt: LibraryMetric::new(
+                "interrupt_input",
+                "interrupt during input() -> call settled, KeyboardInterrupt caught",
+            ),
+            sleep: LibraryMetric::new(
+                "sleep_overshoot",
+                "time.sleep(0.1): overshoot measured in Python",
+            ),
+            start: LibraryMetric::new(
+                "start_to_ready",
+                "worker start -> ready (Pyodide loaded + initPyodide)",
+            ),
+            init: LibraryMetric::new(
+                "init_pyodide",
+                "  of which initPyodide(pyodide), in the worker",
+            ),
+        }
+    }
+
+    fn metrics(&self) -> [&LibraryMetric; 6] {
+        [
+            &self.input,
+            &self.call,
+            &self.interrupt,
+            &self.sleep,
+            &self.start,
+            &self.init,
+        ]
+    }
+
+    /// Every measurement of both implementations produced at least one value, and the run was not cut short.
+    fn complete(&self) -> bool {
+        self.aborted.is_none()
+            && self
+                .metrics()
+                .iter()
+                .all(|m| !m.ours.values.is_empty() && !m.upstream.values.is_empty())
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "label": self.server.label(),
+            "cross_origin_isolated": self.server == LibraryServer::Isolated,
+            "expected_channel": self.server.channel(),
+            "channels": self
+                .channels
+                .iter()
+                .map(|(implementation, channel)| (implementation.name().to_owned(), json!(channel)))
+                .collect::<serde_json::Map<_, _>>(),
+            "service_worker": self.server.service_worker().then(|| json!({
+                "script": "tests/fixtures/bench/library-sw.js",
+                "note": "both implementations use python-runner.mjs's serviceWorkerFetchListener: the upstream run is upstream's page and worker with our service worker",
+                "setup_ms": self.service_worker_setup.map(round3),
+                "unregistered": match &self.unregistered {
+                    Some(Ok(n)) => json!(n),
+                    Some(Err(e)) => json!({ "error": e }),
+                    None => Value::Null,
+                },
+            })),
+            "aborted": self.aborted,
+            "console_errors": self.console_errors,
+            "complete": self.complete(),
+            "metrics": self
+                .metrics()
+                .iter()
+                .map(|m| (m.key().to_owned(), m.to_json()))
+                .collect::<serde_json::Map<_, _>>(),
+        })
+    }
+}
+
+/// Calls `window.__interact.<call>` on library.html.
+fn library_step(browser: &Browser, call: &str) -> Result<Value> {
+    page_step(browser, "library.html", call)
+}
+
+/// The call of a step for one implementation, e.g. `input("ours", 40)`.
+fn library_call(step: &str, implementation: Implementation, extra: Option<usize>) -> String {
+    let name = json!(implementation.name());
+    match extra {
+        Some(n) => format!("{step}({name}, {n})"),
+        None => format!("{step}({name})"),
+    }
+}
+
+/// Loads library.html afresh and sets it up (both clients ready); checks that both got the server's channel.
+fn open_library_page(browser: &Browser, server: &Server, out: &mut LibraryRun) -> Result<Value> {
+    browser.goto(&server.url("/fixtures/bench/library.html"))?;
+    let setup = library_step(browser, "setup()")?;
+    out.channels = Implementation::ALL
+        .iter()
+        .map(|&i| (i, setup["channels"][i.name()].as_str().map(str::to_owned)))
+        .collect();
+    for (implementation, channel) in &out.channels {
+        if channel.as_deref() != Some(out.server.channel()) {
+            bail!(
+                "the {} client's channel is {channel:?}, expected {:?} on this server",
+                implementation.name(),
+                out.server.channel()
+            );
+        }
+    }
+    Ok(setup)
+}
+
+/// A step failed: logs it, records it in `series`, and reloads the page so that the next sample starts with
+/// fresh clients (a failed call may leave one busy). Returns false when even the reload failed.
+fn library_failure(
+    browser: &Browser,
+    server: &Server,
+    out: &mut LibraryRun,
+    which: impl Fn(&mut LibraryRun) -> &mut Series,
+    label: &str,
+    error: &anyhow::Error,
+) -> bool {
+    let text = report(error);
+    eprintln!("  {label:<40} FAILED: {}", first_line(&text));
+    which(out).errors.push(text);
+    settle_warm(browser);
+    match open_library_page(browser, server, out) {
+        Ok(_) => true,
+        Err(e) => {
+            let why = format!("reloading the page after a failure: {}", report(&e));
+            eprintln!("  {why}");
+            out.aborted = Some(why);
+            false
+        }
+    }
+}
+
+/// The upstream packages' files that are missing (run `npm ci`), as one message.
+fn upstream_missing(root: &Path) -> Option<String> {
+    let missing: Vec<&str> = UPSTREAM_FILES
+        .iter()
+        .copied()
+        .filter(|file| !root.join(file).is_file())
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "missing {} (run `npm ci` in the workspace root)",
+            missing.join(", ")
+        )
+    })
+}
+
+/// `name@version` of each upstream package, from its package.json.
+fn upstream_versions(root: &Path) -> Vec<String> {
+    UPSTREAM_PACKAGES
+        .iter()
+        .map(|name| {
+            let version = std::fs::read(root.join("node_modules").join(name).join("package.json"))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                .and_then(|package| package["version"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "?".into());
+            format!("{name} {version}")
+        })
+        .collect()
+}
+
+/// The library part on one server, in one browser (a fresh profile). Never fails: problems are recorded in the
+/// result. `missing`: why it cannot run at all (the upstream packages are not installed).
+fn run_library(
+    server: &Server,
+    counts: LibraryCounts,
+    which: LibraryServer,
+    missing: Option<&str>,
+) -> LibraryRun {
+    let mut out = LibraryRun::new(which);
+    eprintln!(
+        "library, {} (one browser): ours vs upstream, {} rounds of {} input lines, {} calls, {} interrupts, {} sleeps; {} starts",
+        which.label(),
+        counts.rounds,
+        counts.input_lines,
+        counts.calls,
+        counts.interrupts,
+        counts.sleeps,
+        counts.starts
+    );
+    if let Some(why) = missing {
+        eprintln!("  skipped: {why}");
+        out.aborted = Some(why.to_owned());
+        return out;
+    }
+    let browser = match launch_browser() {
+        Ok(browser) => browser,
+        Err(error) => {
+            out.aborted = Some(error);
+            return out;
+        }
+    };
+    measure_library(&browser, server, counts, &mut out);
+    out.console_errors = console_errors(&browser);
+    for error in &out.console_errors {
+        eprintln!("      console: {}", first_line(error));
+    }
+    if which.service_worker() {
+        let unregistered = browser
+            .goto(&server.url("/fixtures/bench/library.html"))
+            .and_then(|()| library_step(&browser, "unregister()"))
+            .and_then(|r| {
+                r["unregistered"]
+                    .as_u64()
+                    .with_context(|| format!("no count \"unregistered\" in {r}"))
+            })
+            .map_err(|e| report(&e));
+        match &unregistered {
+            Ok(n) => eprintln!("  {:<40} {n} registration(s)", "library unregister"),
+            Err(e) => eprintln!("  library unregister FAILED: {}", first_line(e)),
+        }
+        out.unregistered = Some(unregistered);
+    }
+    out
+}
+
+/// The measurements of [`run_library`]; returns early when the page cannot be (re)loaded.
+fn measure_library(
+    browser: &Browser,
+    server: &Server,
+    counts: LibraryCounts,
+    out: &mut LibraryRun,
+) {
+    let label = out.server.key();
+    match open_library_page(browser, server, out) {
+        Ok(setup) => {
+            out.service_worker_setup = setup["sw_ms"].as_f64();
+            let ready = |i: Implementation| {
+                setup["ready_ms"][i.name()]
+                    .as_f64()
+                    .map_or_else(|| "-".into(), fine_ms)
+            };
+            let sw = out.service_worker_setup.map_or_else(String::new, |ms| {
+                format!(
+                    ", service worker registered -> controlling {} ms",
+                    fine_ms(ms)
+                )
+            });
+            eprintln!(
+                "  {:<40} clients ready: ours {} ms, upstream {} ms (channel {}{sw})",
+                format!("library {label} setup"),
+                ready(Implementation::Ours),
+                ready(Implementation::Upstream),
+                out.server.channel()
+            );
+        }
+        Err(e) => {
+            let why = format!("setting up library.html: {}", report(&e));
+            eprintln!("  {why}");
+            out.aborted = Some(why);
+            return;
+        }
+    }
+
+    // Warm-up: first-call costs in Python, the workers, the page and the service worker.
+    for implementation in Implementation::ALL {
+        let name = implementation.name();
+        for call in [
+            library_call("input", implementation, Some(LIBRARY_WARMUP_LINES)),
+            library_call("calls", implementation, Some(5)),
+            library_call("interrupt", implementation, None),
+            library_call("sleep", implementation, Some(1)),
+        ] {
+            if let Err(e) = library_step(browser, &call) {
+                eprintln!(
+                    "  library {label} {name} warm-up FAILED: {}",
+                    first_line(&report(&e))
+                );
+            }
+        }
+    }
+
+    for round in 0..counts.rounds {
+        for implementation in Implementation::pair(round) {
+            if !library_round(browser, server, counts, out, implementation, round) {
+                return;
+            }
+        }
+    }
+
+    for i in 0..counts.starts {
+        for implementation in Implementation::pair(i) {
+            let what = format!(
+                "{label} {} start {}/{}",
+                implementation.name(),
+                i + 1,
+                counts.starts
+            );
+            let sample = library_step(browser, &library_call("start", implementation, None))
+                .and_then(|r| Ok((number(&r, "ms")?, number(&r, "init_pyodide_ms")?)));
+            match sample {
+                Ok((ms, init)) => {
+                    eprintln!(
+                        "  {what:<40} start -> ready {} ms (initPyodide {} ms)",
+                        fine_ms(ms),
+                        fine_ms(init)
+                    );
+                    out.start.of(implementation).values.push(ms);
+                    out.init.of(implementation).values.push(init);
+                }
+                Err(e) => {
+                    let reloaded = library_failure(
+                        browser,
+                        server,
+                        out,
+                        |o| o.start.of(implementation),
+                        &what,
+                        &e,
+                    );
+                    if !reloaded {
+                        return;
+                    }
+                }
+            }
+            std::thread::sleep(LIBRARY_START_SETTLE);
+        }
+    }
+}
+
+/// One round of one implementation: input lines, calls, interrupts, sleeps. Returns false when the run had
+/// to stop (the page could not be reloaded after a failure).
+fn library_round(
+    browser: &Browser,
+    server: &Server,
+    counts: LibraryCounts,
+    out: &mut LibraryRun,
+    implementation: Implementation,
+    round: usize,
+) -> bool {
+    let server_key = out.server.key();
+    let what = |step: &str| {
+        format!(
+            "{server_key} {} {step} {}/{}",
+            implementation.name(),
+            round + 1,
+            counts.rounds
+        )
+    };
+    let median = |v: &[f64]| Stats::of(v).map_or_else(|| "-".into(), |s| fine_ms(s.median));
+
+    let step = what(&format!("input x{}", counts.input_lines));
+    match library_step(
+        browser,
+        &library_call("input", implementation, Some(counts.input_lines)),
+    )
+    .and_then(|r| numbers(&r, "write_to_python"))
+    {
+        Ok(values) => {
+            eprintln!(
+                "  {step:<40} writeMessage -> Python median {} ms",
+                median(&values)
+            );
+            out.input.of(implementation).values.extend(values);
+        }
+        Err(e) => {
+            if !library_failure(
+                browser,
+                server,
+                out,
+                |o| o.input.of(implementation),
+                &step,
+                &e,
+            ) {
+                return false;
+            }
+        }
+    }
+
+    let step = what(&format!("calls x{}", counts.calls));
+    match library_step(
+        browser,
+        &library_call("calls", implementation, Some(counts.calls)),
+    )
+    .and_then(|r| numbers(&r, "ms"))
+    {
+        Ok(values) => {
+            eprintln!("  {step:<40} round trip median {} ms", median(&values));
+            out.call.of(implementation).values.extend(values);
+        }
+        Err(e) => {
+            if !library_failure(
+                browser,
+                server,
+                out,
+                |o| o.call.of(implementation),
+                &step,
+                &e,
+            ) {
+                return false;
+            }
+        }
+    }
+
+    for k in 0..counts.interrupts {
+        let step = what(&format!("interrupt {}", k + 1));
+        match library_step(browser, &library_call("interrupt", implementation, None))
+            .and_then(|r| number(&r, "ms"))
+        {
+            Ok(ms) => {
+                eprintln!("  {step:<40} {} ms", fine_ms(ms));
+                out.interrupt.of(implementation).values.push(ms);
+            }
+            Err(e) => {
+                let reloaded = library_failure(
+                    browser,
+                    server,
+                    out,
+                    |o| o.interrupt.of(implementation),
+                    &step,
+                    &e,
+                );
+                if !reloaded {
+                    return false;
+                }
+            }
+        }
+    }
+
+    let step = what(&format!("sleep x{}", counts.sleeps));
+    match library_step(
+        browser,
+        &library_call("sleep", implementation, Some(counts.sleeps)),
+    )
+    .and_then(|r| numbers(&r, "overshoot"))
+    {
+        Ok(values) => {
+            eprintln!("  {step:<40} overshoot median {} ms", median(&values));
+            out.sleep.of(implementation).values.extend(values);
+        }
+        Err(e) => {
+            if !library_failure(
+                browser,
+                server,
+                out,
+                |o| o.sleep.of(implementation),
+                &step,
+                &e,
+            ) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The library section of the table.
+fn library_table(
+    out: &mut String,
+    runs: &[LibraryRun],
+    counts: LibraryCounts,
+    upstream: &[String],
+) {
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Library, ms: python-runner.mjs (ours) against {} (upstream), same page, same Pyodide",
+        upstream.join(" + ")
+    );
+    let _ = writeln!(
+        out,
+        "  (one warm browser per server, fresh profile; samples of the two alternate over {} rounds; per implementation {} input lines, {} calls, {} interrupts, {} sleeps, {} starts)",
+        counts.rounds,
+        counts.total(counts.input_lines),
+        counts.total(counts.calls),
+        counts.total(counts.interrupts),
+        counts.total(counts.sleeps),
+        counts.starts
+    );
+    for run in runs {
+        let channels = run
+            .channels
+            .iter()
+            .map(|(i, channel)| format!("{} {}", i.name(), channel.as_deref().unwrap_or("?")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            out,
+            "  {}: channels {}",
+            run.server.label(),
+            if channels.is_empty() {
+                "(not seen)".into()
+            } else {
+                channels
+            }
+        );
+        if run.server.service_worker() {
+            let _ = writeln!(
+                out,
+                "    note: both use one service worker, python-runner.mjs's serviceWorkerFetchListener (library-sw.js): the upstream run is upstream's page and worker with our service worker"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    {:<66} {:>4} {:>11} {:>9}  {:>4} {:>15} {:>9}  {:>13}",
+            "measurement",
+            "n",
+            "ours median",
+            "p90",
+            "n",
+            "upstream median",
+            "p90",
+            "ours/upstream"
+        );
+        for metric in run.metrics() {
+            let cell = |x: Option<f64>| x.map_or_else(|| "-".into(), fine_ms);
+            let _ = writeln!(
+                out,
+                "    {:<66} {:>4} {:>11} {:>9}  {:>4} {:>15} {:>9}  {:>13}",
+                metric.label(),
+                metric.ours.values.len(),
+                cell(metric.ours.median()),
+                cell(p90(&metric.ours.values)),
+                metric.upstream.values.len(),
+                cell(metric.upstream.median()),
+                cell(p90(&metric.upstream.values)),
+                metric
+                    .ratio()
+                    .map_or_else(|| "-".into(), |r| format!("{r:.3}"))
+            );
+        }
+        for metric in run.metrics() {
+            for (name, series) in [("ours", &metric.ours), ("upstream", &metric.upstream)] {
+                let mut shown: Vec<(&str, usize)> = Vec::new();
+                for error in &series.errors {
+                    match shown
+                        .iter_mut()
+                        .find(|(line, _)| *line == first_line(error))
+                    {
+                        Some((_, count)) => *count += 1,
+                        None => shown.push((first_line(error), 1)),
+                    }
+                }
+                for (line, count) in shown {
+                    let times = if count > 1 {
+                        format!(" ({count} times)")
+                    } else {
+                        String::new()
+                    };
+                    let _ = writeln!(out, "    {} {name}: FAILED{times}: {line}", metric.key());
+                }
+            }
+        }
+        if run.server.service_worker() {
+            let setup = run
+                .service_worker_setup
+                .map_or_else(|| "-".into(), |ms| format!("{} ms", fine_ms(ms)));
+            let unregistered = match &run.unregistered {
+                Some(Ok(n)) => format!("{n} registration(s) unregistered at the end"),
+                Some(Err(e)) => format!("unregistering at the end FAILED: {}", first_line(e)),
+                None => "not unregistered".into(),
+            };
+            let _ = writeln!(
+                out,
+                "    service worker: registered -> controlling the first page {setup}; {unregistered}"
+            );
+        }
+        if !run.console_errors.is_empty() {
+            let _ = writeln!(
+                out,
+                "    console errors: {} (see the JSON), the first: {}",
+                run.console_errors.len(),
+                first_line(&run.console_errors[0])
+            );
+        }
+        if let Some(why) = &run.aborted {
+            let _ = writeln!(out, "    ABORTED: {}", first_line(why));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  ours/upstream < 1: ours is faster (sleep: overshoots less). Medians of all samples; p90 nearest rank."
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Statistics
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -1901,7 +2735,7 @@ fn milestones(sample: &Sample) -> Vec<(&'static str, Option<f64>)> {
 
 /// A private server root, so a concurrent `cargo bundle dist` (which empties target/dist/ and takes minutes)
 /// cannot remove or swap the bundle halfway through the bench: a copy of target/dist/ taken now, and symlinks
-/// to node_modules/pyodide/, tests/fixtures/ and demo/. Returns the directory (deleted on drop) and the bundle.
+/// to node_modules/pyodide/, tests/fixtures/, demo/ and the upstream npm packages of the library part. Returns the directory (deleted on drop) and the bundle.
 fn snapshot_root(root: &Path) -> Result<(tempfile::TempDir, Vec<u8>)> {
     let dist = root.join("target/dist");
     let bundle_path = dist.join("python-runner.js");
@@ -1925,7 +2759,11 @@ fn snapshot_root(root: &Path) -> Result<(tempfile::TempDir, Vec<u8>)> {
         }
     }
     std::fs::write(copy.join("python-runner.js"), &bundle)?;
-    for link in ["node_modules/pyodide", "tests/fixtures", "demo"] {
+    let upstream = UPSTREAM_PACKAGES.map(|name| format!("node_modules/{name}"));
+    for link in ["node_modules/pyodide", "tests/fixtures", "demo"]
+        .into_iter()
+        .chain(upstream.iter().map(String::as_str))
+    {
         let at = snapshot.path().join(link);
         if let Some(parent) = at.parent() {
             std::fs::create_dir_all(parent)?;
@@ -2049,6 +2887,8 @@ struct Report<'a> {
     interaction: Option<(&'a [Interaction], InteractionCounts)>,
     /// `None`: the archive part was skipped.
     archive: Option<&'a ArchiveRun>,
+    /// `None`: the library part was skipped; else its runs, counts and the upstream packages' versions.
+    library: Option<(&'a [LibraryRun], LibraryCounts, &'a [String])>,
     /// Why a part that did not run was left out (`--only-*`, or its `--skip-*`).
     only: bool,
 }
@@ -2247,6 +3087,17 @@ fn table(r: &Report<'_>) -> String {
             );
         }
     }
+    match r.library {
+        Some((runs, counts, upstream)) => library_table(&mut out, runs, counts, upstream),
+        None => {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "Library: skipped ({})",
+                skipped_why(r.only, "--skip-library")
+            );
+        }
+    }
     out.lines()
         .map(|line| line.trim_end().to_owned() + "\n")
         .collect()
@@ -2278,7 +3129,7 @@ fn run(args: &Args) -> Result<bool> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let load_start = load_average();
     eprintln!(
-        "bench: Chromium {chromium}, Pyodide {pyodide}, {cores} cores; parts:{}{}{}",
+        "bench: Chromium {chromium}, Pyodide {pyodide}, {cores} cores; parts:{}{}{}{}",
         if args.ttfo {
             format!(
                 " time to first output (cold {}, warm {} per variant)",
@@ -2293,6 +3144,7 @@ fn run(args: &Args) -> Result<bool> {
         } else {
             String::new()
         },
+        if args.library { " library" } else { "" },
     );
 
     let counts = InteractionCounts::new(args.quick);
@@ -2317,9 +3169,21 @@ fn run(args: &Args) -> Result<bool> {
     let archive = args
         .archive
         .then(|| run_archive(&isolated, args.archive_runs, unix));
+    let library_counts = LibraryCounts::new(args.quick);
+    let upstream_missing = upstream_missing(&root);
+    let upstream = upstream_versions(&root);
+    let mut library = Vec::new();
+    if args.library {
+        library.push(run_library(
+            &isolated,
+            library_counts,
+            LibraryServer::Isolated,
+            upstream_missing.as_deref(),
+        ));
+    }
     drop(isolated);
     let ttfo_plain = args.ttfo && args.warm_runs > 0 && args.not_isolated;
-    if ttfo_plain || args.interaction {
+    if ttfo_plain || args.interaction || args.library {
         let plain = Server::start(ServerOptions::not_isolated().with_root(snapshot.path()))?;
         if ttfo_plain {
             scenarios.push(run_warm(
@@ -2333,6 +3197,14 @@ fn run(args: &Args) -> Result<bool> {
                 interaction.push(run_interaction(&plain, counts, page));
             }
         }
+        if args.library {
+            library.push(run_library(
+                &plain,
+                library_counts,
+                LibraryServer::NotIsolated,
+                upstream_missing.as_deref(),
+            ));
+        }
     }
     let took = started.elapsed();
     let load_end = load_average();
@@ -2345,7 +3217,8 @@ fn run(args: &Args) -> Result<bool> {
         };
         s.complete(expected)
     }) && interaction.iter().all(Interaction::complete)
-        && archive.as_ref().is_none_or(ArchiveRun::complete);
+        && archive.as_ref().is_none_or(ArchiveRun::complete)
+        && library.iter().all(LibraryRun::complete);
     let report = Report {
         date: iso_utc(unix),
         chromium: &chromium,
@@ -2358,6 +3231,9 @@ fn run(args: &Args) -> Result<bool> {
         scenarios: &scenarios,
         interaction: args.interaction.then_some((&interaction[..], counts)),
         archive: archive.as_ref(),
+        library: args
+            .library
+            .then_some((&library[..], library_counts, &upstream[..])),
         only: args.only,
     };
     let json = json!({
@@ -2381,6 +3257,7 @@ fn run(args: &Args) -> Result<bool> {
             "archive": args.archive,
             "archive_runs": args.archive_runs,
             "archive_delays_ms": ARCHIVE_DELAYS,
+            "library": args.library,
             "sample_limit_s": SAMPLE_LIMIT.as_secs(),
         },
         "duration_s": round1(took.as_secs_f64()),
@@ -2418,6 +3295,19 @@ fn run(args: &Args) -> Result<bool> {
             || json!({ "skipped": skipped_why(args.only, "--skip-archive") }),
             ArchiveRun::to_json,
         ),
+        "library": if args.library {
+            let mut runs = library
+                .iter()
+                .map(|run| (run.server.key().to_owned(), run.to_json()))
+                .collect::<serde_json::Map<_, _>>();
+            runs.insert("page".into(), json!("tests/fixtures/bench/library.html"));
+            runs.insert("ours".into(), json!("target/dist/python-runner.mjs"));
+            runs.insert("upstream".into(), json!(upstream));
+            runs.insert("settings".into(), library_counts.to_json());
+            Value::Object(runs)
+        } else {
+            json!({ "skipped": skipped_why(args.only, "--skip-library") })
+        },
         "complete": complete,
     });
 
@@ -2478,7 +3368,8 @@ mod tests {
         assert!(parse_args(&[
             "--runs=0".to_owned(),
             "--skip-interaction".to_owned(),
-            "--skip-archive".to_owned()
+            "--skip-archive".to_owned(),
+            "--skip-library".to_owned()
         ])
         .is_err());
         assert!(parse_args(&[
@@ -2508,6 +3399,93 @@ mod tests {
         assert!(parse_args(&["--only-archive".to_owned(), "--skip-archive".to_owned()]).is_err());
         assert!(parse_args(&["--archive-runs".to_owned(), "0".to_owned()]).is_err());
         assert!(parse("--only-archive --runs 0").is_some());
+    }
+
+    #[test]
+    fn parses_library_flags() {
+        let full = parse("").expect("args");
+        assert!(full.library);
+        let only = parse("--only-library --quick").expect("args");
+        assert!(!only.ttfo && !only.interaction && !only.archive && only.library && only.only);
+        let both = parse("--only-library --only-archive").expect("args");
+        assert!(!both.ttfo && !both.interaction && both.archive && both.library);
+        assert!(!parse("--only-interaction").expect("args").library);
+        assert!(!parse("--only-archive").expect("args").library);
+        let skip = parse("--skip-library").expect("args");
+        assert!(skip.ttfo && skip.interaction && skip.archive && !skip.library);
+        assert!(parse_args(&["--only-library".to_owned(), "--skip-library".to_owned()]).is_err());
+        assert!(parse("--only-library --runs 0").is_some());
+        // With the library part still on, there is something to measure.
+        assert!(parse("--runs=0 --skip-interaction --skip-archive").is_some());
+        let (full, quick) = (LibraryCounts::new(false), LibraryCounts::new(true));
+        assert_eq!(full.total(full.input_lines), 200);
+        assert_eq!(quick.total(quick.input_lines), 50);
+        assert_eq!(
+            Implementation::pair(1),
+            [Implementation::Upstream, Implementation::Ours]
+        );
+        assert_eq!(
+            library_call("input", Implementation::Ours, Some(40)),
+            r#"input("ours", 40)"#
+        );
+        assert_eq!(
+            library_call("start", Implementation::Upstream, None),
+            r#"start("upstream")"#
+        );
+    }
+
+    #[test]
+    fn library_run_ratios_and_completeness() {
+        let mut run = LibraryRun::new(LibraryServer::NotIsolated);
+        assert!(!run.complete());
+        assert_eq!(run.input.ratio(), None);
+        run.input.ours.values = vec![2.0, 4.0, 3.0];
+        run.input.upstream.values = vec![6.0];
+        assert_eq!(run.input.ratio(), Some(0.5));
+        run.sleep.ours.values = vec![0.2];
+        run.sleep.upstream.values = vec![0.0];
+        assert_eq!(run.sleep.ratio(), None, "no ratio over a median of 0");
+        for metric in [
+            &mut run.call,
+            &mut run.interrupt,
+            &mut run.start,
+            &mut run.init,
+        ] {
+            metric.ours.values.push(1.0);
+            metric.upstream.values.push(1.0);
+        }
+        assert!(run.complete());
+        run.interrupt.upstream.values.clear();
+        run.interrupt.upstream.errors.push("timed out".into());
+        assert!(!run.complete());
+        let json = run.to_json();
+        assert_eq!(json["expected_channel"], json!("serviceWorker"));
+        assert_eq!(
+            json["metrics"]["input_write_to_python"]["ratio_ours_over_upstream"],
+            json!(0.5)
+        );
+        assert_eq!(
+            json["metrics"]["interrupt_input"]["upstream"]["failed"],
+            json!(1)
+        );
+        assert_eq!(json["service_worker"]["unregistered"], Value::Null);
+        assert!(json["service_worker"]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("our service worker")));
+        assert_eq!(
+            LibraryRun::new(LibraryServer::Isolated).to_json()["service_worker"],
+            Value::Null
+        );
+        let mut table = String::new();
+        library_table(
+            &mut table,
+            &[run],
+            LibraryCounts::new(true),
+            &["comsync 0.0.9".into()],
+        );
+        assert!(table.contains("not isolated (service-worker channel)"));
+        assert!(table.contains("interrupt_input upstream: FAILED: timed out"));
+        assert!(table.contains("with our service worker"));
     }
 
     #[test]
