@@ -258,31 +258,22 @@ mod tests {
     }
 
     #[test]
-    fn the_service_worker_speaks_the_protocol_crates_urls() {
+    fn the_service_worker_brokers_sync_messages_wire_for_element_and_library() {
         use python_runner_protocol::sync::ServiceWorkerUrls;
+        assert!(SERVICE_WORKER_TEMPLATE.contains("from \"./sync-message-sw.js\""));
         for line in [
             format!("const MARKER = \"{}\";", ServiceWorkerUrls::MARKER),
-            format!("const HEADER = \"{}\";", ServiceWorkerUrls::HEADER),
-        ] {
-            assert!(
-                SERVICE_WORKER_TEMPLATE.contains(&line),
-                "bundle/templates/service_worker.js must say {line}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_library_speaks_sync_messages_wire() {
-        use python_runner_library::wire;
-        for line in [
-            format!("const MARKER = \"{}\";", wire::SERVICE_WORKER_MARKER),
-            format!("const VERSION = \"{}\";", wire::SERVICE_WORKER_VERSION),
+            format!("const VERSION = \"{}\";", ServiceWorkerUrls::VERSION),
         ] {
             assert!(
                 SYNC_MESSAGE_SW_TEMPLATE.contains(&line),
                 "bundle/templates/sync_message_sw.js must say {line}"
             );
         }
+    }
+
+    #[test]
+    fn the_library_names_the_client_machines_message() {
         let line = format!(
             "const CALL_ENDED = \"{}\";",
             python_runner_library::client::messages::CALL_ENDED

@@ -144,13 +144,14 @@ impl WorkerClient {
                 Reflect::set(&init, &"sync_buffer".into(), &writer.buffer)?;
             }
             Writer::ServiceWorker(channel) => {
+                // Absolute: the worker's own URL is a Blob URL, against which "/" cannot resolve.
                 let location = get(&js_sys::global(), "location");
-                let page = [
+                let scope = [
                     get(&location, "origin").as_string().unwrap_or_default(),
-                    get(&location, "pathname").as_string().unwrap_or_default(),
+                    "/".to_string(),
                 ]
                 .concat();
-                Reflect::set(&init, &"sync_page".into(), &page.into())?;
+                Reflect::set(&init, &"sync_scope".into(), &scope.into())?;
                 Reflect::set(&init, &"sync_channel".into(), &channel.into())?;
             }
             Writer::Message => {}
@@ -189,13 +190,14 @@ impl WorkerClient {
             Writer::ServiceWorker(channel) => {
                 let controller = service_worker_controller()
                     .ok_or("the page is no longer controlled by python-runner's service worker")?;
+                // sync-message's write, posted rather than fetched: no round trip to wait for.
                 let body = js_sys::Object::new();
                 Reflect::set(
                     &body,
-                    &"id".into(),
+                    &"messageId".into(),
                     &ServiceWorkerUrls::id(channel, seq).into(),
                 )?;
-                Reflect::set(&body, &"reply".into(), &json.into())?;
+                Reflect::set(&body, &"message".into(), &json.into())?;
                 let message = js_sys::Object::new();
                 Reflect::set(&message, &ServiceWorkerUrls::MARKER.into(), &body)?;
                 let post: js_sys::Function = get(&controller, "postMessage").dyn_into()?;

@@ -31,7 +31,7 @@ pub enum Channel {
 impl Channel {
     /// The channel for `transport`, set up from the `Init` message's extra fields. Asking for
     /// Atomics without a usable `sync_buffer`, for JSPI in an engine without it, or for the
-    /// service worker without `sync_page`/`sync_channel`, falls back to [`Channel::None`].
+    /// service worker without `sync_scope`/`sync_channel`, falls back to [`Channel::None`].
     pub fn new(transport: Transport, init_message: &JsValue) -> Self {
         let field = |name: &str| Reflect::get(init_message, &name.into()).unwrap_or_default();
         match transport {
@@ -41,12 +41,13 @@ impl Channel {
             Transport::Jspi if has_jspi() => Channel::Jspi(None),
             Transport::ServiceWorker => {
                 match (
-                    field("sync_page").as_string(),
+                    field("sync_scope").as_string(),
                     field("sync_channel").as_string(),
                 ) {
-                    (Some(page), Some(channel)) => {
-                        Channel::ServiceWorker(ServiceWorkerReader { page, channel })
-                    }
+                    (Some(scope), Some(channel)) => Channel::ServiceWorker(ServiceWorkerReader {
+                        base_url: ServiceWorkerUrls::base_url(&scope),
+                        channel,
+                    }),
                     _ => Channel::None,
                 }
             }
@@ -232,8 +233,19 @@ impl AtomicsReader {
     }
 }
 
-fn now() -> f64 {
-    js_sys::Date::now()
+/// Milliseconds on a monotonic clock (`performance.now()`), so a change of the system time
+/// cannot stretch or cut a wait; the wall clock where `performance` is missing.
+pub fn now() -> f64 {
+    Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|performance| {
+            let now: Function = Reflect::get(&performance, &"now".into())
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            now.call0(&performance).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
 }
 
 /// A JSPI wait in progress: Python is suspended on a promise that this resolves.
@@ -282,7 +294,8 @@ impl PendingWait {
 
 /// The worker's side of the service-worker transport.
 pub struct ServiceWorkerReader {
-    page: String,
+    /// sync-message's base URL under the page's origin.
+    base_url: String,
     channel: String,
 }
 
@@ -292,31 +305,23 @@ impl ServiceWorkerReader {
     fn wait(&self, seq: WaitSeq, timeout: Option<f64>) -> Result<Option<String>, String> {
         let id = ServiceWorkerUrls::id(&self.channel, seq);
         let deadline = timeout.map(|timeout| now() + timeout);
+        let url = ServiceWorkerUrls::read_url(&self.base_url);
         loop {
             let remaining = deadline.map_or(f64::INFINITY, |deadline| deadline - now());
             if remaining <= 0.0 {
                 return Ok(None);
             }
             let poll = remaining.min(f64::from(ServiceWorkerUrls::POLL_MS)).ceil() as u32;
-            let url = ServiceWorkerUrls::read_url(&self.page, &id, poll);
-            let (status, ours, text) = get_synchronously(&url)
-                .map_err(|error| service_worker_error(&url, &describe_error(&error)))?;
-            match (status, ours) {
-                (200, true) => return Ok(Some(text)),
-                (408, true) => continue,
-                (status, _) => {
-                    let what = [
-                        "status ",
-                        &status.to_string(),
-                        if ours {
-                            ""
-                        } else {
-                            " (not python-runner's service worker)"
-                        },
-                    ]
-                    .concat();
+            match read_service_worker(&self.base_url, &id, poll) {
+                Ok(ServiceWorkerAnswer::Message(reply)) => {
+                    return Ok(Some(reply.as_string().unwrap_or_default()))
+                }
+                Ok(ServiceWorkerAnswer::TimedOut) => continue,
+                Ok(ServiceWorkerAnswer::Other(status)) => {
+                    let what = format!("status {status} (not python-runner's service worker)");
                     return Err(service_worker_error(&url, &what));
                 }
+                Err(error) => return Err(service_worker_error(&url, &describe_error(&error))),
             }
         }
     }
@@ -328,18 +333,43 @@ fn service_worker_error(url: &str, what: &str) -> String {
     )
 }
 
-/// A synchronous `GET` (allowed in workers): its status, whether python-runner's service worker
-/// answered it ([`ServiceWorkerUrls::HEADER`]), and its text.
-fn get_synchronously(url: &str) -> Result<(u16, bool, String), JsValue> {
+/// What a sync-message service worker answered to one read.
+pub enum ServiceWorkerAnswer {
+    /// The message written for this read (`message` of the answer).
+    Message(JsValue),
+    /// The read's time passed without one (408).
+    TimedOut,
+    /// Not a sync-message broker's answer: its status (0 when the request failed).
+    Other(u16),
+}
+
+/// One synchronous read (allowed in workers) of message `message_id` from the sync-message
+/// broker under `base_url`, held by the service worker at most `wait_ms`. Shared by the element's
+/// service-worker transport and the library's `readMessage`.
+pub fn read_service_worker(
+    base_url: &str,
+    message_id: &str,
+    wait_ms: u32,
+) -> Result<ServiceWorkerAnswer, JsValue> {
     let request = web_sys::XmlHttpRequest::new()?;
-    request.open_with_async("GET", url, false)?;
-    request.send()?;
-    let ours = request
-        .get_response_header(ServiceWorkerUrls::HEADER)?
-        .is_some();
-    Ok((
-        request.status()?,
-        ours,
-        request.response_text()?.unwrap_or_default(),
-    ))
+    request.open_with_async("POST", &ServiceWorkerUrls::read_url(base_url), false)?;
+    let body = ServiceWorkerUrls::read_body(message_id, wait_ms);
+    let status = request
+        .send_with_opt_str(Some(&body))
+        .and_then(|()| request.status())
+        .unwrap_or(0);
+    Ok(match status {
+        200 => {
+            let text = request.response_text()?.unwrap_or_default();
+            let answer = js_sys::JSON::parse(&text).unwrap_or_default();
+            let version = Reflect::get(&answer, &"version".into()).unwrap_or_default();
+            if version.as_string().as_deref() == Some(ServiceWorkerUrls::VERSION) {
+                ServiceWorkerAnswer::Message(Reflect::get(&answer, &"message".into())?)
+            } else {
+                ServiceWorkerAnswer::Other(200)
+            }
+        }
+        408 => ServiceWorkerAnswer::TimedOut,
+        status => ServiceWorkerAnswer::Other(status),
+    })
 }

@@ -159,7 +159,7 @@ fn service_worker_transport_without_the_service_worker_explains() {
         .expect_throw("location.origin");
     let page = format!("{page}/");
     let init = init_message(&[
-        ("sync_page", page.as_str().into()),
+        ("sync_scope", page.as_str().into()),
         ("sync_channel", "test".into()),
     ]);
     let mut channel = Channel::new(Transport::ServiceWorker, &init);

@@ -6,6 +6,9 @@
 use js_sys::{Atomics, Function, Int32Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
+use python_runner_protocol::sync::ServiceWorkerUrls;
+use python_runner_worker::channel::{now, read_service_worker, ServiceWorkerAnswer};
+
 use crate::client::{ClientMachine, Interrupt, StatusEffect, Write};
 use crate::wire::{self, ReadOptions};
 
@@ -155,12 +158,6 @@ pub fn is_network_type_error(message: &str) -> bool {
     wire::is_network_type_error(message)
 }
 
-/// `baseUrl` of a service-worker channel for `scope`.
-#[wasm_bindgen]
-pub fn service_worker_base_url(scope: Option<String>) -> String {
-    wire::service_worker_base_url(scope.as_deref())
-}
-
 /// The client state machine, for the JS `SyncClient`.
 #[wasm_bindgen]
 pub struct Machine(ClientMachine);
@@ -242,8 +239,8 @@ fn atomics_poll(
     Ok(Some(js_sys::JSON::parse(&text)?))
 }
 
-/// One synchronous read request to the service worker. `Ok(None)` when it timed out, answered
-/// another protocol, or failed within the channel's start-up grace period.
+/// One read from the service worker. `Ok(None)` when it timed out, or failed within the
+/// channel's start-up grace period.
 fn service_worker_poll(
     base_url: &str,
     message_id: &str,
@@ -251,40 +248,23 @@ fn service_worker_poll(
     started: f64,
     grace_ms: f64,
 ) -> Result<Option<JsValue>, JsValue> {
-    let url = [base_url, "/read"].concat();
-    let request = web_sys::XmlHttpRequest::new()?;
-    request.open_with_async("POST", &url, false)?;
-    let answer = request
-        .send_with_opt_str(Some(&wire::read_request_body(message_id, wait_ms)))
-        .and_then(|()| request.status());
-    let status = answer.unwrap_or(0);
-    match status {
-        200 => {
-            let text = request.response_text()?.unwrap_or_default();
-            let body = js_sys::JSON::parse(&text).unwrap_or_default();
-            let version = Reflect::get(&body, &"version".into()).unwrap_or_default();
-            if version.as_string().as_deref() != Some(wire::SERVICE_WORKER_VERSION) {
-                return Ok(None);
-            }
-            Ok(Some(Reflect::get(&body, &"message".into())?))
-        }
-        408 => Ok(None),
-        _ if now() - started < grace_ms => {
+    let wait_ms = wait_ms.ceil().clamp(0.0, f64::from(u32::MAX)) as u32;
+    match read_service_worker(base_url, message_id, wait_ms)? {
+        ServiceWorkerAnswer::Message(message) => Ok(Some(message)),
+        ServiceWorkerAnswer::TimedOut => Ok(None),
+        ServiceWorkerAnswer::Other(_) if now() - started < grace_ms => {
             // The service worker may still be starting: ask again soon, without spinning.
             sleep_privately(20.0);
             Ok(None)
         }
-        _ => {
+        ServiceWorkerAnswer::Other(status) => {
             let error = Object::new();
             let details = Object::new();
+            let url = ServiceWorkerUrls::read_url(base_url);
             Reflect::set(&details, &"url".into(), &url.into())?;
             Reflect::set(&details, &"status".into(), &status.into())?;
             Reflect::set(&error, &"serviceWorkerError".into(), &details)?;
             Err(error.into())
         }
     }
-}
-
-fn now() -> f64 {
-    js_sys::Date::now()
 }

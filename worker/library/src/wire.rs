@@ -4,13 +4,14 @@
 //!
 //! Plain Rust, unit-tested natively.
 
-use python_runner_protocol::sync::json_string;
+use python_runner_protocol::sync::ServiceWorkerUrls;
 
-/// The substring that marks a sync-message request to the service worker.
-pub const SERVICE_WORKER_MARKER: &str = "__SyncMessageServiceWorkerInput__";
+/// The substring that marks a sync-message request to the service worker (the element's
+/// service-worker transport uses the same wire).
+pub const SERVICE_WORKER_MARKER: &str = ServiceWorkerUrls::MARKER;
 
 /// The protocol version a sync-message service worker puts in every answer.
-pub const SERVICE_WORKER_VERSION: &str = "__sync-message-v2__";
+pub const SERVICE_WORKER_VERSION: &str = ServiceWorkerUrls::VERSION;
 
 /// Default size of an Atomics channel's data buffer (128 KiB).
 pub const DEFAULT_BUFFER_SIZE: u32 = 128 * 1024;
@@ -51,22 +52,6 @@ impl ReadOptions {
             timeout: positive(timeout).unwrap_or(f64::INFINITY),
         }
     }
-}
-
-/// `baseUrl` of a service-worker channel for `scope` (default `/`).
-pub fn service_worker_base_url(scope: Option<&str>) -> String {
-    let scope = scope.filter(|scope| !scope.is_empty()).unwrap_or("/");
-    [scope, SERVICE_WORKER_MARKER].concat()
-}
-
-/// The body of a service-worker read request, as sync-message sends it; `timeout` is rounded
-/// up to whole milliseconds (no float formatting in the wasm).
-pub fn read_request_body(message_id: &str, timeout: f64) -> String {
-    let timeout = timeout.ceil().clamp(0.0, u32::MAX.into()) as u32;
-    format!(
-        "{{\"messageId\":{},\"timeout\":{timeout}}}",
-        json_string(message_id)
-    )
 }
 
 /// p-retry 5's schedule as pyodide-worker-runner uses it (`retries: 3`, factor 2, 1 s first):
@@ -122,22 +107,6 @@ mod tests {
         assert_eq!(
             ReadOptions::new(false, Some(f64::NAN), None).check_timeout,
             5000.0
-        );
-    }
-
-    #[test]
-    fn service_worker_urls_are_sync_messages() {
-        assert_eq!(
-            service_worker_base_url(None),
-            "/__SyncMessageServiceWorkerInput__"
-        );
-        assert_eq!(
-            service_worker_base_url(Some("/course/")),
-            "/course/__SyncMessageServiceWorkerInput__"
-        );
-        assert_eq!(
-            read_request_body("a\"b-1", 99.2),
-            r#"{"messageId":"a\"b-1","timeout":100}"#
         );
     }
 

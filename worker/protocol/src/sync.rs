@@ -6,7 +6,7 @@
 //! reply goes through one `SharedArrayBuffer` ([`Layout`]); with [`Transport::Jspi`] it travels
 //! as a [`crate::ToWorker::Reply`] message; with [`Transport::ServiceWorker`] the page posts it to
 //! python-runner's service worker, which answers the worker's synchronous request for it
-//! ([`ServiceWorkerUrls`]). Either way the text is [`Reply::to_json`], which the
+//! (sync-message's wire, [`ServiceWorkerUrls`]). Either way the text is [`Reply::to_json`], which the
 //! Python side (`pyodide_worker_runner.run_code`) reads: `{"message": …}`, `{"interrupted": true}`
 //! or `{"error": …}`, the shapes comsync uses.
 
@@ -113,21 +113,22 @@ pub fn json_string(text: &str) -> String {
     out
 }
 
-/// The requests of the service-worker transport. The worker reads reply `<channel>-<seq>` with a
-/// synchronous `GET <page URL>?__python_runner_sync__=<channel>-<seq>&timeout=<ms>`; the service
-/// worker answers 200 with the reply's JSON text as soon as the page has posted
-/// `{__python_runner_sync__: {id, reply}}` to it, or 408 after `timeout` ms (the worker then asks
-/// again, or, for a sleep, takes it as the end of the sleep). Any other status means the page is
-/// not controlled by python-runner's service worker.
+/// The requests of the service-worker transport: sync-message's wire, so one service worker
+/// (`bundle/templates/sync_message_sw.js`) serves the element and the library. The worker reads
+/// reply `<channel>-<seq>` with a synchronous `POST <origin>/__SyncMessageServiceWorkerInput__/read`
+/// of `{"messageId": id, "timeout": ms}`; the service worker answers 200 with
+/// `{"message": <the reply's JSON text>, "version": "__sync-message-v2__"}` as soon as the page has
+/// posted `{__SyncMessageServiceWorkerInput__: {messageId, message}}` to it, or 408 after `timeout`
+/// ms (the worker then asks again, or, for a sleep, takes it as the end of the sleep). Any other
+/// answer means the page is not controlled by a sync-message service worker.
 pub struct ServiceWorkerUrls;
 
 impl ServiceWorkerUrls {
-    /// The query parameter (and message key) that marks python-runner's requests; the service
-    /// worker script in `bundle/templates/service_worker.js` uses the same string.
-    pub const MARKER: &'static str = "__python_runner_sync__";
-    /// A header on every answer of python-runner's service worker: a 200 without it is the page
-    /// itself (another service worker, or none, let the request through to the server).
-    pub const HEADER: &'static str = "x-python-runner-sync";
+    /// The path segment (and message key) that marks sync-message requests.
+    pub const MARKER: &'static str = "__SyncMessageServiceWorkerInput__";
+    /// The protocol version in every answer: a 200 without it is not the broker (another
+    /// service worker, or none, let the request through to the server).
+    pub const VERSION: &'static str = "__sync-message-v2__";
     /// The longest single wait for a reply, in ms; longer waits ask again.
     pub const POLL_MS: u32 = 10_000;
 
@@ -136,10 +137,23 @@ impl ServiceWorkerUrls {
         format!("{channel}-{seq}")
     }
 
-    /// The URL the worker requests to read reply `id`, waiting at most `timeout_ms`. `page` is the
-    /// page's URL without query or fragment, so the request is in the service worker's scope.
-    pub fn read_url(page: &str, id: &str, timeout_ms: u32) -> String {
-        format!("{page}?{}={id}&timeout={timeout_ms}", Self::MARKER)
+    /// The base URL of the channels under `scope` (a URL or path ending in `/`; empty means `/`).
+    pub fn base_url(scope: &str) -> String {
+        let scope = if scope.is_empty() { "/" } else { scope };
+        [scope, Self::MARKER].concat()
+    }
+
+    /// The URL a reader POSTs to, for channels under `base_url`.
+    pub fn read_url(base_url: &str) -> String {
+        [base_url, "/read"].concat()
+    }
+
+    /// The body of a read of `id` that waits at most `timeout_ms`.
+    pub fn read_body(id: &str, timeout_ms: u32) -> String {
+        format!(
+            "{{\"messageId\":{},\"timeout\":{timeout_ms}}}",
+            json_string(id)
+        )
     }
 }
 
@@ -246,12 +260,22 @@ mod tests {
     }
 
     #[test]
-    fn service_worker_urls() {
+    fn service_worker_urls_are_sync_messages() {
         let id = ServiceWorkerUrls::id("c4f", 3);
         assert_eq!(id, "c4f-3");
+        let base = ServiceWorkerUrls::base_url("http://a.test/");
+        assert_eq!(base, "http://a.test/__SyncMessageServiceWorkerInput__");
         assert_eq!(
-            ServiceWorkerUrls::read_url("http://a.test/docs/page.html", &id, 250),
-            "http://a.test/docs/page.html?__python_runner_sync__=c4f-3&timeout=250"
+            ServiceWorkerUrls::read_url(&base),
+            "http://a.test/__SyncMessageServiceWorkerInput__/read"
+        );
+        assert_eq!(
+            ServiceWorkerUrls::base_url(""),
+            "/__SyncMessageServiceWorkerInput__"
+        );
+        assert_eq!(
+            ServiceWorkerUrls::read_body("a\"b-1", 250),
+            r#"{"messageId":"a\"b-1","timeout":250}"#
         );
     }
 
