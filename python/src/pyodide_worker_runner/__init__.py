@@ -10,19 +10,37 @@ The package uses the standard library only (micropip and `pyodide_js` are import
 when `install_imports` needs them), so it also imports and tests in CPython.
 """
 
-from .imports import find_imports_to_install, install_imports
-from .output import OutputBuffer
-from .runner import PyodideRunner, Runner, reset_session, run_code
+from __future__ import annotations
 
-__all__ = [
-    "OutputBuffer",
-    "PyodideRunner",
-    "Runner",
-    "__version__",
-    "find_imports_to_install",
-    "install_imports",
-    "reset_session",
-    "run_code",
-]
+from typing import Any
+
+# Each name's module, imported on first use (PEP 562): importing the package is then cheap, and a
+# worker compiles only the modules it uses (Python compiles them from source on every start).
+_EXPORTS = {
+    "OutputBuffer": "output",
+    "PyodideRunner": "runner",
+    "Runner": "runner",
+    "find_imports_to_install": "imports",
+    "install_imports": "imports",
+    "reset_session": "runner",
+    "run_code": "runner",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
