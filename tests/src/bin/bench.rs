@@ -2339,111 +2339,96 @@ fn library_round(
             counts.rounds
         )
     };
-    let median = |v: &[f64]| Stats::of(v).map_or_else(|| "-".into(), |s| fine_ms(s.median));
-
-    let step = what(&format!("input x{}", counts.input_lines));
-    match library_step(
-        browser,
-        &library_call("input", implementation, Some(counts.input_lines)),
-    )
-    .and_then(|r| numbers(&r, "write_to_python"))
-    {
-        Ok(values) => {
-            eprintln!(
-                "  {step:<40} writeMessage -> Python median {} ms",
-                median(&values)
-            );
-            out.input.of(implementation).values.extend(values);
-        }
-        Err(e) => {
-            if !library_failure(
+    let mut step =
+        |label: String, call: String, field: &str, says: &str, metric: LibraryMetricOf| {
+            library_sample(
                 browser,
                 server,
                 out,
-                |o| o.input.of(implementation),
-                &step,
-                &e,
-            ) {
-                return false;
-            }
-        }
-    }
-
-    let step = what(&format!("calls x{}", counts.calls));
-    match library_step(
-        browser,
-        &library_call("calls", implementation, Some(counts.calls)),
+                LibrarySample {
+                    label: &label,
+                    call: &call,
+                    field,
+                    says,
+                    series: |o| metric(o).of(implementation),
+                },
+            )
+        };
+    let input: LibraryMetricOf = |o| &mut o.input;
+    let call: LibraryMetricOf = |o| &mut o.call;
+    let interrupt: LibraryMetricOf = |o| &mut o.interrupt;
+    let sleep: LibraryMetricOf = |o| &mut o.sleep;
+    let batch = |name: &str, n: usize| library_call(name, implementation, Some(n));
+    step(
+        what(&format!("input x{}", counts.input_lines)),
+        batch("input", counts.input_lines),
+        "write_to_python",
+        "writeMessage -> Python median",
+        input,
+    ) && step(
+        what(&format!("calls x{}", counts.calls)),
+        batch("calls", counts.calls),
+        "ms",
+        "round trip median",
+        call,
+    ) && (0..counts.interrupts).all(|k| {
+        step(
+            what(&format!("interrupt {}", k + 1)),
+            library_call("interrupt", implementation, None),
+            "ms",
+            "",
+            interrupt,
+        )
+    }) && step(
+        what(&format!("sleep x{}", counts.sleeps)),
+        batch("sleep", counts.sleeps),
+        "overshoot",
+        "overshoot median",
+        sleep,
     )
-    .and_then(|r| numbers(&r, "ms"))
-    {
-        Ok(values) => {
-            eprintln!("  {step:<40} round trip median {} ms", median(&values));
-            out.call.of(implementation).values.extend(values);
-        }
-        Err(e) => {
-            if !library_failure(
-                browser,
-                server,
-                out,
-                |o| o.call.of(implementation),
-                &step,
-                &e,
-            ) {
-                return false;
-            }
-        }
-    }
+}
 
-    for k in 0..counts.interrupts {
-        let step = what(&format!("interrupt {}", k + 1));
-        match library_step(browser, &library_call("interrupt", implementation, None))
-            .and_then(|r| number(&r, "ms"))
-        {
-            Ok(ms) => {
-                eprintln!("  {step:<40} {} ms", fine_ms(ms));
-                out.interrupt.of(implementation).values.push(ms);
-            }
-            Err(e) => {
-                let reloaded = library_failure(
-                    browser,
-                    server,
-                    out,
-                    |o| o.interrupt.of(implementation),
-                    &step,
-                    &e,
-                );
-                if !reloaded {
-                    return false;
-                }
-            }
-        }
-    }
+/// Which metric of a [`LibraryRun`] a step feeds.
+type LibraryMetricOf = fn(&mut LibraryRun) -> &mut LibraryMetric;
 
-    let step = what(&format!("sleep x{}", counts.sleeps));
-    match library_step(
-        browser,
-        &library_call("sleep", implementation, Some(counts.sleeps)),
-    )
-    .and_then(|r| numbers(&r, "overshoot"))
-    {
+/// One step of a round: a page call answering `{field: ms}` (one sample) or `{field: [ms, ...]}` (a batch).
+struct LibrarySample<'a, F: Fn(&mut LibraryRun) -> &mut Series> {
+    label: &'a str,
+    call: &'a str,
+    field: &'a str,
+    /// Printed before the median of a batch (nothing for a single sample).
+    says: &'a str,
+    series: F,
+}
+
+/// Runs `sample` and records its values, or its failure (reloading the page); false when the run had to stop.
+fn library_sample<F: Fn(&mut LibraryRun) -> &mut Series>(
+    browser: &Browser,
+    server: &Server,
+    out: &mut LibraryRun,
+    sample: LibrarySample<'_, F>,
+) -> bool {
+    let values = library_step(browser, sample.call).and_then(|result| {
+        if result[sample.field].is_array() {
+            numbers(&result, sample.field)
+        } else {
+            number(&result, sample.field).map(|ms| vec![ms])
+        }
+    });
+    match values {
         Ok(values) => {
-            eprintln!("  {step:<40} overshoot median {} ms", median(&values));
-            out.sleep.of(implementation).values.extend(values);
-        }
-        Err(e) => {
-            if !library_failure(
-                browser,
-                server,
-                out,
-                |o| o.sleep.of(implementation),
-                &step,
-                &e,
-            ) {
-                return false;
+            let median = Stats::of(&values).map_or_else(|| "-".into(), |s| fine_ms(s.median));
+            let label = sample.label;
+            if sample.says.is_empty() {
+                eprintln!("  {label:<40} {median} ms");
+            } else {
+                eprintln!("  {label:<40} {} {median} ms", sample.says);
             }
+            (sample.series)(out).values.extend(values);
+            true
         }
+        Err(e) => library_failure(browser, server, out, sample.series, sample.label, &e),
     }
-    true
 }
 
 /// The library section of the table.
