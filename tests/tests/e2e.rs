@@ -216,8 +216,9 @@ const SCENARIOS: &[Scenario] = &[
         name: "library_extras",
         query: "",
         check: library_extras,
-        allowed_console_errors: &[],
-        allowed_failed_requests: &[],
+        // writeWithoutServiceWorker: the page's writes reach the server, which has no such path.
+        allowed_console_errors: &["/__SyncMessageServiceWorkerInput__/write"],
+        allowed_failed_requests: &["/__SyncMessageServiceWorkerInput__/write"],
     },
     Scenario {
         name: "parsing_upgrade",
@@ -1619,6 +1620,17 @@ fn library_extras(b: &Browser, _server: &Server) -> Result<()> {
                 None,
                 "syncSleepOnPage",
                 error("syncSleep blocks until a message arrives, so it works only in a worker, not on the page's main thread."),
+            ),
+            Case::new(
+                None,
+                "writeWithoutServiceWorker",
+                ok(json!({
+                    "type": "ServiceWorkerError",
+                    "name": "ServiceWorkerError",
+                    "message": "Received status 405 from /__SyncMessageServiceWorkerInput__/write. Ensure the service worker is registered and active.",
+                    "status": 405,
+                    "afterTimeout": true,
+                })),
             ),
         ];
         let channels = library_channels(b)?;

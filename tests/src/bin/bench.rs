@@ -1253,12 +1253,22 @@ fn interaction_table(out: &mut String, runs: &[Interaction], counts: Interaction
                 target
             );
         }
-        if let Some(ratio) = run.restart_ratio() {
-            let _ = writeln!(
-                out,
-                "    restart with the spare / fresh element without one (medians): {ratio:.6} ({:.0}x faster)",
-                1.0 / ratio.max(f64::MIN_POSITIVE)
-            );
+        match run.restart_ratio() {
+            // A page that is not isolated has a coarse clock (0.1 ms): the restart can measure 0.
+            Some(ratio) if ratio > 0.0 => {
+                let _ = writeln!(
+                    out,
+                    "    restart with the spare / fresh element without one (medians): {ratio:.6} ({:.0}x faster)",
+                    1.0 / ratio
+                );
+            }
+            Some(_) => {
+                let _ = writeln!(
+                    out,
+                    "    restart with the spare / fresh element without one (medians): the restart took less than the clock's resolution"
+                );
+            }
+            None => {}
         }
         for series in run.series() {
             // The same failure repeated is shown once, with a count.
