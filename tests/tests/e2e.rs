@@ -213,6 +213,13 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &["/fixtures/library_runner/page.html/read"],
     },
     Scenario {
+        name: "demo_library",
+        query: "",
+        check: demo_library,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "library_extras",
         query: "",
         check: library_extras,
@@ -1681,6 +1688,95 @@ fn library_extras(b: &Browser, _server: &Server) -> Result<()> {
             Case::new(None, "runnerSleep", run("stdout:True\n;", "")),
         ]);
         check_cases(&results, &cases)
+    })();
+    unregister_service_workers(b)?;
+    result
+}
+
+/// `demo/library.html` as a visitor uses it: the default program (an import from the archive, input(), sleeps),
+/// then Stop on a busy loop: KeyboardInterrupt with shared memory, a restarted worker without.
+fn demo_library(b: &Browser, server: &Server) -> Result<()> {
+    let result = (|| {
+        b.goto(&server.url("/library.html"))?;
+        let status = "(document.getElementById('status')?.textContent ?? '')";
+        b.wait_for(&format!("{status}.startsWith('Pyodide ')"), BOOT_TIMEOUT)
+            .with_context(|| {
+                format!(
+                    "status: {}",
+                    b.eval(&format!("return {status}")).unwrap_or_default()
+                )
+            })?;
+        let isolated = b.eval("return typeof SharedArrayBuffer !== 'undefined'")? == json!(true);
+        let channel = if isolated { "atomics" } else { "serviceWorker" };
+        let status_text = b.eval(&format!("return {status}"))?;
+        ensure!(
+            status_text
+                .as_str()
+                .is_some_and(|s| s.ends_with(&format!("Channel: {channel}."))),
+            "status {status_text}"
+        );
+        let parts = "return [...document.getElementById('output').children].map((s) => [s.className, s.textContent])";
+        b.eval("document.getElementById('run').click()")?;
+        b.wait_for(
+            "!document.getElementById('input-form').hidden",
+            BOOT_TIMEOUT,
+        )?;
+        b.eval(
+            "document.getElementById('input-line').value = 'Ada <b>';
+             document.getElementById('input-form').requestSubmit();",
+        )?;
+        b.wait_for("!document.getElementById('run').disabled", BOOT_TIMEOUT)?;
+        let output = b.eval(parts)?;
+        let text: String = output
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|part| part[1].as_str())
+            .collect();
+        ensure!(
+            text == "hello from mypkg\nWhat is your name? Ada <b>\nHello, Ada <b>!\ntick 0\ntick 1\ntick 2\n",
+            "output {output}"
+        );
+        ensure!(
+            b.eval("return document.getElementById('output').querySelector('b')")?
+                .is_null(),
+            "printed HTML became an element"
+        );
+
+        b.eval(
+            "document.getElementById('code').value = 'while True: pass';
+             document.getElementById('run').click();",
+        )?;
+        b.wait_for("!document.getElementById('stop').disabled", BOOT_TIMEOUT)?;
+        std::thread::sleep(Duration::from_millis(300));
+        b.eval("document.getElementById('stop').click()")?;
+        b.wait_for("document.getElementById('stop').disabled", BOOT_TIMEOUT)?;
+        let output = b.eval(parts)?;
+        let last = output
+            .as_array()
+            .and_then(|parts| parts.last())
+            .cloned()
+            .unwrap_or_default();
+        if isolated {
+            ensure!(
+                last[0] == json!("traceback")
+                    && last[1]
+                        .as_str()
+                        .is_some_and(|t| t.ends_with("KeyboardInterrupt\n")),
+                "output {output}"
+            );
+        } else {
+            ensure!(
+                last[0] == json!("note")
+                    && last[1]
+                        .as_str()
+                        .is_some_and(|t| t.contains("Python was restarted")),
+                "output {output}"
+            );
+            // The new worker loads Python again.
+            b.wait_for(&format!("{status}.startsWith('Pyodide ')"), BOOT_TIMEOUT)?;
+        }
+        Ok(())
     })();
     unregister_service_workers(b)?;
     result
