@@ -1271,25 +1271,7 @@ fn interaction_table(out: &mut String, runs: &[Interaction], counts: Interaction
             None => {}
         }
         for series in run.series() {
-            // The same failure repeated is shown once, with a count.
-            let mut shown: Vec<(&str, usize)> = Vec::new();
-            for error in &series.errors {
-                match shown
-                    .iter_mut()
-                    .find(|(line, _)| *line == first_line(error))
-                {
-                    Some((_, count)) => *count += 1,
-                    None => shown.push((first_line(error), 1)),
-                }
-            }
-            for (line, count) in shown {
-                let times = if count > 1 {
-                    format!(" ({count} times)")
-                } else {
-                    String::new()
-                };
-                let _ = writeln!(out, "    {}: FAILED{times}: {line}", series.key);
-            }
+            write_failures(out, series.key, &series.errors);
         }
         if run.page.service_worker() {
             let setup = run
@@ -2441,6 +2423,28 @@ fn library_sample<F: Fn(&mut LibraryRun) -> &mut Series>(
     }
 }
 
+/// Writes `errors` of the series `key` as table lines, the same failure once with a count.
+fn write_failures(out: &mut String, key: &str, errors: &[String]) {
+    let mut shown: Vec<(&str, usize)> = Vec::new();
+    for error in errors {
+        match shown
+            .iter_mut()
+            .find(|(line, _)| *line == first_line(error))
+        {
+            Some((_, count)) => *count += 1,
+            None => shown.push((first_line(error), 1)),
+        }
+    }
+    for (line, count) in shown {
+        let times = if count > 1 {
+            format!(" ({count} times)")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "    {key}: FAILED{times}: {line}");
+    }
+}
+
 /// The library section of the table.
 fn library_table(
     out: &mut String,
@@ -2518,24 +2522,7 @@ fn library_table(
         }
         for metric in run.metrics() {
             for (name, series) in [("ours", &metric.ours), ("upstream", &metric.upstream)] {
-                let mut shown: Vec<(&str, usize)> = Vec::new();
-                for error in &series.errors {
-                    match shown
-                        .iter_mut()
-                        .find(|(line, _)| *line == first_line(error))
-                    {
-                        Some((_, count)) => *count += 1,
-                        None => shown.push((first_line(error), 1)),
-                    }
-                }
-                for (line, count) in shown {
-                    let times = if count > 1 {
-                        format!(" ({count} times)")
-                    } else {
-                        String::new()
-                    };
-                    let _ = writeln!(out, "    {} {name}: FAILED{times}: {line}", metric.key());
-                }
+                write_failures(out, &format!("{} {name}", metric.key()), &series.errors);
             }
         }
         if run.server.service_worker() {
