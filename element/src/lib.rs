@@ -2,7 +2,7 @@
 //!
 //! `bindings.rs` is the JS boundary (the `boot` export, the element class, properties);
 //! `registry.rs` holds live instances and carries out effects; `machine.rs` is the per-element
-//! state machine (plain Rust); `view.rs` owns the shadow DOM; `worker_client.rs` the worker;
+//! state machine (plain Rust); `log.rs` the output log's model (plain Rust); `view.rs` owns the shadow DOM; `worker_client.rs` the worker;
 //! `code.rs` turns element text into source; `listener.rs` owns event listeners.
 #![deny(clippy::unwrap_used)]
 
@@ -10,6 +10,7 @@ mod archive;
 mod bindings;
 pub mod code;
 mod listener;
+pub mod log;
 pub mod machine;
 mod registry;
 mod spare;

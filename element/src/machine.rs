@@ -64,6 +64,11 @@ pub enum ElementEvent {
         /// Whether Stop ended the run (by `KeyboardInterrupt` or by restarting Python).
         stopped: bool,
     },
+    /// `output`: a batch of what the program wrote, in order, all of it (the log may show less).
+    Output {
+        /// The parts, as Python wrote them.
+        parts: Vec<OutputPart>,
+    },
     /// `error`: something went wrong (Python could not start, the worker crashed, or the code raised).
     Error {
         /// Broad category.
@@ -287,6 +292,16 @@ impl Machine {
     /// The worker waits: for a line of input (the input field appears) or for a sleep to end.
     pub fn worker_waiting(&mut self, id: RunId, seq: WaitSeq, reason: WaitReason) -> Vec<Effect> {
         let mut effects = Vec::new();
+        if reason == WaitReason::Drain {
+            // The page has read every message before this one: the worker may post more. A
+            // run that is being stopped, or is no longer current, stops here instead.
+            let reply = if self.current_run == Some(id) && self.stopping.is_none() {
+                Reply::Message(None)
+            } else {
+                Reply::Interrupted
+            };
+            return vec![Effect::SendReply { seq, reply }];
+        }
         if self.current_run != Some(id) || self.stopping.is_some() {
             return effects;
         }
@@ -335,7 +350,10 @@ impl Machine {
                 self.traceback_text.push_str(&part.text);
             }
         }
-        vec![Effect::AppendOutput(parts)]
+        vec![
+            Effect::AppendOutput(parts.clone()),
+            Effect::Dispatch(ElementEvent::Output { parts }),
+        ]
     }
 
     /// A run ended.
@@ -591,7 +609,10 @@ mod tests {
         let parts = vec![part(PartKind::Stdout, "1\n")];
         assert_eq!(
             machine.worker_output(1, parts.clone()),
-            vec![Effect::AppendOutput(parts)]
+            vec![
+                Effect::AppendOutput(parts.clone()),
+                Effect::Dispatch(ElementEvent::Output { parts })
+            ]
         );
         assert_eq!(
             machine.worker_done(1),
@@ -953,6 +974,38 @@ mod tests {
             "{effects:?}"
         );
         assert_eq!(machine.status(), Status::Running);
+    }
+
+    #[test]
+    fn a_drain_is_answered_at_once_and_stops_a_run_that_is_stopping_or_gone() {
+        let mut machine = waiting_for_input(Transport::Atomics);
+        let drain =
+            |machine: &mut Machine, id, seq| machine.worker_waiting(id, seq, WaitReason::Drain);
+        machine.input_submitted("x".into());
+        assert_eq!(
+            drain(&mut machine, 1, 6),
+            vec![Effect::SendReply {
+                seq: 6,
+                reply: Reply::Message(None)
+            }]
+        );
+        assert_eq!(
+            drain(&mut machine, 0, 7),
+            vec![Effect::SendReply {
+                seq: 7,
+                reply: Reply::Interrupted
+            }]
+        );
+        machine.stop_requested();
+        assert_eq!(
+            drain(&mut machine, 1, 8),
+            vec![Effect::SendReply {
+                seq: 8,
+                reply: Reply::Interrupted
+            }]
+        );
+        // A drain is not a wait for the user: no field, and Stop still interrupts.
+        assert!(!machine.awaiting_input());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::{ArchiveSpec, ErrorKind, FromWorker, RunOptions, ToWorker, Transport};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_sys::{
     CustomEvent, CustomEventInit, HtmlElement, HtmlInputElement, KeyboardEvent, ShadowRoot,
@@ -461,8 +462,16 @@ fn apply(
             instance.view.clear_output();
             Ok(())
         }
-        Effect::AppendOutput(parts) => instance.view.append(&parts),
-        Effect::ShowError(message) => instance.view.show_error(&message),
+        Effect::AppendOutput(parts) => {
+            let first_change = instance.view.append(&parts);
+            schedule_render(id, instance, first_change);
+            Ok(())
+        }
+        Effect::ShowError(message) => {
+            let first_change = instance.view.show_error(&message);
+            schedule_render(id, instance, first_change);
+            Ok(())
+        }
         Effect::SetStatus(status) => {
             instance
                 .view
@@ -585,6 +594,33 @@ fn diagnostics(version: &str, transport: Transport) -> String {
 }
 
 /// A promise of `milliseconds` passing (`setTimeout`, no closure to keep).
+/// Shows new output: at once if the log was last rendered more than a frame ago (output that
+/// trickles in appears without delay), else at the next animation frame, or earlier when the
+/// status changes (a flood of output updates the DOM once per frame). `first_change` says the
+/// log was in step with the DOM before this change; otherwise a render is already due.
+fn schedule_render(id: InstanceId, instance: &mut Instance, first_change: bool) {
+    if !first_change {
+        return;
+    }
+    if instance.view.rendered_within_a_frame() {
+        render_next_frame(id);
+    } else {
+        instance.view.render();
+    }
+}
+
+fn render_next_frame(id: InstanceId) {
+    let frame = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.request_animation_frame(&resolve);
+        }
+    });
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = wasm_bindgen_futures::JsFuture::from(frame).await;
+        with_instance(id, |instance| instance.view.render());
+    });
+}
+
 async fn delay(milliseconds: u32) {
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
         if let Some(window) = web_sys::window() {
@@ -836,6 +872,12 @@ fn dispatch(host: &HtmlElement, event: ElementEvent) {
                 ("stopped", (*stopped).into()),
             ]),
         ),
+        ElementEvent::Output { parts } => {
+            let parts = parts
+                .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+                .unwrap_or_default();
+            ("output", object(&[("parts", parts)]))
+        }
         ElementEvent::Error { kind, message } => (
             "error",
             object(&[

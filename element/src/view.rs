@@ -1,9 +1,13 @@
 //! The element's shadow DOM: source code, toolbar (Run, Stop, status) and the output log, with
 //! an input field inside the log while Python waits for a line.
 //!
-//! All output is inserted as text nodes, never parsed as HTML.
+//! All output is inserted as text nodes, never parsed as HTML. Output goes into the model
+//! ([`OutputLog`]) at once and reaches the DOM at most once per animation frame
+//! ([`View::render`]), in blocks of lines, so a print loop costs the page a bounded amount of
+//! work per frame however fast Python writes.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 
 use python_runner_protocol::{OutputPart, PartKind};
 use wasm_bindgen::prelude::*;
@@ -13,6 +17,7 @@ use web_sys::{
 };
 
 use crate::listener::Listener;
+use crate::log::{dropped_notice, Line, OutputLog, TextLine, BLOCK_LINES};
 use crate::machine::Status;
 
 /// The element's stylesheet, written compactly because it ships inside the wasm.
@@ -33,22 +38,22 @@ pub struct View {
     stop_button: HtmlButtonElement,
     status: HtmlElement,
     output: HtmlElement,
-    last_part: Option<(PartKind, HtmlElement)>,
-    /// Characters shown since the last newline in the output.
-    line_length: usize,
+    /// "N earlier lines not shown", first in the output, hidden while nothing was dropped.
+    dropped: HtmlElement,
+    /// The lines shown; the DOM catches up in [`View::render`].
+    log: OutputLog,
+    /// The rendered blocks, in order: block `n` holds lines `n * BLOCK_LINES ..`.
+    blocks: VecDeque<(u64, HtmlElement)>,
+    /// The log changed since the last render.
+    stale: bool,
+    /// When the log was last rendered (`Date.now()`).
+    rendered_at: f64,
     /// Download progress of the archive, shown after "Loading Python…".
     progress: Option<String>,
     status_value: Status,
     python_available: bool,
-    /// The marker counting characters left out of the current line, and its count.
-    elided: Option<(HtmlElement, usize)>,
     input: Option<(HtmlInputElement, [Listener; 2])>,
 }
-
-/// The most characters of one output line that are shown. Browsers lay out a long wrapped line in
-/// superlinear time (Chromium here: 10,000 characters 25 ms, 100,000 184 ms, 1,000,000 44 s), so
-/// the rest of a longer line is counted in a marker instead of being shown.
-pub const MAX_LINE_CHARS: usize = 10_000;
 
 impl View {
     /// Builds the view into an empty (or emptied) shadow root.
@@ -82,6 +87,9 @@ impl View {
         let output = create("div", "output")?;
         output.set_attribute("role", "log")?;
         output.set_attribute("aria-label", "Output")?;
+        let dropped = create("div", "dropped")?;
+        dropped.set_hidden(true);
+        output.append_child(&dropped)?;
         shadow.append_with_node_3(&source, &toolbar, &output)?;
         Ok(Self {
             document,
@@ -92,12 +100,14 @@ impl View {
             stop_button,
             status,
             output,
-            last_part: None,
-            line_length: 0,
+            dropped,
+            log: OutputLog::default(),
+            blocks: VecDeque::new(),
+            stale: false,
+            rendered_at: f64::NEG_INFINITY,
             progress: None,
             status_value: Status::Idle,
             python_available: true,
-            elided: None,
             input: None,
         })
     }
@@ -136,8 +146,12 @@ impl View {
             Listener::new(&input, "keydown", on_event.clone())?,
             Listener::new(&input, "paste", on_event)?,
         ];
-        self.output.append_child(&input)?;
-        self.last_part = None;
+        // After the prompt, inline: in the last block, which `render` keeps it in.
+        self.render();
+        match self.blocks.back() {
+            Some((_, block)) => block.append_child(&input)?,
+            None => self.output.append_child(&input)?,
+        };
         self.scroll_to_end();
         if self.has_focus() || self.page_focus_is_free() {
             focus(&input);
@@ -190,93 +204,127 @@ impl View {
 
     /// Empties the output log.
     pub fn clear_output(&mut self) {
-        self.output.set_text_content(None);
-        self.last_part = None;
-        self.line_length = 0;
-        self.elided = None;
+        self.log.clear();
+        for (_, block) in self.blocks.drain(..) {
+            block.remove();
+        }
+        self.dropped.set_hidden(true);
+        self.dropped.set_text_content(None);
+        self.stale = false;
     }
 
-    /// Appends parts, merging text into the previous chunk when the kind is the same. Lines
-    /// longer than [`MAX_LINE_CHARS`] are cut, with a marker counting what is not shown.
-    pub fn append(&mut self, parts: &[OutputPart]) -> Result<(), JsValue> {
-        for part in parts {
-            for piece in part.text.split_inclusive('\n') {
-                let (line, newline) = match piece.strip_suffix('\n') {
-                    Some(line) => (line, true),
-                    None => (piece, false),
-                };
-                let room = MAX_LINE_CHARS.saturating_sub(self.line_length);
-                let (shown, hidden) = match line.char_indices().nth(room) {
-                    Some((cut, _)) => match line.split_at_checked(cut) {
-                        Some((shown, rest)) => (shown, rest.chars().count()),
-                        None => (line, 0),
-                    },
-                    None => (line, 0),
-                };
-                self.line_length += shown.chars().count();
-                if !shown.is_empty() {
-                    self.chunk(part.kind)?.append_with_str_1(shown)?;
+    /// Appends parts to the log (text lines longer than [`crate::log::MAX_LINE_CHARS`] are cut,
+    /// with a marker counting what is not shown). Returns whether the DOM was in step until now:
+    /// then the caller schedules a [`View::render`] for the next frame.
+    pub fn append(&mut self, parts: &[OutputPart]) -> bool {
+        self.log.append(parts);
+        self.mark_stale()
+    }
+
+    /// Shows an element-level error (Python could not start, the worker crashed), as a line of
+    /// the log. Returns whether a render needs scheduling, as [`View::append`] does.
+    pub fn show_error(&mut self, message: &str) -> bool {
+        self.log.push_error(message);
+        self.mark_stale()
+    }
+
+    /// Records that the log changed; true if it was in step with the DOM until now.
+    fn mark_stale(&mut self) -> bool {
+        !std::mem::replace(&mut self.stale, true)
+    }
+
+    /// Brings the DOM in step with the log: drops blocks whose lines are gone, re-renders the
+    /// blocks whose lines changed, and says how many earlier lines are not shown. The log
+    /// scrolls to its end if it was at its end before.
+    pub fn render(&mut self) {
+        if !std::mem::replace(&mut self.stale, false) {
+            return;
+        }
+        self.rendered_at = js_sys::Date::now();
+        let at_end = self.output.scroll_top() + self.output.client_height() + 2
+            >= self.output.scroll_height();
+        let first = self.log.dropped();
+        let end = self.log.end();
+        let mut from = self.log.take_changed().unwrap_or(end);
+        while let Some((number, block)) = self.blocks.front() {
+            if (number + 1) * BLOCK_LINES > first {
+                if number * BLOCK_LINES < first {
+                    // Its first lines were dropped: render what is left of it.
+                    from = from.min(first);
                 }
-                if hidden > 0 {
-                    self.elide(hidden)?;
-                }
-                if newline {
-                    self.chunk(part.kind)?.append_with_str_1("\n")?;
-                    self.line_length = 0;
-                    self.elided = None;
+                break;
+            }
+            block.remove();
+            self.blocks.pop_front();
+        }
+        if from < end {
+            for number in from / BLOCK_LINES..=(end - 1) / BLOCK_LINES {
+                if let Err(error) = self.render_block(number) {
+                    web_sys::console::error_2(
+                        &"python-runner: could not show output".into(),
+                        &error,
+                    );
                 }
             }
         }
-        self.scroll_to_end();
-        Ok(())
-    }
-
-    /// The chunk that text of `kind` goes into: the last one if it has the same kind.
-    fn chunk(&mut self, kind: PartKind) -> Result<HtmlElement, JsValue> {
-        if let Some((last_kind, chunk)) = &self.last_part {
-            if *last_kind == kind {
-                return Ok(chunk.clone());
+        if first > 0 {
+            self.dropped.set_text_content(Some(&dropped_notice(first)));
+        }
+        self.dropped.set_hidden(first == 0);
+        if let (Some((input, _)), Some((_, block))) = (&self.input, self.blocks.back()) {
+            if input.parent_node().as_ref() != Some(block.as_ref()) {
+                let had_focus = self
+                    .shadow
+                    .active_element()
+                    .is_some_and(|active| active == ***input);
+                let _ = block.append_child(input);
+                if had_focus {
+                    focus(input);
+                }
             }
         }
-        let chunk: HtmlElement = self.document.create_element("span")?.unchecked_into();
-        chunk.set_class_name(class_of(kind));
-        self.output.append_child(&chunk)?;
-        self.last_part = Some((kind, chunk.clone()));
-        Ok(chunk)
+        if at_end {
+            self.scroll_to_end();
+        }
     }
 
-    /// Counts `hidden` more characters left out of the current line.
-    fn elide(&mut self, hidden: usize) -> Result<(), JsValue> {
-        let (marker, count) = match self.elided.take() {
-            Some((marker, count)) => (marker, count + hidden),
+    /// Whether the log was rendered less than a frame (16 ms) ago.
+    pub fn rendered_within_a_frame(&self) -> bool {
+        js_sys::Date::now() - self.rendered_at < 16.0
+    }
+
+    /// Fills block `number` (created at the end if new) with its lines.
+    fn render_block(&mut self, number: u64) -> Result<(), JsValue> {
+        let block = match self.blocks.iter().find(|(n, _)| *n == number) {
+            Some((_, block)) => {
+                block.set_text_content(None);
+                block.clone()
+            }
             None => {
-                let marker: HtmlElement = self.document.create_element("span")?.unchecked_into();
-                marker.set_class_name("elided");
-                marker.set_attribute("part", "elided")?;
-                self.output.append_child(&marker)?;
-                self.last_part = None;
-                (marker, hidden)
+                let block: HtmlElement = self.document.create_element("div")?.unchecked_into();
+                block.set_class_name("block");
+                self.output.append_child(&block)?;
+                self.blocks.push_back((number, block.clone()));
+                block
             }
         };
-        marker.set_text_content(Some(&format!(
-            " … {count} more characters on this line (not shown)"
-        )));
-        self.elided = Some((marker, count));
-        Ok(())
-    }
-
-    /// Shows an element-level error (Python could not start, the worker crashed).
-    pub fn show_error(&mut self, message: &str) -> Result<(), JsValue> {
-        let error: HtmlElement = self.document.create_element("div")?.unchecked_into();
-        error.set_class_name("error");
-        error.set_attribute("role", "alert")?;
-        error.set_text_content(Some(message));
-        self.output.append_child(&error)?;
-        self.last_part = None;
-        self.line_length = 0;
-        self.elided = None;
-        self.scroll_to_end();
-        Ok(())
+        let mut spans = Spans::new(&self.document, &block);
+        let start = (number * BLOCK_LINES).max(self.log.dropped());
+        let stop = ((number + 1) * BLOCK_LINES).min(self.log.end());
+        for line in (start..stop).filter_map(|n| self.log.line(n)) {
+            match line {
+                Line::Text(line) => spans.line(line)?,
+                Line::Error(message) => {
+                    spans.flush()?;
+                    let error: HtmlElement = self.document.create_element("div")?.unchecked_into();
+                    error.set_class_name("error");
+                    error.set_attribute("role", "alert")?;
+                    error.set_text_content(Some(message));
+                    block.append_child(&error)?;
+                }
+            }
+        }
+        spans.flush()
     }
 
     /// Shows how far the archive has downloaded (while Python loads), or nothing.
@@ -302,6 +350,8 @@ impl View {
     /// Reflects the status in the toolbar; `python_available` tells an error of the code's
     /// archive (Python itself is fine) from Python failing to start.
     pub fn set_status(&mut self, status: Status, python_available: bool) {
+        // A run that ended (or an element that failed) shows all its output before its event.
+        self.render();
         self.status_value = status;
         self.python_available = python_available;
         self.show_status_text();
@@ -320,6 +370,69 @@ impl View {
 
     fn scroll_to_end(&self) {
         self.output.set_scroll_top(self.output.scroll_height());
+    }
+}
+
+/// Builds a block's content: text of one kind in a row becomes one `span` (one text node),
+/// whatever the line breaks inside it.
+struct Spans<'a> {
+    document: &'a Document,
+    block: &'a HtmlElement,
+    pending: Option<(PartKind, String)>,
+}
+
+impl<'a> Spans<'a> {
+    fn new(document: &'a Document, block: &'a HtmlElement) -> Self {
+        Self {
+            document,
+            block,
+            pending: None,
+        }
+    }
+
+    fn text(&mut self, kind: PartKind, text: &str) -> Result<(), JsValue> {
+        match &mut self.pending {
+            Some((pending_kind, pending)) if *pending_kind == kind => pending.push_str(text),
+            _ => {
+                self.flush()?;
+                self.pending = Some((kind, text.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, line: &TextLine) -> Result<(), JsValue> {
+        for (kind, text) in &line.segments {
+            self.text(*kind, text)?;
+        }
+        if line.hidden > 0 {
+            self.flush()?;
+            let text = format!(
+                " … {} more characters on this line (not shown)",
+                line.hidden
+            );
+            self.span("elided", &text)?
+                .set_attribute("part", "elided")?;
+        }
+        if let Some(kind) = line.newline {
+            self.text(kind, "\n")?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), JsValue> {
+        if let Some((kind, text)) = self.pending.take() {
+            self.span(class_of(kind), &text)?;
+        }
+        Ok(())
+    }
+
+    fn span(&self, class: &str, text: &str) -> Result<HtmlElement, JsValue> {
+        let span: HtmlElement = self.document.create_element("span")?.unchecked_into();
+        span.set_class_name(class);
+        span.set_text_content(Some(text));
+        self.block.append_child(&span)?;
+        Ok(span)
     }
 }
 

@@ -108,9 +108,20 @@ async fn wait_for_state(element: &HtmlElement, wanted: &str) {
 
 fn output_chunks(element: &HtmlElement) -> Vec<(String, String)> {
     let output = inner(element, ".output").expect_throw("output");
-    let children = output.children();
-    (0..children.length())
-        .filter_map(|index| children.item(index))
+    let children = |parent: &web_sys::Element| {
+        let list = parent.children();
+        (0..list.length())
+            .filter_map(|index| list.item(index))
+            .collect::<Vec<_>>()
+    };
+    // Lines are rendered in blocks (`div.block`); `div.dropped` counts lines no longer shown.
+    children(&output)
+        .into_iter()
+        .flat_map(|child| match child.class_name().as_str() {
+            "block" => children(&child),
+            "dropped" if child.has_attribute("hidden") => Vec::new(),
+            _ => vec![child],
+        })
         .map(|child| (child.class_name(), child.text_content().unwrap_or_default()))
         .collect()
 }

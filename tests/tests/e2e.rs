@@ -3,7 +3,8 @@
 //! and the element's shadow DOM output, state, events and the console are checked against exact expectations.
 //!
 //! Element contract under test: host attribute/property `state` (`loading`, `running`, `done`, `error`); open
-//! shadow root with `pre.source`, `button.run` (accessible name "Run"), `div.output[role=log]` holding one `span`
+//! shadow root with `pre.source`, `button.run` (accessible name "Run"), `div.output[role=log]` holding `div.dropped`
+//! ("N earlier lines not shown", hidden while none are) and blocks of lines (`div.block`), each holding one `span`
 //! per output chunk with class `stdout`/`stderr`/`traceback`/`syntax_error`, and `div.error` for element errors;
 //! events `ready`, `done`, `error` (`detail.message`) on the host. Pages record events and state changes in
 //! `window.__events` / `window.__stateOld` with an inline script.
@@ -228,6 +229,13 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &["/__SyncMessageServiceWorkerInput__/write"],
     },
     Scenario {
+        name: "output_flood",
+        query: "",
+        check: output_flood,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "parsing_upgrade",
         query: "?pause_ms=700",
         check: parsing_upgrade,
@@ -375,7 +383,12 @@ fn outputs(b: &Browser, id: &str) -> Result<Vec<(String, String)>> {
          const out = root.querySelector('div.output');
          if (!out) return 'no div.output in the shadow root of #' + arguments[0];
          if (out.getAttribute('role') !== 'log') return 'div.output has role ' + out.getAttribute('role');
-         return Array.from(out.children).map((c) => [c.localName, c.className, c.textContent]);",
+         const children = [];
+         for (const c of out.children) {
+           if (c.localName === 'div' && c.className === 'block') children.push(...c.children);
+           else if (!c.hidden) children.push(c);
+         }
+         return children.map((c) => [c.localName, c.className, c.textContent]);",
         vec![json!(id)],
     )?;
     let Value::Array(children) = raw else {
@@ -392,7 +405,7 @@ fn outputs(b: &Browser, id: &str) -> Result<Vec<(String, String)>> {
             continue; // the input field, while Python waits for a line
         }
         ensure!(
-            tag == "span",
+            tag == "span" || (tag == "div" && class == "dropped"),
             "#{id}: output child <{tag} class={class:?}> is not a span"
         );
         match merged.last_mut() {
@@ -535,6 +548,57 @@ fn snippet(b: &Browser, _server: &Server) -> Result<()> {
     ensure!(name == "Run", "button.run has accessible name {name:?}");
     expect_successful_states(b, "snippet")?;
     expect_events(b, "snippet", 1, Some("ZeroDivisionError: division by zero"))
+}
+
+/// A print loop longer than the log keeps: the log shows the last lines under an exact count of
+/// the earlier ones, and `output` events carry every part. A page whose main thread is busy makes
+/// Python wait (backpressure) instead of the worker queueing everything.
+fn output_flood(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "flood")?;
+    let shown: String = (12_346..17_345).map(|i| format!("{i}\n")).collect();
+    expect_outputs(
+        b,
+        "flood",
+        &[
+            ("dropped", "12,346 earlier lines not shown"),
+            ("stdout", &(shown + "last\n")),
+        ],
+    )?;
+    let complete = b.eval(
+        "return window.__outputText.flood === Array.from({length: 17345}, (_, i) => i + '\\n').join('') + 'last\\n'",
+    )?;
+    ensure!(
+        complete == json!(true),
+        "the output events of #flood do not carry every line"
+    );
+    expect_events(b, "flood", 1, None)?;
+    wait_done(b, "behind")?;
+    let outputs = outputs(b, "behind")?;
+    let tail: Vec<(&str, &str)> = outputs
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(|(class, text)| (class.as_str(), text.as_str()))
+        .collect();
+    ensure!(
+        tail == [
+            (
+                "elided",
+                " … 55535 more characters on this line (not shown)"
+            ),
+            ("stdout", "\nPython waited for the page: True\n"),
+        ],
+        "#behind ends with {tail:?}"
+    );
+    let complete = b.eval(
+        "return window.__outputText.behind === ('x'.repeat(65535) + '\\n').repeat(200) + 'Python waited for the page: True\\n'",
+    )?;
+    ensure!(
+        complete == json!(true),
+        "the output events of #behind do not carry every line"
+    );
+    expect_events(b, "behind", 1, None)
 }
 
 fn html_literal(b: &Browser, _server: &Server) -> Result<()> {

@@ -11,7 +11,7 @@ use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::js::JsObject;
 use python_runner_protocol::{
     ArchiveSpec, DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, RunOptions,
-    ToWorker, Transport, WaitReason, WaitSeq,
+    ToWorker, Transport, WaitReason, WaitSeq, DRAIN_BYTES, DRAIN_MESSAGES,
 };
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -93,6 +93,8 @@ struct Session {
     current_run: Cell<RunId>,
     last_wait: Cell<WaitSeq>,
     channel: RefCell<Channel>,
+    /// Output messages and bytes posted since the page last confirmed it took them (a drain).
+    undrained: Cell<(u32, usize)>,
 }
 
 /// Starts the worker. `queue` holds messages that arrived before the wasm was ready;
@@ -114,6 +116,7 @@ pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
         current_run: Cell::new(0),
         last_wait: Cell::new(0),
         channel: RefCell::new(Channel::None),
+        undrained: Cell::new((0, 0)),
     });
     let send_event = {
         let session = session.clone();
@@ -498,6 +501,26 @@ fn finish_run(state: &Rc<RefCell<WorkerState>>, id: RunId, result: Result<JsValu
     apply(state, effects);
 }
 
+/// Waits until the page has taken every output message posted so far ([`WaitReason::Drain`]),
+/// so a program that prints faster than the page reads never queues more than
+/// [`DRAIN_MESSAGES`] messages or [`DRAIN_BYTES`] of text. The reply goes to Python like a
+/// sleep's (Stop raises `KeyboardInterrupt` there); where nothing can block, or the service
+/// worker does not answer, Python does not wait (`undefined`).
+fn drain(session: &Session, id: RunId) -> JsValue {
+    let mut channel = session.channel.borrow_mut();
+    if !channel.transport().can_block() {
+        return JsValue::UNDEFINED;
+    }
+    let seq = session.last_wait.get().wrapping_add(1);
+    session.last_wait.set(seq);
+    post(&FromWorker::Waiting {
+        id,
+        seq,
+        reason: WaitReason::Drain,
+    });
+    channel.drain(seq)
+}
+
 /// Called by Python (`run_code`'s `send`) for each runner event, with the event's data as JSON.
 /// Returns the reply to `input` and `sleep` events (see `Channel`); `undefined` otherwise.
 fn on_python_event(session: &Session, event_type: &str, data_json: &str) -> JsValue {
@@ -513,7 +536,17 @@ fn on_python_event(session: &Session, event_type: &str, data_json: &str) -> JsVa
             match parsed {
                 // `input("")` puts an empty prompt: nothing to show, so no message.
                 Ok(parts) if parts.iter().all(|part| part.text.is_empty()) => {}
-                Ok(parts) => post(&FromWorker::Output { id, parts }),
+                Ok(parts) => {
+                    let bytes = parts.iter().map(|part| part.text.len()).sum::<usize>();
+                    post(&FromWorker::Output { id, parts });
+                    let (messages, posted) = session.undrained.get();
+                    let (messages, posted) = (messages + 1, posted + bytes);
+                    if messages >= DRAIN_MESSAGES || posted >= DRAIN_BYTES {
+                        session.undrained.set((0, 0));
+                        return drain(session, id);
+                    }
+                    session.undrained.set((messages, posted));
+                }
                 Err(error) => web_sys::console::error_1(
                     &["python-runner: unreadable output event: ", &error]
                         .concat()
@@ -535,7 +568,7 @@ fn on_python_event(session: &Session, event_type: &str, data_json: &str) -> JsVa
                 post(&FromWorker::Waiting { id, seq, reason });
             }
             match reason {
-                WaitReason::Input => channel.wait_for_input(seq),
+                WaitReason::Input | WaitReason::Drain => channel.wait_for_input(seq),
                 WaitReason::Sleep => {
                     let seconds = js_sys::JSON::parse(data_json)
                         .and_then(|data| Reflect::get(&data, &"seconds".into()))

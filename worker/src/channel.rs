@@ -86,6 +86,21 @@ impl Channel {
         }
     }
 
+    /// Waits until the page confirms it has taken the output posted so far (wait `seq`, a
+    /// [`python_runner_protocol::WaitReason::Drain`]); Stop ends the wait with an interrupted
+    /// reply. A service worker that does not answer is no reason to fail a `print`: Python then
+    /// goes on without waiting (`undefined`).
+    pub fn drain(&mut self, seq: WaitSeq) -> JsValue {
+        match self {
+            Channel::ServiceWorker(reader) => reader
+                .wait(seq, None)
+                .ok()
+                .flatten()
+                .map_or(JsValue::UNDEFINED, JsValue::from),
+            _ => self.wait_for_input(seq),
+        }
+    }
+
     /// Sleeps `milliseconds`; Stop ends the sleep early with an interrupted reply.
     pub fn sleep(&mut self, seq: WaitSeq, milliseconds: f64) -> JsValue {
         let over = || Reply::Message(None).to_json();

@@ -66,9 +66,38 @@ class OutputBuffer:
     ) -> None:
         self.flush_fn = flush_fn
         self.clock = clock
-        self.parts: list[OutputPart] = []
+        # Closed parts, then the open run: consecutive plain text of `_run_type`, kept as a
+        # list of pieces joined only when read (`parts`) or flushed, so that a print loop
+        # appends instead of copying the batch on every write.
+        self._parts: list[OutputPart] = []
+        self._run_type: str | None = None
+        self._run: list[str] = []
+        self._count = 0
+        self._length = 0
+        self._ends_with_newline = False
         self.last_time = clock()
         self.last_flush_time = -math.inf
+
+    @property
+    def parts(self) -> list[OutputPart]:
+        """The pending parts, in order (the open run's pieces joined into one part)."""
+        self._close_run()
+        return self._parts
+
+    @parts.setter
+    def parts(self, parts: list[OutputPart]) -> None:
+        self._run_type = None
+        self._run = []
+        self._parts = parts
+        self._count = len(parts)
+        self._length = sum(len(part["text"]) for part in parts)
+        self._ends_with_newline = bool(parts) and parts[-1]["text"].endswith("\n")
+
+    def _close_run(self) -> None:
+        if self._run_type is not None:
+            self._parts.append({"type": self._run_type, "text": "".join(self._run)})
+            self._run_type = None
+            self._run = []
 
     def reset(self) -> None:
         """Drop pending parts and start a run: restart `flush_time`, forget the last flush.
@@ -87,33 +116,49 @@ class OutputBuffer:
         not a str raises `TypeError("Can only write str, not <type>")`. Consecutive
         parts of the same type are merged, but only when neither carries extra keys.
         """
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "replace")
-        if not isinstance(text, str):
-            raise TypeError(f"Can only write str, not {type(text).__name__}")
-        assert isinstance(output_type, str), "output type must be a str"
-
-        last = self.parts[-1] if self.parts else None
-        if last is not None and not extra and last["type"] == output_type and len(last) == 2:
-            last["text"] += text
+        if type(text) is not str:
+            if isinstance(text, bytes):
+                text = text.decode("utf-8", "replace")
+            elif not isinstance(text, str):
+                raise TypeError(f"Can only write str, not {type(text).__name__}")
+        if output_type == self._run_type and not extra:
+            # The hot path of a print loop: no dict, no copy of the pending text.
+            self._run.append(text)
         else:
-            self.parts.append({"type": output_type, "text": text, **extra})
-
+            assert isinstance(output_type, str), "output type must be a str"
+            last = self._parts[-1] if self._parts and self._run_type is None else None
+            if last is not None and not extra and last["type"] == output_type and len(last) == 2:
+                # A part that was read back through `parts`: reopen it as the run.
+                self._parts.pop()
+                self._run_type = output_type
+                self._run = [last["text"], text]
+            else:
+                self._close_run()
+                self._count += 1
+                if extra:
+                    self._parts.append({"type": output_type, "text": text, **extra})
+                else:
+                    self._run_type = output_type
+                    self._run = [text]
+        if text:
+            self._length += len(text)
+            self._ends_with_newline = text[-1] == "\n"
         if self.should_flush():
             self.flush()
 
     def should_flush(self) -> bool:
-        """Whether the pending parts should be sent now (the rules of the module docstring)."""
+        """Whether the pending parts should be sent now (the rules of the module docstring).
+
+        The rules that need no clock are checked first, so a write that flushes by length
+        or by a change of type reads the clock once (in `flush`), not twice.
+        """
+        if self._count > 1 or self._length >= self.flush_length:
+            return True
         now = self.clock()
-        return (
-            len(self.parts) > 1
-            or now - self.last_time > self.flush_time
-            or (
-                bool(self.parts)
-                and self.parts[-1]["text"].endswith("\n")
-                and now - self.last_flush_time > self.line_flush_time
-            )
-            or sum(len(part["text"]) for part in self.parts) >= self.flush_length
+        return now - self.last_time > self.flush_time or (
+            self._count == 1
+            and self._ends_with_newline
+            and now - self.last_flush_time > self.line_flush_time
         )
 
     def flush(self) -> None:
@@ -122,7 +167,7 @@ class OutputBuffer:
         With nothing pending this does nothing, and in particular leaves both timestamps
         alone. The timestamps are set even if `flush_fn` raises.
         """
-        if not self.parts:
+        if not self._count:
             return
         parts = self.parts
         # Take the parts before calling out, so that output produced while flushing
@@ -168,9 +213,18 @@ class SysStream:
         Writing "" puts nothing, so `print(line, end="")` adds no empty part after a
         flushed line.
         """
+        output = self._output
+        if type(s) is str and s and output._run_type == self.type:
+            # The hot path of a print loop, `put` inlined.
+            output._run.append(s)
+            output._length += len(s)
+            output._ends_with_newline = s[-1] == "\n"
+            if output.should_flush():
+                output.flush()
+            return len(s)
         if s == "":
             return 0
-        self._output.put(self.type, s)
+        output.put(self.type, s)
         return len(s)
 
     def writelines(self, lines: Any) -> None:

@@ -693,6 +693,24 @@ def _blocking_reply(event_type: str, data: dict[str, Any], reply: object) -> str
     raise ValueError(f"unexpected reply to the {event_type!r} event: {reply}")
 
 
+def _output_reply(reply: object) -> None:
+    """Wait out the worker's reply to an "output" event: the page has fallen behind.
+
+    The reply is JSON text or a Promise of it, as for "sleep" (see `_blocking_reply`):
+    `{"message": null}` once the page has taken the output sent so far, or
+    `{"interrupted": true}` when the user pressed Stop meanwhile (KeyboardInterrupt). A
+    Promise that Python cannot suspend on here (output written from a callback that
+    JavaScript called) is not waited for: a print never fails for want of backpressure.
+    """
+    if callable(getattr(reply, "then", None)):
+        from pyodide.ffi import can_run_sync
+
+        if not can_run_sync():
+            return None
+    _blocking_reply("sleep", {"seconds": 0}, reply)
+    return None
+
+
 def _is_null(value: object) -> bool:
     """Whether `value` is None or, under Pyodide, `pyodide.ffi.jsnull` (JavaScript's null)."""
     if value is None:
@@ -752,6 +770,9 @@ def run_code(
         reply = send(event_type, json.dumps(data, ensure_ascii=False))
         if event_type in ("input", "sleep"):
             return _blocking_reply(event_type, data, reply)
+        if event_type == "output":
+            # The worker hands back a wait when the page is behind (backpressure).
+            return None if _is_null(reply) else _output_reply(reply)
         if isinstance(reply, str):
             return json.loads(reply)
         return reply

@@ -20,7 +20,7 @@ pub use sync::{Reply, TooLarge, Transport};
 pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Numbers the blocking waits (`input()`, `time.sleep`) of one worker, in order; a reply names
 /// the wait it answers, so a late reply can never be taken for the answer to a later wait.
@@ -149,7 +149,18 @@ pub enum WaitReason {
     Input,
     /// `time.sleep`: nothing to answer, but Stop may cut it short.
     Sleep,
+    /// Backpressure: the worker has posted [`DRAIN_MESSAGES`] output messages or
+    /// [`DRAIN_BYTES`] of output text since the last drain, and Python waits until the page has
+    /// taken them (the page answers as soon as it reads this, having read everything before it),
+    /// so a program printing faster than the page can take it never queues more than that.
+    Drain,
 }
+
+/// Output messages the worker posts before Python waits for the page ([`WaitReason::Drain`]).
+pub const DRAIN_MESSAGES: u32 = 1024;
+
+/// Bytes of output text (UTF-8) the worker posts before Python waits for the page.
+pub const DRAIN_BYTES: usize = 4 << 20;
 
 /// One piece of output, as produced by the Python side's output buffer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -121,6 +121,7 @@ impl FromWorker {
                 reason: match string(wire, "reason")?.as_str() {
                     "input" => WaitReason::Input,
                     "sleep" => WaitReason::Sleep,
+                    "drain" => WaitReason::Drain,
                     _ => return Err(missing("reason")),
                 },
             }),

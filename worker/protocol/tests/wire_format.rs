@@ -61,6 +61,11 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
             seq: 4,
             reason: WaitReason::Sleep,
         },
+        FromWorker::Waiting {
+            id: 7,
+            seq: 5,
+            reason: WaitReason::Drain,
+        },
         FromWorker::Output {
             id: 7,
             parts: vec![
