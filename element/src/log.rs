@@ -138,6 +138,11 @@ impl OutputLog {
         self.lines.get(index)
     }
 
+    /// Whether lines changed since [`OutputLog::take_changed`].
+    pub fn has_changes(&self) -> bool {
+        self.changed.is_some()
+    }
+
     /// The first line changed (or added) since the last call, if any: the view renders from the
     /// block that holds it. Dropped lines do not count as changed.
     pub fn take_changed(&mut self) -> Option<u64> {

@@ -593,7 +593,6 @@ fn diagnostics(version: &str, transport: Transport) -> String {
     ["Pyodide ", version, ": ", how].concat()
 }
 
-/// A promise of `milliseconds` passing (`setTimeout`, no closure to keep).
 /// Shows new output: at once if the log was last rendered more than a frame ago (output that
 /// trickles in appears without delay), else at the next animation frame, or earlier when the
 /// status changes (a flood of output updates the DOM once per frame). `first_change` says the
@@ -610,27 +609,40 @@ fn schedule_render(id: InstanceId, instance: &mut Instance, first_change: bool) 
 }
 
 fn render_next_frame(id: InstanceId) {
-    let frame = js_sys::Promise::new(&mut |resolve, _reject| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.request_animation_frame(&resolve);
-        }
+    let frame = window_callback(|window, resolve| {
+        let _ = window.request_animation_frame(resolve);
     });
     wasm_bindgen_futures::spawn_local(async move {
-        let _ = wasm_bindgen_futures::JsFuture::from(frame).await;
+        frame.await;
         with_instance(id, |instance| instance.view.render());
     });
 }
 
+/// A promise of `milliseconds` passing (`setTimeout`, no closure to keep).
 async fn delay(milliseconds: u32) {
+    window_callback(|window, resolve| {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            resolve,
+            i32::try_from(milliseconds).unwrap_or(i32::MAX),
+        );
+    })
+    .await;
+}
+
+/// Resolves when the window calls back the function `register` hands it (a timer, a frame):
+/// the promise's own `resolve` is the callback, so there is no closure to keep.
+fn window_callback(
+    register: impl FnOnce(&web_sys::Window, &js_sys::Function),
+) -> impl std::future::Future<Output = ()> {
+    let mut register = Some(register);
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-                &resolve,
-                i32::try_from(milliseconds).unwrap_or(i32::MAX),
-            );
+        if let (Some(window), Some(register)) = (web_sys::window(), register.take()) {
+            register(&window, &resolve);
         }
     });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    async move {
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
 }
 
 /// Keys in the input field: Enter sends the line; Ctrl+C with nothing selected stops the code.

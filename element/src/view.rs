@@ -44,8 +44,6 @@ pub struct View {
     log: OutputLog,
     /// The rendered blocks, in order: block `n` holds lines `n * BLOCK_LINES ..`.
     blocks: VecDeque<(u64, HtmlElement)>,
-    /// The log changed since the last render.
-    stale: bool,
     /// When the log was last rendered (`Date.now()`).
     rendered_at: f64,
     /// Download progress of the archive, shown after "Loading Python…".
@@ -103,7 +101,6 @@ impl View {
             dropped,
             log: OutputLog::default(),
             blocks: VecDeque::new(),
-            stale: false,
             rendered_at: f64::NEG_INFINITY,
             progress: None,
             status_value: Status::Idle,
@@ -210,42 +207,37 @@ impl View {
         }
         self.dropped.set_hidden(true);
         self.dropped.set_text_content(None);
-        self.stale = false;
     }
 
     /// Appends parts to the log (text lines longer than [`crate::log::MAX_LINE_CHARS`] are cut,
     /// with a marker counting what is not shown). Returns whether the DOM was in step until now:
     /// then the caller schedules a [`View::render`] for the next frame.
     pub fn append(&mut self, parts: &[OutputPart]) -> bool {
+        let in_step = !self.log.has_changes();
         self.log.append(parts);
-        self.mark_stale()
+        in_step
     }
 
     /// Shows an element-level error (Python could not start, the worker crashed), as a line of
     /// the log. Returns whether a render needs scheduling, as [`View::append`] does.
     pub fn show_error(&mut self, message: &str) -> bool {
+        let in_step = !self.log.has_changes();
         self.log.push_error(message);
-        self.mark_stale()
-    }
-
-    /// Records that the log changed; true if it was in step with the DOM until now.
-    fn mark_stale(&mut self) -> bool {
-        !std::mem::replace(&mut self.stale, true)
+        in_step
     }
 
     /// Brings the DOM in step with the log: drops blocks whose lines are gone, re-renders the
     /// blocks whose lines changed, and says how many earlier lines are not shown. The log
     /// scrolls to its end if it was at its end before.
     pub fn render(&mut self) {
-        if !std::mem::replace(&mut self.stale, false) {
+        let Some(mut from) = self.log.take_changed() else {
             return;
-        }
+        };
         self.rendered_at = js_sys::Date::now();
         let at_end = self.output.scroll_top() + self.output.client_height() + 2
             >= self.output.scroll_height();
         let first = self.log.dropped();
         let end = self.log.end();
-        let mut from = self.log.take_changed().unwrap_or(end);
         while let Some((number, block)) = self.blocks.front() {
             if (number + 1) * BLOCK_LINES > first {
                 if number * BLOCK_LINES < first {

@@ -564,13 +564,11 @@ fn output_flood(b: &Browser, _server: &Server) -> Result<()> {
             ("stdout", &(shown + "last\n")),
         ],
     )?;
-    let complete = b.eval(
-        "return window.__outputText.flood === Array.from({length: 17345}, (_, i) => i + '\\n').join('') + 'last\\n'",
+    expect_event_text(
+        b,
+        "flood",
+        "Array.from({length: 17345}, (_, i) => i + '\\n').join('') + 'last\\n'",
     )?;
-    ensure!(
-        complete == json!(true),
-        "the output events of #flood do not carry every line"
-    );
     expect_events(b, "flood", 1, None)?;
     wait_done(b, "behind")?;
     let outputs = outputs(b, "behind")?;
@@ -591,14 +589,26 @@ fn output_flood(b: &Browser, _server: &Server) -> Result<()> {
         ],
         "#behind ends with {tail:?}"
     );
-    let complete = b.eval(
-        "return window.__outputText.behind === ('x'.repeat(65535) + '\\n').repeat(200) + 'Python waited for the page: True\\n'",
+    expect_event_text(
+        b,
+        "behind",
+        "('x'.repeat(65535) + '\\n').repeat(200) + 'Python waited for the page: True\\n'",
     )?;
+    expect_events(b, "behind", 1, None)
+}
+
+/// The text the `output` events of `#id` carried (recorded by the page in `window.__outputText`) equals
+/// `expected`, a JavaScript expression (compared in the page, so megabytes of text stay there).
+fn expect_event_text(b: &Browser, id: &str, expected: &str) -> Result<()> {
+    let complete = b.eval(&format!(
+        "return window.__outputText[{}] === {expected}",
+        json!(id)
+    ))?;
     ensure!(
         complete == json!(true),
-        "the output events of #behind do not carry every line"
+        "the output events of #{id} do not carry every line"
     );
-    expect_events(b, "behind", 1, None)
+    Ok(())
 }
 
 fn html_literal(b: &Browser, _server: &Server) -> Result<()> {

@@ -511,14 +511,18 @@ fn drain(session: &Session, id: RunId) -> JsValue {
     if !channel.transport().can_block() {
         return JsValue::UNDEFINED;
     }
+    let seq = begin_wait(session, &channel, id, WaitReason::Drain);
+    channel.drain(seq)
+}
+
+/// Numbers a new wait of run `id` and tells the page, if the page can answer it.
+fn begin_wait(session: &Session, channel: &Channel, id: RunId, reason: WaitReason) -> WaitSeq {
     let seq = session.last_wait.get().wrapping_add(1);
     session.last_wait.set(seq);
-    post(&FromWorker::Waiting {
-        id,
-        seq,
-        reason: WaitReason::Drain,
-    });
-    channel.drain(seq)
+    if channel.transport().can_block() {
+        post(&FromWorker::Waiting { id, seq, reason });
+    }
+    seq
 }
 
 /// Called by Python (`run_code`'s `send`) for each runner event, with the event's data as JSON.
@@ -557,16 +561,12 @@ fn on_python_event(session: &Session, event_type: &str, data_json: &str) -> JsVa
         }
         "input" | "sleep" => {
             let mut channel = session.channel.borrow_mut();
-            let seq = session.last_wait.get().wrapping_add(1);
-            session.last_wait.set(seq);
             let reason = if event_type == "input" {
                 WaitReason::Input
             } else {
                 WaitReason::Sleep
             };
-            if channel.transport().can_block() {
-                post(&FromWorker::Waiting { id, seq, reason });
-            }
+            let seq = begin_wait(session, &channel, id, reason);
             match reason {
                 WaitReason::Input | WaitReason::Drain => channel.wait_for_input(seq),
                 WaitReason::Sleep => {
