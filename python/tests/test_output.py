@@ -7,7 +7,7 @@ import types
 import pytest
 
 from pyodide_worker_runner import OutputBuffer
-from pyodide_worker_runner.output import SysStream
+from pyodide_worker_runner.output import MixedOutputBuffer, SysStream
 
 
 class FakeClock:
@@ -318,3 +318,52 @@ def test_sys_stream_delegates_to_real_stdout(
     assert stream.line_buffering is True
     with pytest.raises(AttributeError):
         stream.no_such_attribute  # noqa: B018
+
+
+# -- MixedOutputBuffer (run_code's batches) --------------------------------------------
+
+
+@pytest.fixture
+def mixed(clock: FakeClock, flushed: list) -> MixedOutputBuffer:
+    return MixedOutputBuffer(flushed.append, clock=clock)
+
+
+def test_mixed_buffer_batches_interleaved_types_in_order(
+    mixed: MixedOutputBuffer, flushed: list, clock: FakeClock
+) -> None:
+    mixed.put("stdout", "a\n")  # the run's first line: sent at once
+    for text in ("b\n", "c\n", "d\n"):
+        mixed.put("stdout", text)
+        mixed.put("stderr", text)
+    assert flushed == [[{"type": "stdout", "text": "a\n"}]]
+    clock.now += 0.051
+    mixed.put("stdout", "e\n")
+    assert flushed[1] == [
+        {"type": "stdout", "text": "b\n"},
+        {"type": "stderr", "text": "b\n"},
+        {"type": "stdout", "text": "c\n"},
+        {"type": "stderr", "text": "c\n"},
+        {"type": "stdout", "text": "d\n"},
+        {"type": "stderr", "text": "d\n"},
+        {"type": "stdout", "text": "e\n"},
+    ]
+
+
+def test_mixed_buffer_flushes_at_max_parts_and_length(
+    mixed: MixedOutputBuffer, flushed: list
+) -> None:
+    mixed.put("stdout", "x\n")
+    flushed.clear()
+    types_ = ["stdout", "stderr"]
+    for i in range(MixedOutputBuffer.max_parts):
+        mixed.put(types_[i % 2], "y")
+    assert [len(batch) for batch in flushed] == [MixedOutputBuffer.max_parts]
+    flushed.clear()
+    mixed.put("stderr", "z" * MixedOutputBuffer.flush_length)
+    assert flushed == [[{"type": "stderr", "text": "z" * MixedOutputBuffer.flush_length}]]
+
+
+def test_plain_buffer_still_flushes_on_a_change_of_type(buf: OutputBuffer, flushed: list) -> None:
+    buf.put("stdout", "a")
+    buf.put("stderr", "b")
+    assert flushed == [[{"type": "stdout", "text": "a"}, {"type": "stderr", "text": "b"}]]

@@ -39,7 +39,8 @@ pub struct BrowserOptions {
     pub chromedriver: PathBuf,
     /// Run headless (default true; `NO_HEADLESS=1` turns it off, needs a display).
     pub headless: bool,
-    /// Extra Chromium command-line switches, appended after the defaults.
+    /// Extra Chromium command-line switches, appended after the defaults (default: `$CHROMIUM_EXTRA_ARGS` split
+    /// on whitespace, e.g. `--log-net-log=/tmp/net.json --net-log-capture-mode=Everything` to debug a hang).
     pub extra_args: Vec<String>,
 }
 
@@ -52,7 +53,11 @@ impl Default for BrowserOptions {
             chromium: env_path("CHROMIUM", "/usr/bin/chromium"),
             chromedriver: env_path("CHROMEDRIVER", "/usr/bin/chromedriver"),
             headless: std::env::var_os("NO_HEADLESS").is_none(),
-            extra_args: Vec::new(),
+            extra_args: std::env::var("CHROMIUM_EXTRA_ARGS")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }

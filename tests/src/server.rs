@@ -25,16 +25,20 @@
 //!   wait N ms, then send the rest (simulates a document whose tail arrives late, while the parser already ran the
 //!   part before it).
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::Duration;
-use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 /// Marker at which `?pause_ms=N` pauses a response (the marker itself is sent too; it is an HTML comment).
 pub const PAUSE_MARKER: &str = "<!--pause-->";
@@ -124,15 +128,18 @@ pub struct RequestRecord {
 }
 
 /// A running static server; stops (and frees its port) when dropped.
+///
+/// HTTP/1.1 with keep-alive, served by hyper on its own tokio runtime: every connection is a task, so any number of
+/// connections (a browser opens six per host, and keeps them open) are served at once. (The tiny_http server used
+/// before ran connections on a thread pool that lost a connection when several arrived together while its idle
+/// threads were still waking: a request then waited, unanswered, until some kept-alive connection closed.)
 pub struct Server {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub base_url: String,
     port: u16,
     isolated: bool,
-    /// `None` only during drop.
-    http: Option<Arc<tiny_http::Server>>,
-    stopping: Arc<AtomicBool>,
-    accept_thread: Option<JoinHandle<()>>,
+    /// Runs the accept loop, the connections and the delays; `None` only during drop.
+    runtime: Option<tokio::runtime::Runtime>,
     log: Arc<Mutex<Vec<RequestRecord>>>,
 }
 
@@ -151,51 +158,50 @@ struct Shared {
 }
 
 impl Server {
-    /// Binds 127.0.0.1:`options.port` and serves on background threads (one per request).
+    /// Binds 127.0.0.1:`options.port` and serves from a runtime of its own (two worker threads; file reads and
+    /// listings run on its blocking pool).
     pub fn start(options: ServerOptions) -> Result<Server> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
-        let http = tiny_http::Server::from_listener(listener_without_nagle(addr)?, None)
-            .map_err(|e| anyhow!("could not listen on {addr}: {e}"))?;
-        let port = http
-            .server_addr()
-            .to_ip()
-            .map(|a| a.port())
-            .context("the server has no IP address")?;
-        let http = Arc::new(http);
-        let stopping = Arc::new(AtomicBool::new(false));
+        let listener = listener_without_nagle(addr)?;
+        let port = listener
+            .local_addr()
+            .context("the server has no address")?
+            .port();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(format!("static-server-{port}"))
+            .enable_all()
+            .build()
+            .context("could not start the server's runtime")?;
+        let listener = {
+            let _context = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)
+                .with_context(|| format!("could not serve on {addr}"))?
+        };
         let log = Arc::new(Mutex::new(Vec::new()));
         let isolated = options.isolated;
         let shared = Arc::new(Shared {
             options,
             log: Arc::clone(&log),
         });
-        let accept_thread = {
-            let http = Arc::clone(&http);
-            let stopping = Arc::clone(&stopping);
-            std::thread::Builder::new()
-                .name(format!("static-server-{port}"))
-                .spawn(move || accept_loop(&http, &stopping, &shared))
-                .context("could not spawn the server thread")?
-        };
+        runtime.spawn(accept_loop(listener, shared));
         Ok(Server {
             base_url: format!("http://127.0.0.1:{port}"),
             port,
             isolated,
-            http: Some(http),
-            stopping,
-            accept_thread: Some(accept_thread),
+            runtime: Some(runtime),
             log,
         })
-    }
-
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
     }
 
     /// `base_url` + `path` (`path` should start with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     /// The port actually bound.
@@ -227,29 +233,16 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        if let Some(http) = &self.http {
-            http.unblock();
-        }
-        if let Some(thread) = self.accept_thread.take() {
-            // The accept loop only ends through `unblock`; a panic there has already been printed.
-            let _ = thread.join();
-        }
-        // Dropping the last handle makes tiny_http close its listener, but from its own thread, a moment later.
-        // Wait (bounded) until the port refuses connections, so the port is free when `drop` returns.
-        drop(self.http.take());
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while std::time::Instant::now() < deadline
-            && std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
-        {
-            std::thread::sleep(Duration::from_millis(10));
+        // Cancels the accept loop and every connection; the listener closes with its task, so the port is free
+        // when `drop` returns. File reads in flight on the blocking pool get a moment to end.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(2));
         }
     }
 }
 
-/// A listening socket with TCP_NODELAY set, which Linux copies to every accepted connection.
-/// tiny_http never sets it, so each later request on a reused keep-alive connection waited
-/// ~44 ms for the client's delayed ACK (Nagle's algorithm holding back the response's tail).
+/// A listening socket with TCP_NODELAY set, which Linux copies to every accepted connection, so the tail of a
+/// response on a kept-alive connection is not held back ~44 ms for the client's delayed ACK (Nagle's algorithm).
 fn listener_without_nagle(addr: SocketAddr) -> Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
@@ -262,29 +255,33 @@ fn listener_without_nagle(addr: SocketAddr) -> Result<std::net::TcpListener> {
     socket
         .listen(128)
         .with_context(|| format!("could not listen on {addr}"))?;
+    socket.set_nonblocking(true).context("O_NONBLOCK")?;
     Ok(socket.into())
 }
 
-fn accept_loop(http: &tiny_http::Server, stopping: &AtomicBool, shared: &Arc<Shared>) {
+/// Accepts connections until the runtime shuts down; each connection is served by a task of its own.
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     loop {
-        match http.recv() {
-            Ok(request) => {
-                let shared = Arc::clone(shared);
-                let spawned = std::thread::Builder::new()
-                    .name("static-server-request".into())
-                    .spawn(move || handle(request, &shared));
-                if let Err(e) = spawned {
-                    eprintln!("static server: could not spawn a request thread: {e}");
-                }
-            }
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
             Err(e) => {
-                if stopping.load(Ordering::SeqCst) {
-                    return;
-                }
+                // Out of file descriptors and the like: say so, and keep serving the connections there are.
                 eprintln!("static server: accept error: {e}");
-                std::thread::sleep(Duration::from_millis(10));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
             }
-        }
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, Infallible>(handle(request, shared).await) }
+            });
+            // A browser that navigates away closes connections mid-response; that is not an error worth reporting.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 
@@ -356,10 +353,43 @@ pub fn mime_type(path: &Path) -> &'static str {
     }
 }
 
-/// A header from constant, ASCII name and value (only used with literals and MIME types from [`mime_type`]).
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes())
-        .expect("header names and values built here are ASCII literals")
+/// A response body: Pyodide's files are a few MB, so whole bodies in memory are fine.
+type Body = BoxBody<Bytes, Infallible>;
+
+/// Response headers as (name, value), before they are checked and sent.
+type Headers = Vec<(&'static str, String)>;
+
+/// What to answer, decided off the runtime's threads (it reads files).
+struct Reply {
+    status: u16,
+    headers: Headers,
+    payload: Payload,
+}
+
+enum Payload {
+    Whole(Vec<u8>),
+    /// `?pause_ms=N`: `head` is sent and flushed, then `tail` after `pause`.
+    Paused {
+        head: Vec<u8>,
+        tail: Vec<u8>,
+        pause: Duration,
+    },
+}
+
+impl Reply {
+    /// A text answer with the common headers and `no-store`.
+    fn text(status: u16, isolated: bool, body: String) -> Reply {
+        Reply {
+            status,
+            headers: common_headers(isolated, "text/plain; charset=utf-8", "no-store"),
+            payload: Payload::Whole(body.into_bytes()),
+        }
+    }
+
+    fn with_header(mut self, name: &'static str, value: String) -> Reply {
+        self.headers.push((name, value));
+        self
+    }
 }
 
 fn split_query(url: &str) -> (&str, &str) {
@@ -498,18 +528,18 @@ fn patched_lock(path: &Path, root: &Path) -> String {
     lock.to_string()
 }
 
-fn common_headers(isolated: bool, content_type: &str, cache: &str) -> Vec<Header> {
-    let mut headers = vec![
-        header("Content-Type", content_type),
-        header("Cache-Control", cache),
-        header("Access-Control-Allow-Origin", "*"),
-        header("Cross-Origin-Resource-Policy", "cross-origin"),
+fn common_headers(isolated: bool, content_type: &str, cache: &str) -> Headers {
+    let mut headers: Headers = vec![
+        ("Content-Type", content_type.to_owned()),
+        ("Cache-Control", cache.to_owned()),
+        ("Access-Control-Allow-Origin", "*".to_owned()),
+        ("Cross-Origin-Resource-Policy", "cross-origin".to_owned()),
         // Lets a page register /dist/python-runner.js as the service worker for the whole origin.
-        header("Service-Worker-Allowed", "/"),
+        ("Service-Worker-Allowed", "/".to_owned()),
     ];
     if isolated {
-        headers.push(header("Cross-Origin-Opener-Policy", "same-origin"));
-        headers.push(header("Cross-Origin-Embedder-Policy", "require-corp"));
+        headers.push(("Cross-Origin-Opener-Policy", "same-origin".to_owned()));
+        headers.push(("Cross-Origin-Embedder-Policy", "require-corp".to_owned()));
     }
     headers
 }
@@ -546,12 +576,13 @@ fn listing(dir: &Path, url_path: &str) -> String {
     format!("<!doctype html>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<h1>{title}</h1>\n<ul>\n{items}</ul>\n")
 }
 
-fn handle(request: Request, shared: &Shared) {
+async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
     let method = request.method().clone();
-    let url = request.url().to_owned();
+    let url = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.uri().to_string(), |pq| pq.as_str().to_owned());
     let (raw_path, query) = split_query(&url);
-    let isolated = shared.options.isolated;
-
     let mut delay = query_ms(query, "delay_ms").unwrap_or_default();
     for (prefix, extra) in &shared.options.delays {
         if raw_path.starts_with(prefix.as_str()) {
@@ -559,193 +590,144 @@ fn handle(request: Request, shared: &Shared) {
         }
     }
     if !delay.is_zero() {
-        std::thread::sleep(delay);
+        tokio::time::sleep(delay).await;
     }
-
+    let reply = {
+        let (method, url, task_shared) = (method.clone(), url.clone(), Arc::clone(&shared));
+        tokio::task::spawn_blocking(move || reply(&method, &url, &task_shared.options))
+            .await
+            .unwrap_or_else(|e| {
+                Reply::text(
+                    500,
+                    shared.options.isolated,
+                    format!("the server failed: {e}\n"),
+                )
+            })
+    };
     // Recorded before the response is written, so a client that has its answer finds it in the log.
-    let record = |status: u16| {
-        shared
-            .log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(RequestRecord {
-                method: method.to_string(),
-                url: url.clone(),
-                status,
-            });
-    };
-    let text = |status: u16, body: String| {
-        Response::from_string(body)
-            .with_status_code(StatusCode(status))
-            .with_chunked_threshold(usize::MAX)
-    };
-    let plain = "text/plain; charset=utf-8";
-
-    let (status, result) = if !matches!(method, Method::Get | Method::Head) {
-        let mut response = text(405, "method not allowed\n".into());
-        for h in common_headers(isolated, plain, "no-store") {
-            response.add_header(h);
-        }
-        response.add_header(header("Allow", "GET, HEAD"));
-        {
-            record(405);
-            (405, request.respond(response))
-        }
-    } else {
-        match percent_decode(raw_path).map(|p| resolve(&shared.options.root, &p)) {
-            None | Some(Target::BadRequest) => {
-                let mut response = text(400, format!("bad path: {raw_path}\n"));
-                for h in common_headers(isolated, plain, "no-store") {
-                    response.add_header(h);
-                }
-                {
-                    record(400);
-                    (400, request.respond(response))
-                }
-            }
-            Some(Target::NotFound) if raw_path == "/favicon.ico" => {
-                // Browsers ask for it on every page; a 404 would be a SEVERE console entry in every test.
-                let mut response = text(204, String::new());
-                for h in common_headers(isolated, "image/x-icon", "public, max-age=86400") {
-                    response.add_header(h);
-                }
-                {
-                    record(204);
-                    (204, request.respond(response))
-                }
-            }
-            Some(Target::NotFound) => {
-                let mut response = text(404, format!("not found: {raw_path}\n"));
-                for h in common_headers(isolated, plain, "no-store") {
-                    response.add_header(h);
-                }
-                {
-                    record(404);
-                    (404, request.respond(response))
-                }
-            }
-            Some(Target::AddSlash) => {
-                let location = if query.is_empty() {
-                    format!("{raw_path}/")
-                } else {
-                    format!("{raw_path}/?{query}")
-                };
-                // The path came from the request line: it may not be a valid header value.
-                match Header::from_bytes(&b"Location"[..], location.as_bytes()) {
-                    Ok(location_header) => {
-                        let mut response = text(301, format!("see {location}\n"));
-                        for h in common_headers(isolated, plain, "no-store") {
-                            response.add_header(h);
-                        }
-                        response.add_header(location_header);
-                        {
-                            record(301);
-                            (301, request.respond(response))
-                        }
-                    }
-                    Err(()) => {
-                        let mut response = text(400, format!("bad path: {raw_path}\n"));
-                        for h in common_headers(isolated, plain, "no-store") {
-                            response.add_header(h);
-                        }
-                        {
-                            record(400);
-                            (400, request.respond(response))
-                        }
-                    }
-                }
-            }
-            Some(Target::Listing { dir, cache }) => {
-                let mut response = text(200, listing(&dir, raw_path));
-                for h in common_headers(isolated, "text/html; charset=utf-8", cache) {
-                    response.add_header(h);
-                }
-                {
-                    record(200);
-                    (200, request.respond(response))
-                }
-            }
-            Some(Target::File { path, cache })
-                if is_lock_file(&path) && lock_overrides(&shared.options.root).is_some() =>
-            {
-                let mut response = text(200, patched_lock(&path, &shared.options.root));
-                for h in common_headers(isolated, "application/json", cache) {
-                    response.add_header(h);
-                }
-                {
-                    record(200);
-                    (200, request.respond(response))
-                }
-            }
-            Some(Target::File { path, cache }) => {
-                let mut headers = common_headers(isolated, mime_type(&path), cache);
-                if query.split('&').any(|pair| pair == "no_cors=1") {
-                    // Lets a test see what a cross-origin page gets from a server without CORS.
-                    headers.retain(|h| !h.field.equiv("Access-Control-Allow-Origin"));
-                }
-                match query_ms(query, "pause_ms") {
-                    Some(pause) if method == Method::Get => {
-                        record(200);
-                        (200, respond_paused(request, &path, headers, pause))
-                    }
-                    _ => match fs::File::open(&path) {
-                        Ok(file) => {
-                            let mut response =
-                                Response::from_file(file).with_chunked_threshold(usize::MAX);
-                            for h in headers {
-                                response.add_header(h);
-                            }
-                            {
-                                record(200);
-                                (200, request.respond(response))
-                            }
-                        }
-                        Err(e) => {
-                            let mut response = text(500, format!("cannot read {raw_path}: {e}\n"));
-                            for h in common_headers(isolated, plain, "no-store") {
-                                response.add_header(h);
-                            }
-                            {
-                                record(500);
-                                (500, request.respond(response))
-                            }
-                        }
-                    },
-                }
-            }
-        }
-    };
-    // A browser that navigates away closes connections mid-response; that is not an error worth reporting.
-    let _ = (status, result);
+    shared
+        .log
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(RequestRecord {
+            method: method.to_string(),
+            url,
+            status: reply.status,
+        });
+    build(reply)
 }
 
-/// Writes the response by hand so the part before [`PAUSE_MARKER`] is flushed before the pause.
-fn respond_paused(
-    request: Request,
-    path: &Path,
-    headers: Vec<Header>,
-    pause: Duration,
-) -> std::io::Result<()> {
-    let body = fs::read(path)?;
-    let split = body
-        .windows(PAUSE_MARKER.len())
-        .position(|w| w == PAUSE_MARKER.as_bytes())
-        .map_or(body.len(), |i| i + PAUSE_MARKER.len());
-    let mut head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for h in headers {
-        head.push_str(&format!("{}: {}\r\n", h.field, h.value));
+/// The answer to `method` `url` (path and query).
+fn reply(method: &Method, url: &str, options: &ServerOptions) -> Reply {
+    let (raw_path, query) = split_query(url);
+    let isolated = options.isolated;
+    if !matches!(*method, Method::GET | Method::HEAD) {
+        return Reply::text(405, isolated, "method not allowed\n".into())
+            .with_header("Allow", "GET, HEAD".into());
     }
-    head.push_str("\r\n");
-    let mut writer = request.into_writer();
-    writer.write_all(head.as_bytes())?;
-    writer.write_all(&body[..split])?;
-    writer.flush()?;
-    std::thread::sleep(pause);
-    writer.write_all(&body[split..])?;
-    writer.flush()
+    let bad_path = || Reply::text(400, isolated, format!("bad path: {raw_path}\n"));
+    match percent_decode(raw_path).map(|p| resolve(&options.root, &p)) {
+        None | Some(Target::BadRequest) => bad_path(),
+        // Browsers ask for it on every page; a 404 would be a SEVERE console entry in every test.
+        Some(Target::NotFound) if raw_path == "/favicon.ico" => Reply {
+            status: 204,
+            headers: common_headers(isolated, "image/x-icon", "public, max-age=86400"),
+            payload: Payload::Whole(Vec::new()),
+        },
+        Some(Target::NotFound) => Reply::text(404, isolated, format!("not found: {raw_path}\n")),
+        Some(Target::AddSlash) => {
+            let location = if query.is_empty() {
+                format!("{raw_path}/")
+            } else {
+                format!("{raw_path}/?{query}")
+            };
+            // The path came from the request line: it may not be a valid header value.
+            if HeaderValue::from_str(&location).is_err() {
+                return bad_path();
+            }
+            Reply::text(301, isolated, format!("see {location}\n"))
+                .with_header("Location", location)
+        }
+        Some(Target::Listing { dir, cache }) => Reply {
+            status: 200,
+            headers: common_headers(isolated, "text/html; charset=utf-8", cache),
+            payload: Payload::Whole(listing(&dir, raw_path).into_bytes()),
+        },
+        Some(Target::File { path, cache })
+            if is_lock_file(&path) && lock_overrides(&options.root).is_some() =>
+        {
+            Reply {
+                status: 200,
+                headers: common_headers(isolated, "application/json", cache),
+                payload: Payload::Whole(patched_lock(&path, &options.root).into_bytes()),
+            }
+        }
+        Some(Target::File { path, cache }) => {
+            let mut headers = common_headers(isolated, mime_type(&path), cache);
+            if query.split('&').any(|pair| pair == "no_cors=1") {
+                // Lets a test see what a cross-origin page gets from a server without CORS.
+                headers.retain(|(name, _)| *name != "Access-Control-Allow-Origin");
+            }
+            let body = match fs::read(&path) {
+                Ok(body) => body,
+                Err(e) => {
+                    return Reply::text(500, isolated, format!("cannot read {raw_path}: {e}\n"))
+                }
+            };
+            let payload = match query_ms(query, "pause_ms") {
+                Some(pause) if *method == Method::GET => {
+                    let split = body
+                        .windows(PAUSE_MARKER.len())
+                        .position(|w| w == PAUSE_MARKER.as_bytes())
+                        .map_or(body.len(), |i| i + PAUSE_MARKER.len());
+                    let (head, tail) = body.split_at(split);
+                    headers.push(("Content-Length", body.len().to_string()));
+                    Payload::Paused {
+                        head: head.to_vec(),
+                        tail: tail.to_vec(),
+                        pause,
+                    }
+                }
+                _ => Payload::Whole(body),
+            };
+            Reply {
+                status: 200,
+                headers,
+                payload,
+            }
+        }
+    }
+}
+
+/// The hyper response for a reply. (hyper sends no body for HEAD, and sets `Content-Length` of whole bodies.)
+fn build(reply: Reply) -> Response<Body> {
+    let body = match reply.payload {
+        Payload::Whole(bytes) => Full::new(Bytes::from(bytes)).boxed(),
+        Payload::Paused { head, tail, pause } => {
+            let (mut sender, body) = http_body_util::channel::Channel::<Bytes>::new(2);
+            tokio::spawn(async move {
+                // The client may leave early; then there is nobody to send the rest to.
+                if sender.send_data(Bytes::from(head)).await.is_ok() {
+                    tokio::time::sleep(pause).await;
+                    let _ = sender.send_data(Bytes::from(tail)).await;
+                }
+            });
+            body.boxed()
+        }
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = hyper::StatusCode::from_u16(reply.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in reply.headers {
+        // Names are literals and values were checked (or are literals and MIME types): none is dropped here.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 /// A response read by [`http_get`].

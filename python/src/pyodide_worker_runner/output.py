@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BinaryStream", "OutputBuffer", "OutputPart", "SysStream"]
+__all__ = ["BinaryStream", "MixedOutputBuffer", "OutputBuffer", "OutputPart", "SysStream"]
 
 OutputPart = dict[str, Any]
 """One part: `{"type": str, "text": str, **extra}`."""
@@ -177,6 +177,30 @@ class OutputBuffer:
             self.flush_fn(parts)
         finally:
             self.last_time = self.last_flush_time = self.clock()
+
+
+class MixedOutputBuffer(OutputBuffer):
+    """An `OutputBuffer` whose batches may mix types: a change of type flushes nothing.
+
+    The rules of `OutputBuffer` hold, except the first: instead of flushing when a second
+    part is pending, it flushes when `max_parts` parts are pending, and the line rule
+    applies whatever the number of parts. Order is kept, since parts stay in a list. For
+    code that interleaves stdout and stderr line by line (a loop that prints to both),
+    this sends a batch per `line_flush_time` rather than one per line. The element's
+    worker uses it (`run_code`); the library's `Runner` keeps upstream's rules.
+    """
+
+    max_parts: int = 256
+    """Flush when this many parts are pending."""
+
+    def should_flush(self) -> bool:
+        """Whether the pending parts should be sent now (see the class docstring)."""
+        if self._count >= self.max_parts or self._length >= self.flush_length:
+            return True
+        now = self.clock()
+        return now - self.last_time > self.flush_time or (
+            self._ends_with_newline and now - self.last_flush_time > self.line_flush_time
+        )
 
 
 class SysStream:

@@ -43,7 +43,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .output import OutputBuffer, OutputPart, SysStream
+from .output import MixedOutputBuffer, OutputBuffer, OutputPart, SysStream
 
 if TYPE_CHECKING:
     import traceback
@@ -736,6 +736,15 @@ def reset_session(session: str = "") -> None:
     _sessions.pop(session, None)
 
 
+class _PageRunner(Runner):
+    """The runner of `run_code`, whose output batches may mix stdout and stderr.
+
+    See `MixedOutputBuffer`: the page renders parts in order whatever the batches.
+    """
+
+    OutputBufferClass = MixedOutputBuffer
+
+
 def run_code(
     source: str,
     send: Callable[[str, str], object],
@@ -780,10 +789,10 @@ def run_code(
     nested = _shared_runner_busy
     if nested:
         # Called from inside a run (user code calling back in): don't clobber it.
-        runner = Runner(filename=filename)
+        runner = _PageRunner(filename=filename)
     else:
         if _shared_runner is None:
-            _shared_runner = Runner(filename=filename)
+            _shared_runner = _PageRunner(filename=filename)
         runner = _shared_runner
         runner.set_filename(filename)
         _shared_runner_busy = True
