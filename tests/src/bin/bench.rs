@@ -1,13 +1,20 @@
 //! `bench [--runs N] [--quick] ...`: time to first output of `<python-runner>` against bare Pyodide in a module
 //! worker (cold and warm, in headless Chromium), the element's interaction latencies per transport (input, Stop,
 //! restart with the spare worker), its time to first output with an archive (`src`) the server delays, the library
-//! build `python-runner.mjs` against the upstream npm packages it replaces (same page, same Pyodide), and the
-//! size of `target/dist/python-runner.js`; prints a table and writes JSON to `target/bench/`. Run through
+//! build `python-runner.mjs` against the upstream npm packages it replaces (same page, same Pyodide), print
+//! floods in the element against a bare Pyodide worker (`bench/flood.rs`), and the size of
+//! `target/dist/python-runner.js`; prints a table and writes JSON to `target/bench/`. Run through
 //! `cargo bundle bench`, which builds the release bundle first.
+
+// A crate root's modules resolve beside it (src/bin/flood.rs, which Cargo would take for a binary of its own),
+// so the bench's parts in their own files live under src/bin/bench/, named by path.
+#[path = "bench/flood.rs"]
+mod flood;
 
 use anyhow::{bail, Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use flood::{flood_table, run_flood, FloodCounts, FloodRun};
 use python_runner_tests::{report, workspace_root, Browser, BrowserOptions, Server, ServerOptions};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -36,6 +43,9 @@ Prints a table; writes target/bench/bench-<unix time>.json and target/bench/late
   --archive-runs N    archive samples per variant (default 5, --quick 2)
   --skip-library      no library part (below)
   --only-library      only the library part
+  --skip-flood        no output flood part (below)
+  --only-flood        only the output flood part
+  --flood-runs N      flood samples per case and variant (default 3, --quick 1)
 
 Interaction (one warm browser, fresh profile, per variant: isolated, transport atomics; isolated, transport
 service-worker; not isolated, transport jspi; not isolated, transport service-worker: the page registers
@@ -65,6 +75,18 @@ time.sleep(0.1) overshoot measured in Python (20, --quick 6), and a new client's
 loaded + initPyodide; 5, --quick 2). Without isolation the page registers one module service worker for both
 implementations, python-runner.mjs's serviceWorkerFetchListener (it speaks sync-message's wire), and unregisters
 it at the end.
+
+Output flood (one warm browser, fresh profile, isolated server, tests/fixtures/bench/flood.html, a fresh page
+per sample): per case, <python-runner manual> (ready, one warm-up run, 3 s for its spare worker to boot) against
+a bare module worker that loads Pyodide and posts every batch of stdout and stderr to the page: wall time
+run() -> done event (bare: \"run\" posted -> \"done\" received), median; the element's longest main-thread
+task and frame during the run (longtask and long-animation-frame entries; target <= 50 ms) and its page memory
+growth, element created -> after done (measureUserAgentSpecificMemory, the Window's share only, else
+performance.memory; checked first on a page keeping 50 MB of strings). Cases: 200,000 short lines (target:
+element/bare <= 1.5), 20,000 lines alternating stdout and stderr, one 10 MB line, 2,000,000 lines (target:
+memory growth < 100 MB). Every sample checks the characters received and the element's last line shown. Then
+Stop during while True: print(\"flood\") after 500 ms of output -> KeyboardInterrupt on screen, 5 samples
+(--quick: 2), target median <= 50 ms.
 
 Exit status: 0 when every variant and every interaction measurement produced at least one sample (targets missed
 or not), 1 otherwise.";
@@ -98,6 +120,10 @@ struct Args {
     archive_runs: usize,
     /// The library part (python-runner.mjs against the upstream npm packages); off with `--skip-library`.
     library: bool,
+    /// The output flood part (print floods, element against bare Pyodide); off with `--skip-flood`.
+    flood: bool,
+    /// Flood samples per case and variant (`--flood-runs`); `None`: the default for `--quick` or not.
+    flood_runs: Option<usize>,
     /// Some `--only-*` flag was given (for saying why a part did not run).
     only: bool,
 }
@@ -110,6 +136,7 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
     let (mut skip_interaction, mut only_interaction) = (false, false);
     let (mut skip_archive, mut only_archive, mut archive_runs) = (false, false, None);
     let (mut skip_library, mut only_library) = (false, false);
+    let (mut skip_flood, mut only_flood, mut flood_runs) = (false, false, None);
     let mut it = args.iter();
     let count = |flag: &str, value: Option<&String>| -> Result<usize> {
         let value = value.with_context(|| format!("{flag} needs a value"))?;
@@ -138,13 +165,16 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
             "--archive-runs" => archive_runs = Some(count(flag, value().as_ref())?),
             "--skip-library" => skip_library = true,
             "--only-library" => only_library = true,
+            "--skip-flood" => skip_flood = true,
+            "--only-flood" => only_flood = true,
+            "--flood-runs" => flood_runs = Some(count(flag, value().as_ref())?),
             "--help" | "-h" => return Ok(None),
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
     }
     let (cold_default, warm_default, archive_default) = if quick { (2, 3, 2) } else { (5, 9, 5) };
     // Without any --only-* flag every part runs; with some, exactly the named ones; --skip-* then removes parts.
-    let only = only_interaction || only_archive || only_library;
+    let only = only_interaction || only_archive || only_library || only_flood;
     let args = Args {
         cold_runs: cold.or(runs).unwrap_or(cold_default),
         warm_runs: warm.or(runs).unwrap_or(warm_default),
@@ -157,6 +187,8 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
         archive: (!only || only_archive) && !skip_archive,
         archive_runs: archive_runs.unwrap_or(archive_default),
         library: (!only || only_library) && !skip_library,
+        flood: (!only || only_flood) && !skip_flood,
+        flood_runs,
         only,
     };
     if skip_interaction && only_interaction {
@@ -168,6 +200,12 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
     if skip_library && only_library {
         bail!("--skip-library and --only-library leave nothing to measure");
     }
+    if skip_flood && only_flood {
+        bail!("--skip-flood and --only-flood leave nothing to measure");
+    }
+    if args.flood && args.flood_runs == Some(0) {
+        bail!("--flood-runs 0 leaves the flood part nothing to measure (use --skip-flood)");
+    }
     if args.archive && args.archive_runs == 0 {
         bail!("--archive-runs 0 leaves the archive part nothing to measure (use --skip-archive)");
     }
@@ -175,6 +213,7 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
         && !args.interaction
         && !args.archive
         && !args.library
+        && !args.flood
         && args.cold_runs == 0
         && args.warm_runs == 0
     {
@@ -2871,6 +2910,8 @@ struct Report<'a> {
     archive: Option<&'a ArchiveRun>,
     /// `None`: the library part was skipped; else its runs, counts and the upstream packages' versions.
     library: Option<(&'a [LibraryRun], LibraryCounts, &'a [String])>,
+    /// `None`: the output flood part was skipped.
+    flood: Option<&'a FloodRun>,
     /// Why a part that did not run was left out (`--only-*`, or its `--skip-*`).
     only: bool,
 }
@@ -3080,6 +3121,17 @@ fn table(r: &Report<'_>) -> String {
             );
         }
     }
+    match r.flood {
+        Some(run) => flood_table(&mut out, run),
+        None => {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "Output flood: skipped ({})",
+                skipped_why(r.only, "--skip-flood")
+            );
+        }
+    }
     out.lines()
         .map(|line| line.trim_end().to_owned() + "\n")
         .collect()
@@ -3111,7 +3163,7 @@ fn run(args: &Args) -> Result<bool> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let load_start = load_average();
     eprintln!(
-        "bench: Chromium {chromium}, Pyodide {pyodide}, {cores} cores; parts:{}{}{}{}",
+        "bench: Chromium {chromium}, Pyodide {pyodide}, {cores} cores; parts:{}{}{}{}{}",
         if args.ttfo {
             format!(
                 " time to first output (cold {}, warm {} per variant)",
@@ -3127,6 +3179,7 @@ fn run(args: &Args) -> Result<bool> {
             String::new()
         },
         if args.library { " library" } else { "" },
+        if args.flood { " flood" } else { "" },
     );
 
     let counts = InteractionCounts::new(args.quick);
@@ -3163,6 +3216,8 @@ fn run(args: &Args) -> Result<bool> {
             upstream_missing.as_deref(),
         ));
     }
+    let flood_counts = FloodCounts::new(args.quick, args.flood_runs);
+    let flood = args.flood.then(|| run_flood(&isolated, flood_counts));
     drop(isolated);
     let ttfo_plain = args.ttfo && args.warm_runs > 0 && args.not_isolated;
     if ttfo_plain || args.interaction || args.library {
@@ -3200,7 +3255,8 @@ fn run(args: &Args) -> Result<bool> {
         s.complete(expected)
     }) && interaction.iter().all(Interaction::complete)
         && archive.as_ref().is_none_or(ArchiveRun::complete)
-        && library.iter().all(LibraryRun::complete);
+        && library.iter().all(LibraryRun::complete)
+        && flood.as_ref().is_none_or(FloodRun::complete);
     let report = Report {
         date: iso_utc(unix),
         chromium: &chromium,
@@ -3216,6 +3272,7 @@ fn run(args: &Args) -> Result<bool> {
         library: args
             .library
             .then_some((&library[..], library_counts, &upstream[..])),
+        flood: flood.as_ref(),
         only: args.only,
     };
     let json = json!({
@@ -3240,6 +3297,8 @@ fn run(args: &Args) -> Result<bool> {
             "archive_runs": args.archive_runs,
             "archive_delays_ms": ARCHIVE_DELAYS,
             "library": args.library,
+            "flood": args.flood,
+            "flood_runs": args.flood.then_some(flood_counts.runs),
             "sample_limit_s": SAMPLE_LIMIT.as_secs(),
         },
         "duration_s": round1(took.as_secs_f64()),
@@ -3290,6 +3349,10 @@ fn run(args: &Args) -> Result<bool> {
         } else {
             json!({ "skipped": skipped_why(args.only, "--skip-library") })
         },
+        "flood": flood.as_ref().map_or_else(
+            || json!({ "skipped": skipped_why(args.only, "--skip-flood") }),
+            FloodRun::to_json,
+        ),
         "complete": complete,
     });
 
@@ -3351,7 +3414,8 @@ mod tests {
             "--runs=0".to_owned(),
             "--skip-interaction".to_owned(),
             "--skip-archive".to_owned(),
-            "--skip-library".to_owned()
+            "--skip-library".to_owned(),
+            "--skip-flood".to_owned()
         ])
         .is_err());
         assert!(parse_args(&[
@@ -3414,6 +3478,34 @@ mod tests {
             library_call("start", Implementation::Upstream, None),
             r#"start("upstream")"#
         );
+    }
+
+    #[test]
+    fn parses_flood_flags() {
+        let full = parse("").expect("args");
+        assert!(full.flood && full.flood_runs.is_none());
+        let only = parse("--only-flood --quick").expect("args");
+        assert!(!only.ttfo && !only.interaction && !only.archive && !only.library && only.flood);
+        assert!(only.only && only.quick);
+        let both = parse("--only-flood --only-library").expect("args");
+        assert!(!both.ttfo && both.library && both.flood && !both.archive);
+        for other in ["--only-interaction", "--only-archive", "--only-library"] {
+            assert!(!parse(other).expect("args").flood, "{other}");
+        }
+        let skip = parse("--skip-flood").expect("args");
+        assert!(skip.ttfo && skip.interaction && skip.archive && skip.library && !skip.flood);
+        assert_eq!(parse("--flood-runs=5").expect("args").flood_runs, Some(5));
+        assert_eq!(
+            parse("--flood-runs 2 --quick").expect("args").flood_runs,
+            Some(2)
+        );
+        assert!(parse("--skip-flood --flood-runs 0").is_some());
+        assert!(parse_args(&["--flood-runs".to_owned(), "0".to_owned()]).is_err());
+        assert!(parse_args(&["--flood-runs".to_owned()]).is_err());
+        assert!(parse_args(&["--only-flood".to_owned(), "--skip-flood".to_owned()]).is_err());
+        assert!(parse("--only-flood --runs 0").is_some());
+        // With the flood part still on, there is something to measure.
+        assert!(parse("--runs=0 --skip-interaction --skip-archive --skip-library").is_some());
     }
 
     #[test]
