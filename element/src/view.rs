@@ -46,6 +46,8 @@ pub struct View {
     blocks: VecDeque<(u64, HtmlElement)>,
     /// When the log was last rendered (`Date.now()`).
     rendered_at: f64,
+    /// How many earlier lines were dropped when the log was last rendered.
+    shown_first: u64,
     /// Download progress of the archive, shown after "Loading Python…".
     progress: Option<String>,
     status_value: Status,
@@ -102,6 +104,7 @@ impl View {
             log: OutputLog::default(),
             blocks: VecDeque::new(),
             rendered_at: f64::NEG_INFINITY,
+            shown_first: 0,
             progress: None,
             status_value: Status::Idle,
             python_available: true,
@@ -207,6 +210,7 @@ impl View {
         }
         self.dropped.set_hidden(true);
         self.dropped.set_text_content(None);
+        self.shown_first = 0;
     }
 
     /// Appends parts to the log (text lines longer than [`crate::log::MAX_LINE_CHARS`] are cut,
@@ -230,7 +234,7 @@ impl View {
     /// blocks whose lines changed, and says how many earlier lines are not shown. The log
     /// scrolls to its end if it was at its end before.
     pub fn render(&mut self) {
-        let Some(mut from) = self.log.take_changed() else {
+        let Some(from) = self.log.take_changed() else {
             return;
         };
         self.rendered_at = js_sys::Date::now();
@@ -240,23 +244,25 @@ impl View {
         let end = self.log.end();
         while let Some((number, block)) = self.blocks.front() {
             if (number + 1) * BLOCK_LINES > first {
-                if number * BLOCK_LINES < first {
-                    // Its first lines were dropped: render what is left of it.
-                    from = from.min(first);
-                }
                 break;
             }
             block.remove();
             self.blocks.pop_front();
         }
-        if from < end {
-            for number in from / BLOCK_LINES..=(end - 1) / BLOCK_LINES {
-                if let Err(error) = self.render_block(number) {
-                    web_sys::console::error_2(
-                        &"python-runner: could not show output".into(),
-                        &error,
-                    );
-                }
+        let changed = (from < end).then(|| from / BLOCK_LINES..=(end - 1) / BLOCK_LINES);
+        // A block whose first lines were dropped since the last render: render what is left of
+        // it (only that block; the ones after it changed only if `from` says so).
+        let front = self
+            .blocks
+            .front()
+            .map(|(number, _)| *number)
+            .filter(|number| {
+                first != self.shown_first && !changed.as_ref().is_some_and(|c| c.contains(number))
+            });
+        self.shown_first = first;
+        for number in front.into_iter().chain(changed.into_iter().flatten()) {
+            if let Err(error) = self.render_block(number) {
+                web_sys::console::error_2(&"python-runner: could not show output".into(), &error);
             }
         }
         if first > 0 {

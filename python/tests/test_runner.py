@@ -995,6 +995,30 @@ def test_run_code_flushes_before_returning(tmp_path: Path) -> None:
     assert_sent(host, [("output", '{"parts": [{"type": "stdout", "text": "last words"}]}')])
 
 
+def test_run_code_sends_a_long_line_in_pieces(tmp_path: Path) -> None:
+    host = Host()
+    run_code(
+        "import sys\nprint('a' * 2_500_000)\nprint('b', file=sys.stderr)",
+        host,
+        filename=str(tmp_path / "main.py"),
+    )
+    sizes = [
+        [(part["type"], len(part["text"])) for part in json.loads(data)["parts"]]
+        for event, data in host.sent
+        if event == "output"
+    ]
+    # At most 1 Mi characters an event, in order (print writes the line and its newline apart).
+    mi = 1 << 20
+    assert sizes == [
+        [("stdout", mi)],
+        [("stdout", mi)],
+        [("stdout", 2_500_000 - 2 * mi)],
+        [("stdout", 1), ("stderr", 2)],
+    ]
+    text = "".join(part["text"] for _, data in host.sent for part in json.loads(data)["parts"])
+    assert text == "a" * 2_500_000 + "\n" + "b\n"
+
+
 def test_run_code_traceback(tmp_path: Path) -> None:
     filename = str(tmp_path / "main.py")
     host = Host()

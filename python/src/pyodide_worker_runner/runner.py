@@ -744,6 +744,32 @@ class _PageRunner(Runner):
 
     OutputBufferClass = MixedOutputBuffer
 
+    max_message_chars: int = 1 << 20
+    """The most text one "output" event carries: a longer part is sent in pieces."""
+
+    def _flush_output(self, parts: list[OutputPart]) -> None:
+        """Send `parts` in events of at most `max_message_chars` characters of text.
+
+        A 10 MB line becomes ten events, so the page never spends one long task on one
+        message, and backpressure can act between them. Order is kept; pieces keep
+        their part's type and extra keys.
+        """
+        batch: list[OutputPart] = []
+        room = self.max_message_chars
+        for part in parts:
+            text = part["text"]
+            while True:
+                if room == 0:
+                    self.callback("output", parts=batch)
+                    batch, room = [], self.max_message_chars
+                piece, text = text[:room], text[room:]
+                batch.append(part if len(piece) == len(part["text"]) else {**part, "text": piece})
+                room -= len(piece)
+                if not text:
+                    break
+        if batch:
+            self.callback("output", parts=batch)
+
 
 def run_code(
     source: str,

@@ -157,10 +157,12 @@ pub enum WaitReason {
 }
 
 /// Output messages the worker posts before Python waits for the page ([`WaitReason::Drain`]).
-pub const DRAIN_MESSAGES: u32 = 1024;
+/// Also what a Stop during a flood waits behind: the page reads them before the traceback
+/// (1,024 took it past 50 ms on a loaded 2-core machine; each drain costs about a round trip).
+pub const DRAIN_MESSAGES: u32 = 256;
 
 /// Bytes of output text (UTF-8) the worker posts before Python waits for the page.
-pub const DRAIN_BYTES: usize = 4 << 20;
+pub const DRAIN_BYTES: usize = 1 << 20;
 
 /// One piece of output, as produced by the Python side's output buffer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

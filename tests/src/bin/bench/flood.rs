@@ -259,13 +259,13 @@ impl CaseRun {
         (!self.element.is_empty()).then(|| max_of(self.element.iter().map(|s| s.long_task)))
     }
 
-    /// The element's longest frame over its samples, with that frame's blocking duration.
+    /// The element's frame with the longest blocking duration over its samples: (duration, blocking duration).
     fn longest_frame(&self) -> Option<Option<(f64, f64)>> {
         (!self.element.is_empty()).then(|| {
             self.element
                 .iter()
                 .filter_map(|s| s.long_frame)
-                .reduce(|a, b| if b.0 > a.0 { b } else { a })
+                .reduce(|a, b| if b.1 > a.1 { b } else { a })
         })
     }
 
@@ -311,7 +311,7 @@ impl CaseRun {
             "ratio_pass": self.ratio_pass(),
             "target_longest_ms": TARGET_LONGEST,
             "longest_task_pass": self.longest_task().map(|t| t.is_none_or(|ms| ms <= TARGET_LONGEST)),
-            "longest_frame_pass": self.longest_frame().map(|f| f.is_none_or(|(ms, _)| ms <= TARGET_LONGEST)),
+            "longest_frame_pass": self.longest_frame().map(|f| f.is_none_or(|(_, blocking)| blocking <= TARGET_LONGEST)),
             "memory_growth_median_bytes": self.memory_growth(),
             "target_memory_growth_mb": self.case.target_memory_mb,
             "memory_pass": self.memory_pass(),
@@ -719,7 +719,7 @@ pub(super) fn flood_table(out: &mut String, run: &FloodRun) {
         "element",
         "element/bare",
         "longest task (max)",
-        "longest frame (max)",
+        "most blocking frame",
     );
     let target_longest = format!("<= {TARGET_LONGEST:.0}");
     for case_run in &run.cases {
@@ -742,7 +742,7 @@ pub(super) fn flood_table(out: &mut String, run: &FloodRun) {
             Some(frame) => format!(
                 "{} {target_longest} {}",
                 frame_text(frame),
-                pass(frame.is_none_or(|(ms, _)| ms <= TARGET_LONGEST))
+                pass(frame.is_none_or(|(_, blocking)| blocking <= TARGET_LONGEST))
             ),
             None => "-".into(),
         };
@@ -787,7 +787,7 @@ pub(super) fn flood_table(out: &mut String, run: &FloodRun) {
                         .bare
                         .iter()
                         .filter_map(|s| s.long_frame)
-                        .reduce(|a, b| if b.0 > a.0 { b } else { a })
+                        .reduce(|a, b| if b.1 > a.1 { b } else { a })
                 )
             );
         }
@@ -812,19 +812,19 @@ pub(super) fn flood_table(out: &mut String, run: &FloodRun) {
             .stop_samples
             .iter()
             .filter_map(|s| s.long_frame)
-            .reduce(|a, b| if b.0 > a.0 { b } else { a });
+            .reduce(|a, b| if b.1 > a.1 { b } else { a });
         let _ = writeln!(
             out,
-            "    during the flood and Stop (max): longest task {} {target_longest} {}, longest frame {} {target_longest} {}",
+            "    during the flood and Stop (max): longest task {} {target_longest} {}, most blocking frame {} {target_longest} {}",
             longest_ms(task),
             pass(task.is_none_or(|ms| ms <= TARGET_LONGEST)),
             frame_text(frame),
-            pass(frame.is_none_or(|(ms, _)| ms <= TARGET_LONGEST)),
+            pass(frame.is_none_or(|(_, blocking)| blocking <= TARGET_LONGEST)),
         );
     }
     let _ = writeln!(
         out,
-        "  longest task: longtask entries overlapping the run; longest frame: long-animation-frame entries (blocking: its blockingDuration); both APIs report only entries of 50 ms or more (\"<50\": none)"
+        "  longest task: longtask entries overlapping the run; most blocking frame: the long-animation-frame entry with the longest blockingDuration (the target applies to that; a frame's duration also counts time Chromium holds rendering back while worker messages keep arriving, which the bare page shows as well); both APIs report only entries of 50 ms or more (\"<50\": none)"
     );
     for case_run in &run.cases {
         write_failures(
@@ -877,7 +877,7 @@ mod tests {
         let sample = |ms: f64, task: Option<f64>, memory: Option<f64>| FloodSample {
             ms,
             long_task: task,
-            long_frame: Some((ms / 10.0, 0.0)),
+            long_frame: Some((ms / 10.0, ms / 20.0)),
             memory_growth: memory,
             memory_method: Some("m".into()),
             ..FloodSample::default()
@@ -893,7 +893,7 @@ mod tests {
         assert_eq!(short.ratio().map(round3), Some(1.3));
         assert_eq!(short.ratio_pass(), Some(true));
         assert_eq!(short.longest_task(), Some(Some(60.0)));
-        assert_eq!(short.longest_frame(), Some(Some((140.0, 0.0))));
+        assert_eq!(short.longest_frame(), Some(Some((140.0, 70.0))));
         assert_eq!(short.memory_growth(), Some(3e6));
         assert_eq!(short.memory_pass(), None, "no memory target for this case");
         let two_million = &mut run.cases[3];
