@@ -4,6 +4,7 @@ mod ci;
 mod pipeline;
 mod python_files;
 mod sizes;
+mod tidy;
 mod wasm;
 mod workspace;
 

@@ -1,8 +1,8 @@
 // Public properties and methods of <python-runner>, defined once on the class prototype.
 // The custom-elements crate defines the class; this adds what it cannot: prototype accessors.
-// `call(element, operation)` goes to Rust (bindings.rs, `element_call`).
+// Each element's constructor stores its handle (bindings.rs, `Handle`) as `__pythonRunner`.
 
-export function define_properties(tag, call) {
+export function define_properties(tag) {
   const proto = customElements.get(tag).prototype;
   const define = (name, descriptor) =>
     Object.defineProperty(proto, name, { configurable: true, ...descriptor });
@@ -24,16 +24,16 @@ export function define_properties(tag, call) {
   reflectBoolean("manual", "manual");
   reflectBoolean("hideCode", "hide-code");
   define("code", {
-    get() { return call(this, "get_code"); },
+    get() { return this.__pythonRunner.code(this); },
     set(value) {
       this.__pythonRunnerCode = value == null ? undefined : String(value);
-      call(this, "code_changed");
+      this.__pythonRunner.codeChanged();
     },
   });
-  define("state", { get() { return call(this, "get_state"); } });
-  define("activeTransport", { get() { return call(this, "get_active_transport"); } });
-  define("run", { value() { call(this, "run"); }, writable: true });
-  define("stop", { value() { call(this, "stop"); }, writable: true });
+  define("state", { get() { return this.__pythonRunner.state(); } });
+  define("activeTransport", { get() { return this.__pythonRunner.activeTransport() ?? null; } });
+  define("run", { value() { this.__pythonRunner.run(); }, writable: true });
+  define("stop", { value() { this.__pythonRunner.stop(); }, writable: true });
 }
 
 // Properties set on an element before the class was defined are own data properties that

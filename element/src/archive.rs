@@ -3,11 +3,16 @@
 
 use std::cell::RefCell;
 
-use js_sys::{ArrayBuffer, Promise, Reflect, Uint8Array};
+use js_sys::{ArrayBuffer, Promise, Uint8Array};
 use python_runner_protocol::js::describe_error as describe;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Response;
+use web_sys::{ReadableStreamDefaultReader, ReadableStreamReadResult, Response};
+
+use crate::error::Error;
+
+/// Told of a download's progress: URL, bytes received, total (from `Content-Length`) if known.
+pub type Progress = fn(&str, u64, Option<u64>);
 
 thread_local! {
     /// Downloads by URL: a promise of the `ArrayBuffer`, shared by every element naming it.
@@ -16,14 +21,14 @@ thread_local! {
 }
 
 /// The bytes of the archive at `url`, downloading it unless this page already did or does.
-/// `Err` is a sentence naming the URL and the cause.
-pub async fn bytes(url: &str) -> Result<ArrayBuffer, String> {
+/// A new download reports to `progress`.
+pub async fn bytes(url: &str, progress: Progress) -> Result<ArrayBuffer, Error> {
     let promise = DOWNLOADS.with(|downloads| {
         let mut downloads = downloads.borrow_mut();
         if let Some((_, promise)) = downloads.iter().find(|(known, _)| known == url) {
             return promise.clone();
         }
-        let promise = wasm_bindgen_futures::future_to_promise(download(url.to_string()));
+        let promise = wasm_bindgen_futures::future_to_promise(download(url.to_string(), progress));
         downloads.push((url.to_string(), promise.clone()));
         promise
     });
@@ -31,12 +36,14 @@ pub async fn bytes(url: &str) -> Result<ArrayBuffer, String> {
         Ok(buffer) => Ok(buffer.unchecked_into()),
         Err(error) => {
             DOWNLOADS.with(|downloads| downloads.borrow_mut().retain(|(known, _)| known != url));
-            Err(error.as_string().unwrap_or_else(|| describe(&error)))
+            Err(Error::Download(
+                error.as_string().unwrap_or_else(|| describe(&error)),
+            ))
         }
     }
 }
 
-async fn download(url: String) -> Result<JsValue, JsValue> {
+async fn download(url: String, progress: Progress) -> Result<JsValue, JsValue> {
     let fail = |reason: String| {
         JsValue::from(["Could not download the archive ", &url, ": ", &reason].concat())
     };
@@ -59,46 +66,42 @@ async fn download(url: String) -> Result<JsValue, JsValue> {
             ["HTTP ", &status, " ", &response.status_text()].concat(),
         ));
     }
-    read_body(&url, &response)
+    read_body(&url, &response, progress)
         .await
         .map(JsValue::from)
         .map_err(|error| fail(describe(&error)))
 }
 
-/// Reads the body chunk by chunk, reporting progress to the elements waiting for `url`.
-async fn read_body(url: &str, response: &Response) -> Result<ArrayBuffer, JsValue> {
-    let call = |target: &JsValue, method: &str| -> Result<JsValue, JsValue> {
-        Reflect::get(target, &method.into())?
-            .dyn_into::<js_sys::Function>()?
-            .call0(target)
-    };
-    let total = Reflect::get(response, &"headers".into())
-        .and_then(|headers| {
-            Reflect::get(&headers, &"get".into())?
-                .dyn_into::<js_sys::Function>()?
-                .call1(&headers, &"content-length".into())
-        })
+/// Reads the body chunk by chunk, reporting progress.
+async fn read_body(
+    url: &str,
+    response: &Response,
+    progress: Progress,
+) -> Result<ArrayBuffer, JsValue> {
+    let total = response
+        .headers()
+        .get("content-length")
         .ok()
-        .and_then(|length| length.as_string())
+        .flatten()
         .and_then(|length| length.parse::<u64>().ok());
-    let body = Reflect::get(response, &"body".into())?;
-    if !body.is_object() {
+    let Some(body) = response.body() else {
         return JsFuture::from(response.array_buffer()?)
             .await
             .map(JsCast::unchecked_into);
-    }
-    let reader = call(&body, "getReader")?;
+    };
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut chunks: Vec<Uint8Array> = Vec::new();
     let mut received: u64 = 0;
     loop {
-        let result = JsFuture::from(call(&reader, "read")?.unchecked_into::<Promise>()).await?;
-        if Reflect::get(&result, &"done".into())?.is_truthy() {
+        let result: ReadableStreamReadResult =
+            JsFuture::from(reader.read()).await?.unchecked_into();
+        if result.get_done().unwrap_or(true) {
             break;
         }
-        let chunk: Uint8Array = Reflect::get(&result, &"value".into())?.unchecked_into();
+        let chunk: Uint8Array = result.get_value().unchecked_into();
         received += u64::from(chunk.length());
         chunks.push(chunk);
-        crate::registry::archive_progress(url, received, total);
+        progress(url, received, total);
     }
     let whole = Uint8Array::new_with_length(u32::try_from(received).unwrap_or(u32::MAX));
     let mut offset = 0;
@@ -127,7 +130,7 @@ pub async fn check_integrity(
     url: &str,
     buffer: &ArrayBuffer,
     integrity: &str,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     const ALGORITHMS: [(&str, &str); 3] = [
         ("sha512", "SHA-512"),
         ("sha384", "SHA-384"),
@@ -142,61 +145,46 @@ pub async fn check_integrity(
         .iter()
         .find(|(name, _)| tokens.iter().any(|(algorithm, _)| algorithm == name))
     else {
-        return Err([
-            "The integrity attribute of the archive ",
-            url,
-            " names no supported hash (sha256-, sha384- or sha512- followed by a base64 digest)",
-        ]
-        .concat());
+        return Err(Error::NoSupportedHash { url: url.into() });
     };
-    let actual = digest(web_name, buffer).await.map_err(|error| {
-        [
-            "Could not check the integrity of the archive ",
-            url,
-            ": ",
-            &error,
-        ]
-        .concat()
-    })?;
+    let actual = digest(web_name, buffer)
+        .await
+        .map_err(|reason| Error::IntegrityUnchecked {
+            url: url.into(),
+            reason,
+        })?;
     if tokens
         .iter()
         .any(|(algorithm, expected)| algorithm == name && *expected == actual)
     {
         return Ok(());
     }
-    let expected: Vec<String> = tokens
+    let expected = tokens
         .iter()
         .filter(|(algorithm, _)| algorithm == name)
         .map(|(algorithm, digest)| [algorithm, "-", digest].concat())
         .collect();
-    Err([
-        "The archive ",
-        url,
-        " does not match its integrity attribute: expected ",
-        &expected.join(" or "),
-        ", got ",
-        name,
-        "-",
-        &actual,
-    ]
-    .concat())
+    Err(Error::IntegrityMismatch {
+        url: url.into(),
+        expected,
+        actual: [name, "-", &actual].concat(),
+    })
 }
 
 /// `crypto.subtle.digest(algorithm, buffer)` as base64.
 async fn digest(algorithm: &str, buffer: &ArrayBuffer) -> Result<String, String> {
-    let global = js_sys::global();
-    let subtle = Reflect::get(&global, &"crypto".into())
-        .and_then(|crypto| Reflect::get(&crypto, &"subtle".into()))
-        .ok()
-        .filter(JsValue::is_object)
-        .ok_or("crypto.subtle is missing (it needs a secure context: https or localhost)")?;
-    let digest: js_sys::Function = Reflect::get(&subtle, &"digest".into())
-        .and_then(JsCast::dyn_into)
-        .map_err(|error| describe(&error))?;
-    let promise: Promise = digest
-        .call2(&subtle, &algorithm.into(), buffer)
+    let window = web_sys::window().ok_or("no window")?;
+    if !window.is_secure_context() {
+        return Err(
+            "crypto.subtle is missing (it needs a secure context: https or localhost)".into(),
+        );
+    }
+    let promise: Promise = window
+        .crypto()
         .map_err(|error| describe(&error))?
-        .unchecked_into();
+        .subtle()
+        .digest_with_str_and_buffer_source(algorithm, buffer)
+        .map_err(|error| describe(&error))?;
     let hash = JsFuture::from(promise)
         .await
         .map_err(|error| describe(&error))?;
@@ -205,10 +193,7 @@ async fn digest(algorithm: &str, buffer: &ArrayBuffer) -> Result<String, String>
         .into_iter()
         .map(char::from)
         .collect();
-    web_sys::window()
-        .ok_or("no window")?
-        .btoa(&binary)
-        .map_err(|error| describe(&error))
+    window.btoa(&binary).map_err(|error| describe(&error))
 }
 
 #[cfg(test)]

@@ -1,32 +1,19 @@
-//! Every JS-facing part of the element crate: the `boot` export, the custom element class
-//! (through the `custom-elements` crate), prototype properties, and a few typed imports.
+//! The element crate's exports: `boot`, the custom element class (through the `custom-elements`
+//! crate), and the per-element [`Handle`] its prototype properties (`js/properties.js`) call.
 
 use custom_elements::CustomElement;
 use wasm_bindgen::prelude::*;
-use web_sys::HtmlElement;
+use web_sys::{HtmlElement, ShadowRoot};
 
-use crate::registry::{self, InstanceId};
+use crate::attributes;
+use crate::instances;
+use crate::js::{define_properties, RunnerHost};
+use crate::lifecycle;
+use crate::workers;
+use crate::InstanceId;
 
 /// The tag name of the element.
 pub const TAG: &str = "python-runner";
-
-#[wasm_bindgen(module = "/js/properties.js")]
-extern "C" {
-    fn define_properties(tag: &str, call: &Closure<dyn FnMut(HtmlElement, String) -> JsValue>);
-    /// Whether `code`, `pyodideUrl`, `manual` or `hideCode` was set before the class existed.
-    pub fn has_early_properties(element: &HtmlElement) -> bool;
-    /// Moves such properties onto the accessors (sets attributes: never call it in a callback).
-    pub fn upgrade_early_properties(element: &HtmlElement);
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// The host element with the property the `code` setter stores its value in.
-    #[wasm_bindgen(extends = HtmlElement)]
-    pub type RunnerHost;
-    #[wasm_bindgen(method, getter, js_name = __pythonRunnerCode)]
-    pub fn code_property(this: &RunnerHost) -> Option<String>;
-}
 
 /// Defines `<python-runner>`. `worker_source` is the worker's bundled ES module text, started
 /// from a Blob URL; `wasm_module` is this very wasm module, compiled, which each worker
@@ -45,36 +32,52 @@ pub fn boot(worker_source: String, wasm_module: JsValue) {
         web_sys::console::warn_1(&"python-runner: already defined on this page; skipping".into());
         return;
     }
-    registry::set_worker_code(worker_source, wasm_module);
+    workers::set_worker_code(worker_source, wasm_module);
     Shell::define(TAG);
-    let call = Closure::<dyn FnMut(HtmlElement, String) -> JsValue>::new(element_call);
-    define_properties(TAG, &call);
-    call.forget(); // Leaks on purpose: the accessors live as long as the page's element definition.
+    define_properties(TAG);
 }
 
-/// Carries out a property access or method call from `properties.js`.
-fn element_call(host: HtmlElement, operation: String) -> JsValue {
-    match operation.as_str() {
-        "get_code" => registry::code_of(&host).into(),
-        "code_changed" => {
-            registry::code_property_changed(&host);
-            JsValue::UNDEFINED
-        }
-        "get_state" => registry::state_of(&host).into(),
-        "run" => {
-            registry::run(&host);
-            JsValue::UNDEFINED
-        }
-        "stop" => {
-            registry::stop(&host);
-            JsValue::UNDEFINED
-        }
-        "get_active_transport" => registry::active_transport_of(&host),
-        _ => JsValue::UNDEFINED,
+/// What an element's properties and methods call: kept on the element as `__pythonRunner`,
+/// given the element itself (so the handle holds no reference to it).
+#[wasm_bindgen]
+pub struct Handle(InstanceId);
+
+#[wasm_bindgen]
+impl Handle {
+    /// The `code` property.
+    pub fn code(&self, host: &HtmlElement) -> String {
+        lifecycle::code_of(self.0, host)
+    }
+
+    /// The `code` property was set (its value is in `__pythonRunnerCode`).
+    #[wasm_bindgen(js_name = codeChanged)]
+    pub fn code_changed(&self) {
+        lifecycle::code_property_changed(self.0);
+    }
+
+    /// The `state` property.
+    pub fn state(&self) -> String {
+        lifecycle::state_of(self.0).into()
+    }
+
+    /// The `activeTransport` property (`null` until the worker is ready).
+    #[wasm_bindgen(js_name = activeTransport)]
+    pub fn active_transport(&self) -> Option<String> {
+        lifecycle::active_transport_of(self.0).map(String::from)
+    }
+
+    /// `run()`.
+    pub fn run(&self) {
+        lifecycle::run(self.0);
+    }
+
+    /// `stop()`.
+    pub fn stop(&self) {
+        lifecycle::stop(self.0);
     }
 }
 
-/// The per-element object the `custom-elements` crate keeps; state lives in `registry.rs`.
+/// The per-element object the `custom-elements` crate keeps; state lives in `instances.rs`.
 ///
 /// The crate holds a lock on this while any callback runs, so nothing here may set an
 /// observed attribute or dispatch an event synchronously (events are dispatched from a microtask).
@@ -84,25 +87,32 @@ struct Shell {
 }
 
 impl CustomElement for Shell {
-    fn inject_children(&mut self, _shadow_root: &HtmlElement) {
+    fn inject_children(&mut self, shadow_root: &HtmlElement) {
         // The crate calls this from the constructor with the new open shadow root; the view is
-        // built into it on connect (`registry::connected`).
-        self.id = Some(registry::new_id());
+        // built into it on connect (`lifecycle::connected`).
+        let id = instances::new_id();
+        self.id = Some(id);
+        if let Some(shadow) = shadow_root.dyn_ref::<ShadowRoot>() {
+            shadow
+                .host()
+                .unchecked_into::<RunnerHost>()
+                .set_handle(Handle(id).into());
+        }
     }
 
     fn observed_attributes() -> &'static [&'static str] {
-        registry::OBSERVED_ATTRIBUTES
+        attributes::OBSERVED
     }
 
     fn connected_callback(&mut self, this: &HtmlElement) {
         if let Some(id) = self.id {
-            registry::connected(id, this);
+            lifecycle::connected(id, this);
         }
     }
 
     fn disconnected_callback(&mut self, _this: &HtmlElement) {
         if let Some(id) = self.id {
-            registry::disconnected(id);
+            lifecycle::disconnected(id);
         }
     }
 
@@ -114,7 +124,7 @@ impl CustomElement for Shell {
         new_value: Option<String>,
     ) {
         if let Some(id) = self.id {
-            registry::attribute_changed(id, &name, new_value.as_deref());
+            lifecycle::attribute_changed(id, &name, new_value.as_deref());
         }
     }
 }

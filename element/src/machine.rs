@@ -1,132 +1,21 @@
 //! The per-element state machine: what the element does when it is connected, gets its code,
 //! is asked to run, or hears from its worker.
 //!
-//! Plain Rust with no JS types, unit-tested natively. `registry.rs` feeds it inputs and
+//! Plain Rust with no JS types, unit-tested natively. `effects.rs` feeds it inputs and
 //! carries out the [`Effect`]s it returns (DOM updates in `view.rs`, messages in `worker_client.rs`).
+//! Every decision lives here: when to run, stop, restart, announce the archive, warm the spare,
+//! and whether a worker speaks our protocol.
 
 use python_runner_protocol::sync::Layout;
 use python_runner_protocol::{
     ErrorKind, ErrorPayload, OutputPart, PartKind, Reply, RunId, Transport, WaitReason, WaitSeq,
+    PROTOCOL_VERSION,
 };
 
-/// How long Stop waits for `KeyboardInterrupt` to end a run before it replaces the worker.
-pub const STOP_GRACE_MS: u32 = 1000;
-
-/// The notice shown when Stop had to replace Python because this page cannot interrupt it.
-pub const RESTARTED_NOTICE: &str = "Python was restarted to stop the program (this page cannot interrupt running code). Variables and imports from earlier runs are gone.";
-
-/// The notice shown when Python did not react to Stop within [`STOP_GRACE_MS`].
-pub const STUCK_NOTICE: &str = "Python did not stop within 1 second, so it was restarted. Variables and imports from earlier runs are gone.";
-
-/// What the element is doing, reflected in the host's `state` attribute and `state` property.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Not connected to a document.
-    Idle,
-    /// Python is loading (or the code is not known yet).
-    Loading,
-    /// Python is loaded and nothing has run yet (`manual` elements wait here for Run).
-    Ready,
-    /// Code is running.
-    Running,
-    /// The last run finished; Run runs again.
-    Done,
-    /// Python could not be started; Run tries again.
-    Error,
-}
-
-impl Status {
-    /// The value of the `state` attribute.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Idle => "idle",
-            Status::Loading => "loading",
-            Status::Ready => "ready",
-            Status::Running => "running",
-            Status::Done => "done",
-            Status::Error => "error",
-        }
-    }
-}
-
-/// Events dispatched on the host element.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ElementEvent {
-    /// `ready`: Python is loaded.
-    Ready {
-        /// `pyodide.version`.
-        pyodide_version: String,
-    },
-    /// `done`: a run finished.
-    Done {
-        /// The last line of the traceback when the code raised, e.g. `ZeroDivisionError: division by zero`.
-        exception: Option<String>,
-        /// Whether Stop ended the run (by `KeyboardInterrupt` or by restarting Python).
-        stopped: bool,
-    },
-    /// `output`: a batch of what the program wrote, in order, all of it (the log may show less).
-    Output {
-        /// The parts, as Python wrote them.
-        parts: Vec<OutputPart>,
-    },
-    /// `error`: something went wrong (Python could not start, the worker crashed, or the code raised).
-    Error {
-        /// Broad category.
-        kind: ErrorKind,
-        /// The sentence shown in the element.
-        message: String,
-    },
-}
-
-/// Something the JS-facing layer must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Start a worker and send it `Init`.
-    SpawnWorker,
-    /// Terminate the worker (if any).
-    TerminateWorker,
-    /// Send `Run` to the worker.
-    SendRun {
-        /// Id of the new run.
-        id: RunId,
-        /// The code.
-        code: String,
-    },
-    /// Show the input field for input request `seq` (after the prompt, already in the output).
-    ShowInput {
-        /// The wait the typed line answers.
-        seq: WaitSeq,
-    },
-    /// Remove the input field, if shown.
-    HideInput,
-    /// Send a reply to a wait (the typed line, or Stop).
-    SendReply {
-        /// The wait answered.
-        seq: WaitSeq,
-        /// The reply.
-        reply: Reply,
-    },
-    /// Ask the worker to raise `KeyboardInterrupt` in run `run` (Atomics transport).
-    Interrupt {
-        /// The run to stop.
-        run: RunId,
-    },
-    /// Call [`Machine::stop_grace_over`] for `run` after [`STOP_GRACE_MS`].
-    StartStopTimer {
-        /// The run being stopped.
-        run: RunId,
-    },
-    /// Empty the output region.
-    ClearOutput,
-    /// Append output parts, as text.
-    AppendOutput(Vec<OutputPart>),
-    /// Show an element-level error message in the output region.
-    ShowError(String),
-    /// Reflect a new status.
-    SetStatus(Status),
-    /// Dispatch an event on the host (after the current callback returns).
-    Dispatch(ElementEvent),
-}
+pub use crate::effect::{
+    diagnostics, Booted, Effect, ElementEvent, Status, RESTARTED_NOTICE, STOP_GRACE_MS,
+    STUCK_NOTICE,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WorkerPhase {
@@ -153,6 +42,8 @@ pub struct Machine {
     waiting: Option<(WaitSeq, WaitReason)>,
     stopping: Option<RunId>,
     archive_failed: bool,
+    has_archive: bool,
+    archive_pending: bool,
 }
 
 impl Default for Machine {
@@ -172,6 +63,8 @@ impl Default for Machine {
             waiting: None,
             stopping: None,
             archive_failed: false,
+            has_archive: false,
+            archive_pending: false,
         }
     }
 }
@@ -202,15 +95,16 @@ impl Machine {
         self.code.as_deref()
     }
 
-    /// The element was connected to a document. The worker starts at once, before the code is
-    /// known, so Pyodide loads while the page is still parsing.
-    pub fn connected(&mut self, manual: bool) -> Vec<Effect> {
+    /// The element was connected to a document (`has_archive`: it names a `src`). The worker
+    /// starts at once, before the code is known, so Pyodide loads while the page is still parsing.
+    pub fn connected(&mut self, manual: bool, has_archive: bool) -> Vec<Effect> {
         let mut effects = Vec::new();
         self.connected = true;
         self.manual = manual;
+        self.has_archive = has_archive;
         if self.worker == WorkerPhase::Absent {
             self.worker = WorkerPhase::Booting;
-            effects.push(Effect::SpawnWorker);
+            self.spawn(&mut effects);
         }
         // Moving an element (disconnect + connect in one task) must not run its code again.
         if !manual && !self.has_run && self.current_run.is_none() {
@@ -251,16 +145,36 @@ impl Machine {
         if self.connected && matches!(self.worker, WorkerPhase::Absent | WorkerPhase::Failed) {
             self.worker = WorkerPhase::Booting;
             effects.push(Effect::ClearOutput);
-            effects.push(Effect::SpawnWorker);
+            self.spawn(&mut effects);
         }
         self.settle(&mut effects);
         effects
+    }
+
+    /// The worker asked for by [`Effect::SpawnWorker`] exists; `booted` if it is a spare that has
+    /// already loaded Python.
+    pub fn worker_spawned(&mut self, booted: Option<Booted>) -> Vec<Effect> {
+        match booted {
+            Some(booted) => self.worker_ready(booted),
+            None => Vec::new(),
+        }
+    }
+
+    /// The page has the archive and delivered it to the worker: code running with it may now
+    /// share the machine with a warming spare.
+    pub fn archive_downloaded(&mut self) -> Vec<Effect> {
+        let was_pending = std::mem::take(&mut self.archive_pending);
+        if was_pending && self.status == Status::Running {
+            return vec![Effect::WarmSpare];
+        }
+        Vec::new()
     }
 
     /// The author's archive could not be downloaded, verified or unpacked: the run waiting for it
     /// is dropped, and the element shows why and waits for Run (which runs without the archive).
     pub fn archive_failed(&mut self, message: String) -> Vec<Effect> {
         let mut effects = Vec::new();
+        self.archive_pending = false;
         self.current_run = None;
         self.run_requested = false;
         self.archive_failed = true;
@@ -327,15 +241,30 @@ impl Machine {
         vec![Effect::SendReply { seq, reply }, Effect::HideInput]
     }
 
-    /// The worker loaded Python; `transport` is how it waits for the page.
-    pub fn worker_ready(&mut self, pyodide_version: String, transport: Transport) -> Vec<Effect> {
+    /// The worker loaded Python. A worker speaking another protocol version (a stale cached
+    /// copy of the bundle, say) fails instead.
+    pub fn worker_ready(&mut self, booted: Booted) -> Vec<Effect> {
         let mut effects = Vec::new();
         if self.worker != WorkerPhase::Booting {
             return effects;
         }
+        if booted.protocol != PROTOCOL_VERSION {
+            let message = format!(
+                "The worker speaks protocol version {}, the element version {PROTOCOL_VERSION}",
+                booted.protocol
+            );
+            self.fail_worker(ErrorKind::Protocol, message, &mut effects);
+            return effects;
+        }
         self.worker = WorkerPhase::Ready;
-        self.transport = transport;
-        effects.push(Effect::Dispatch(ElementEvent::Ready { pyodide_version }));
+        self.transport = booted.transport;
+        effects.push(Effect::ShowDiagnostics(diagnostics(
+            &booted.pyodide_version,
+            booted.transport,
+        )));
+        effects.push(Effect::Dispatch(ElementEvent::Ready {
+            pyodide_version: booted.pyodide_version,
+        }));
         self.settle(&mut effects);
         effects
     }
@@ -487,7 +416,7 @@ impl Machine {
         effects.push(Effect::TerminateWorker);
         self.worker = WorkerPhase::Booting;
         self.transport = Transport::None;
-        effects.push(Effect::SpawnWorker);
+        self.spawn(effects);
         if stopped {
             self.has_run = true;
             effects.push(Effect::Dispatch(ElementEvent::Done {
@@ -496,6 +425,16 @@ impl Machine {
             }));
         }
         self.settle(effects);
+    }
+
+    /// Asks for a new worker. The archive is announced right after it, before any run reaches
+    /// the worker, so the worker holds runs until the archive is unpacked.
+    fn spawn(&mut self, effects: &mut Vec<Effect>) {
+        effects.push(Effect::SpawnWorker);
+        if self.has_archive {
+            self.archive_pending = true;
+            effects.push(Effect::AnnounceArchive);
+        }
     }
 
     fn end_waiting(&mut self, effects: &mut Vec<Effect>) {
@@ -540,6 +479,13 @@ impl Machine {
         if status != self.status {
             self.status = status;
             effects.push(Effect::SetStatus(status));
+            // Code runs in a ready worker: a spare warms up for the next Stop that needs a fresh
+            // Python (so a page whose code never runs pays nothing, and the spare never competes
+            // with the page's first Pyodide load). Code waiting for its archive would compete
+            // with unpacking: the spare warms when the archive has been delivered.
+            if status == Status::Running && !self.archive_pending {
+                effects.push(Effect::WarmSpare);
+            }
         }
     }
 }
@@ -565,10 +511,18 @@ mod tests {
     /// A connected element whose worker is ready and whose run 1 of `code` is in flight.
     fn running(code: &str) -> Machine {
         let mut machine = Machine::default();
-        machine.connected(false);
+        machine.connected(false, false);
         machine.code_changed(code.into());
-        machine.worker_ready("v".into(), Transport::Atomics);
+        machine.worker_ready(booted("v", Transport::Atomics));
         machine
+    }
+
+    fn booted(version: &str, transport: Transport) -> Booted {
+        Booted {
+            protocol: PROTOCOL_VERSION,
+            pyodide_version: version.into(),
+            transport,
+        }
     }
 
     fn part(kind: PartKind, text: &str) -> OutputPart {
@@ -582,7 +536,7 @@ mod tests {
     fn runs_once_code_and_worker_are_ready() {
         let mut machine = Machine::default();
         assert_eq!(
-            machine.connected(false),
+            machine.connected(false, false),
             vec![Effect::SpawnWorker, Effect::SetStatus(Status::Loading)]
         );
         // The run is sent at once; the booting worker queues it.
@@ -598,12 +552,14 @@ mod tests {
         );
         assert_eq!(machine.status(), Status::Loading);
         assert_eq!(
-            machine.worker_ready("314.0.7".into(), Transport::Atomics),
+            machine.worker_ready(booted("314.0.7", Transport::Atomics)),
             vec![
+                Effect::ShowDiagnostics(diagnostics("314.0.7", Transport::Atomics)),
                 Effect::Dispatch(ElementEvent::Ready {
                     pyodide_version: "314.0.7".into()
                 }),
                 Effect::SetStatus(Status::Running),
+                Effect::WarmSpare,
             ]
         );
         let parts = vec![part(PartKind::Stdout, "1\n")];
@@ -629,8 +585,8 @@ mod tests {
     #[test]
     fn worker_ready_before_code_waits_for_code() {
         let mut machine = Machine::default();
-        machine.connected(false);
-        machine.worker_ready("v".into(), Transport::Atomics);
+        machine.connected(false, false);
+        machine.worker_ready(booted("v", Transport::Atomics));
         assert_eq!(machine.status(), Status::Loading);
         let effects = machine.code_changed("x = 1".into());
         assert_eq!(
@@ -642,6 +598,7 @@ mod tests {
                     code: "x = 1".into()
                 },
                 Effect::SetStatus(Status::Running),
+                Effect::WarmSpare,
             ]
         );
     }
@@ -649,9 +606,9 @@ mod tests {
     #[test]
     fn manual_waits_for_run_and_run_again_uses_a_new_id() {
         let mut machine = Machine::default();
-        machine.connected(true);
+        machine.connected(true, false);
         machine.code_changed("print(2)".into());
-        machine.worker_ready("v".into(), Transport::Atomics);
+        machine.worker_ready(booted("v", Transport::Atomics));
         assert_eq!(machine.status(), Status::Ready);
         let effects = machine.run_requested();
         assert!(effects.contains(&Effect::SendRun {
@@ -670,6 +627,7 @@ mod tests {
                     code: "print(2)".into()
                 },
                 Effect::SetStatus(Status::Running),
+                Effect::WarmSpare,
             ]
         );
         // Output of the old run is dropped.
@@ -710,7 +668,7 @@ mod tests {
     #[test]
     fn boot_failure_shows_error_and_run_retries_with_a_new_worker() {
         let mut machine = Machine::default();
-        machine.connected(false);
+        machine.connected(false, false);
         machine.code_changed("print(1)".into());
         let error = ErrorPayload::new(
             ErrorKind::PyodideLoad,
@@ -753,7 +711,7 @@ mod tests {
         );
         // The interrupted run had not finished, so the new worker runs the code.
         assert_eq!(
-            machine.connected(false),
+            machine.connected(false, false),
             vec![
                 Effect::SpawnWorker,
                 Effect::ClearOutput,
@@ -770,7 +728,7 @@ mod tests {
     fn moving_a_running_element_does_not_run_it_twice() {
         let mut machine = running("print(1)");
         // A move: connected again while the worker still exists and the run is in flight.
-        assert_eq!(machine.connected(false), vec![]);
+        assert_eq!(machine.connected(false, false), vec![]);
         assert_eq!(
             machine.worker_done(1),
             vec![
@@ -814,9 +772,9 @@ mod tests {
     /// A running element whose worker uses `transport` and waits for input (wait 5) in run 1.
     fn waiting_for_input(transport: Transport) -> Machine {
         let mut machine = Machine::default();
-        machine.connected(false);
+        machine.connected(false, false);
         machine.code_changed("input()".into());
-        machine.worker_ready("v".into(), transport);
+        machine.worker_ready(booted("v", transport));
         assert_eq!(
             machine.worker_waiting(1, 5, WaitReason::Input),
             vec![Effect::ShowInput { seq: 5 }]
@@ -933,9 +891,9 @@ mod tests {
     fn stop_of_busy_code_without_interrupts_restarts_at_once() {
         for transport in [Transport::Jspi, Transport::ServiceWorker, Transport::None] {
             let mut machine = Machine::default();
-            machine.connected(false);
+            machine.connected(false, false);
             machine.code_changed("while True: pass".into());
-            machine.worker_ready("v".into(), transport);
+            machine.worker_ready(booted("v", transport));
             let effects = machine.stop_requested();
             assert_eq!(
                 effects[..3],
@@ -1028,7 +986,7 @@ mod tests {
     #[test]
     fn a_failed_archive_shows_why_and_run_runs_without_it() {
         let mut machine = Machine::default();
-        machine.connected(false);
+        machine.connected(false, false);
         machine.code_changed("import pkg".into());
         let message = "Could not download the archive https://a.test/p.zip: HTTP 404 Not Found";
         assert_eq!(
@@ -1042,7 +1000,7 @@ mod tests {
                 Effect::SetStatus(Status::Error),
             ]
         );
-        machine.worker_ready("v".into(), Transport::Atomics);
+        machine.worker_ready(booted("v", Transport::Atomics));
         assert_eq!(machine.status(), Status::Error);
         let effects = machine.run_requested();
         assert!(
@@ -1051,6 +1009,79 @@ mod tests {
                 code: "import pkg".into()
             }),
             "{effects:?}"
+        );
+    }
+
+    #[test]
+    fn the_archive_is_announced_to_each_new_worker_and_delays_the_spare() {
+        let mut machine = Machine::default();
+        assert_eq!(
+            machine.connected(false, true),
+            vec![
+                Effect::SpawnWorker,
+                Effect::AnnounceArchive,
+                Effect::SetStatus(Status::Loading)
+            ]
+        );
+        machine.code_changed("import pkg".into());
+        assert_eq!(machine.worker_spawned(None), vec![]);
+        let effects = machine.worker_ready(booted("v", Transport::Atomics));
+        assert_eq!(machine.status(), Status::Running);
+        assert!(
+            !effects.contains(&Effect::WarmSpare),
+            "the spare waits for the archive: {effects:?}"
+        );
+        assert_eq!(machine.archive_downloaded(), vec![Effect::WarmSpare]);
+        assert_eq!(machine.archive_downloaded(), vec![], "only once");
+        // A restart gets a new worker, which is told about the archive again.
+        machine.stop_requested();
+        let effects = machine.stop_grace_over(1);
+        let spawn = effects.iter().position(|e| *e == Effect::SpawnWorker);
+        let announce = effects.iter().position(|e| *e == Effect::AnnounceArchive);
+        let run = effects
+            .iter()
+            .position(|e| matches!(e, Effect::SendRun { .. }));
+        assert!(
+            spawn.is_some() && announce == spawn.map(|i| i + 1),
+            "{effects:?}"
+        );
+        assert!(run.is_none() || run > announce, "{effects:?}");
+    }
+
+    #[test]
+    fn the_spare_warms_when_code_runs_in_a_ready_worker() {
+        let mut machine = Machine::default();
+        machine.connected(true, false);
+        machine.code_changed("x = 1".into());
+        let effects = machine.worker_spawned(Some(booted("v", Transport::Jspi)));
+        assert_eq!(machine.status(), Status::Ready);
+        assert!(!effects.contains(&Effect::WarmSpare), "{effects:?}");
+        assert!(effects.contains(&Effect::ShowDiagnostics(diagnostics("v", Transport::Jspi))));
+        let effects = machine.run_requested();
+        assert_eq!(effects.last(), Some(&Effect::WarmSpare), "{effects:?}");
+    }
+
+    #[test]
+    fn a_worker_speaking_another_protocol_fails() {
+        let mut machine = Machine::default();
+        machine.connected(false, false);
+        let mut stale = booted("v", Transport::Atomics);
+        stale.protocol = PROTOCOL_VERSION + 1;
+        let message = format!(
+            "The worker speaks protocol version {}, the element version {PROTOCOL_VERSION}",
+            PROTOCOL_VERSION + 1
+        );
+        assert_eq!(
+            machine.worker_ready(stale),
+            vec![
+                Effect::TerminateWorker,
+                Effect::ShowError(message.clone()),
+                Effect::Dispatch(ElementEvent::Error {
+                    kind: ErrorKind::Protocol,
+                    message
+                }),
+                Effect::SetStatus(Status::Error),
+            ]
         );
     }
 }

@@ -12,8 +12,10 @@ use std::rc::Rc;
 
 use python_runner_protocol::{FromWorker, Transport};
 
-use crate::registry::InstanceId;
+use crate::error::Error;
+use crate::machine::Booted;
 use crate::worker_client::{WorkerClient, WorkerEvent};
+use crate::InstanceId;
 
 /// Who receives a worker's events: an element, or nobody yet (a spare).
 pub type Owner = Rc<Cell<Option<InstanceId>>>;
@@ -22,8 +24,8 @@ pub type Owner = Rc<Cell<Option<InstanceId>>>;
 pub struct Adopted {
     /// The worker, now reporting to the element.
     pub client: WorkerClient,
-    /// `(pyodide version, transport)` if it has finished booting.
-    pub ready: Option<(String, Transport)>,
+    /// What it said when it finished booting, if it has.
+    pub booted: Option<Booted>,
 }
 
 struct Spare {
@@ -32,7 +34,7 @@ struct Spare {
     serial: u32,
     owner: Owner,
     client: WorkerClient,
-    ready: Option<(String, Transport)>,
+    booted: Option<Booted>,
 }
 
 thread_local! {
@@ -52,7 +54,7 @@ pub fn take(pyodide_url: &str, transport: Transport, id: InstanceId) -> Option<A
     spare.owner.set(Some(id));
     Some(Adopted {
         client: spare.client,
-        ready: spare.ready,
+        booted: spare.booted,
     })
 }
 
@@ -61,7 +63,7 @@ pub fn take(pyodide_url: &str, transport: Transport, id: InstanceId) -> Option<A
 pub fn ensure(
     pyodide_url: &str,
     transport: Transport,
-    spawn: impl FnOnce(Owner, u32) -> Result<WorkerClient, String>,
+    spawn: impl FnOnce(Owner, u32) -> Result<WorkerClient, Error>,
 ) {
     let exists = SPARES.with(|spares| {
         spares
@@ -86,13 +88,16 @@ pub fn ensure(
                 serial,
                 owner,
                 client,
-                ready: None,
+                booted: None,
             });
         }),
         Err(reason) => web_sys::console::warn_1(
-            &["python-runner: could not start a spare worker: ", &reason]
-                .concat()
-                .into(),
+            &[
+                "python-runner: could not start a spare worker: ",
+                &reason.to_string(),
+            ]
+            .concat()
+            .into(),
         ),
     }
 }
@@ -107,10 +112,16 @@ pub fn on_event(serial: u32, event: WorkerEvent) {
         };
         match event {
             WorkerEvent::Message(FromWorker::Ready {
+                protocol,
                 pyodide_version,
                 transport,
-                ..
-            }) => spares[index].ready = Some((pyodide_version, transport)),
+            }) => {
+                spares[index].booted = Some(Booted {
+                    protocol,
+                    pyodide_version,
+                    transport,
+                });
+            }
             WorkerEvent::Message(FromWorker::Failed { .. }) | WorkerEvent::Crashed(_) => {
                 spares.swap_remove(index);
             }

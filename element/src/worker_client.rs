@@ -2,7 +2,7 @@
 //! protocol messages, write replies to Python's waits (the writer half of the transport), and
 //! terminate the worker when dropped.
 
-use js_sys::{Int32Array, Reflect, SharedArrayBuffer, Uint8Array};
+use js_sys::{Int32Array, SharedArrayBuffer, Uint8Array};
 use python_runner_protocol::js::JsObject;
 use python_runner_protocol::sync::{Layout, ServiceWorkerUrls};
 use python_runner_protocol::{
@@ -12,6 +12,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
+use crate::error::Error;
+use crate::js;
 use crate::listener::Listener;
 
 /// What a worker told us, decoded.
@@ -22,28 +24,15 @@ pub enum WorkerEvent {
     Crashed(String),
 }
 
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &key.into()).unwrap_or_default()
-}
-
-/// The service worker controlling this page (`navigator.serviceWorker.controller`), if any.
-fn service_worker_controller() -> Option<JsValue> {
-    let controller = get(
-        &get(&get(&js_sys::global(), "navigator"), "serviceWorker"),
-        "controller",
-    );
-    controller.is_object().then_some(controller)
-}
-
 /// The transport this page can use: `preferred` if it is available, else the best available:
 /// Atomics on a cross-origin isolated page, then JSPI, then a service worker controlling the page
 /// (it must be python-runner's; any other makes `input()` explain that), then none.
 pub fn choose_transport(preferred: Option<Transport>) -> Transport {
-    let global = js_sys::global();
-    let atomics = get(&global, "crossOriginIsolated").is_truthy()
-        && get(&global, "SharedArrayBuffer").is_function();
-    let jspi = get(&get(&global, "WebAssembly"), "Suspending").is_function();
-    let service_worker = service_worker_controller().is_some();
+    let js::Capabilities {
+        atomics,
+        jspi,
+        service_worker,
+    } = js::capabilities();
     match preferred {
         Some(Transport::Atomics) if atomics => Transport::Atomics,
         Some(Transport::Jspi) if jspi => Transport::Jspi,
@@ -84,7 +73,7 @@ impl WorkerClient {
         pyodide_url: &str,
         transport: Transport,
         on_event: impl Fn(WorkerEvent) + Clone + 'static,
-    ) -> Result<Self, JsValue> {
+    ) -> Result<Self, Error> {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
         options.set_name("python-runner");
@@ -129,9 +118,10 @@ impl WorkerClient {
             // Not a protocol message: the worker's entry script (bundle/templates/worker.js)
             // instantiates the module from it, then hands every later message to Rust.
             // It also starts importing Pyodide at once, before the wasm is instantiated.
-            let bootstrap = js_sys::Object::new();
-            js_sys::Reflect::set(&bootstrap, &"wasm_module".into(), wasm_module)?;
-            js_sys::Reflect::set(&bootstrap, &"pyodide_url".into(), &pyodide_url.into())?;
+            let bootstrap = js::object(&[
+                ("wasm_module", wasm_module),
+                ("pyodide_url", &pyodide_url.into()),
+            ]);
             client.worker.post_message(&bootstrap)?;
         }
         let init = encode(&ToWorker::Init {
@@ -140,19 +130,14 @@ impl WorkerClient {
             transport,
         })?;
         match &client.writer {
-            Writer::Atomics(writer) => {
-                Reflect::set(&init, &"sync_buffer".into(), &writer.buffer)?;
-            }
+            Writer::Atomics(writer) => js::set(&init, "sync_buffer", &writer.buffer),
             Writer::ServiceWorker(channel) => {
                 // Absolute: the worker's own URL is a Blob URL, against which "/" cannot resolve.
-                let location = get(&js_sys::global(), "location");
-                let scope = [
-                    get(&location, "origin").as_string().unwrap_or_default(),
-                    "/".to_string(),
-                ]
-                .concat();
-                Reflect::set(&init, &"sync_scope".into(), &scope.into())?;
-                Reflect::set(&init, &"sync_channel".into(), &channel.into())?;
+                let origin = web_sys::window()
+                    .and_then(|window| window.location().origin().ok())
+                    .unwrap_or_default();
+                js::set(&init, "sync_scope", &[origin.as_str(), "/"].concat().into());
+                js::set(&init, "sync_channel", &channel.into());
             }
             Writer::Message => {}
         }
@@ -166,42 +151,39 @@ impl WorkerClient {
     }
 
     /// Sends a message to the worker.
-    pub fn send(&self, message: &ToWorker) -> Result<(), JsValue> {
-        self.worker.post_message(&encode(message)?)
+    pub fn send(&self, message: &ToWorker) -> Result<(), Error> {
+        Ok(self.worker.post_message(&encode(message)?)?)
     }
 
     /// Posts the archive announced by `ToWorker::Archive` (the bytes are copied, not moved: other
     /// elements may use the same download).
-    pub fn send_archive(&self, url: &str, buffer: &js_sys::ArrayBuffer) -> Result<(), JsValue> {
+    pub fn send_archive(&self, url: &str, buffer: &js_sys::ArrayBuffer) -> Result<(), Error> {
         let message = encode(&ToWorker::ArchiveData {
             url: url.into(),
             error: None,
         })?;
-        Reflect::set(&message, &"bytes".into(), buffer)?;
-        self.worker.post_message(&message)
+        js::set(&message, "bytes", buffer);
+        Ok(self.worker.post_message(&message)?)
     }
 
     /// Answers wait `seq`: through shared memory (Atomics), the service worker, or a `Reply`
     /// message (JSPI).
-    pub fn reply(&self, seq: WaitSeq, reply: &Reply) -> Result<(), JsValue> {
+    pub fn reply(&self, seq: WaitSeq, reply: &Reply) -> Result<(), Error> {
         let json = reply.to_json();
         match &self.writer {
-            Writer::Atomics(writer) => writer.write(seq, &json),
+            Writer::Atomics(writer) => Ok(writer.write(seq, &json)?),
             Writer::ServiceWorker(channel) => {
-                let controller = service_worker_controller()
-                    .ok_or("the page is no longer controlled by python-runner's service worker")?;
+                let controller = js::service_worker_controller().ok_or_else(|| {
+                    Error::Js(
+                        "the page is no longer controlled by python-runner's service worker".into(),
+                    )
+                })?;
                 // sync-message's write, posted rather than fetched: no round trip to wait for.
-                let body = js_sys::Object::new();
-                Reflect::set(
-                    &body,
-                    &"messageId".into(),
-                    &ServiceWorkerUrls::id(channel, seq).into(),
-                )?;
-                Reflect::set(&body, &"message".into(), &json.into())?;
-                let message = js_sys::Object::new();
-                Reflect::set(&message, &ServiceWorkerUrls::MARKER.into(), &body)?;
-                let post: js_sys::Function = get(&controller, "postMessage").dyn_into()?;
-                post.call1(&controller, &message).map(drop)
+                let body = js::object(&[
+                    ("messageId", &ServiceWorkerUrls::id(channel, seq).into()),
+                    ("message", &json.into()),
+                ]);
+                Ok(controller.post_message(&js::object(&[(ServiceWorkerUrls::MARKER, &body)]))?)
             }
             Writer::Message => self.send(&ToWorker::Reply { seq, reply: json }),
         }

@@ -1,0 +1,144 @@
+//! Tidiness checks, run as native tests: every source file says what it is for in its first
+//! line, and ARCHITECTURE.md names only files that exist.
+#![cfg(test)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The repository root (this crate is `bundle/`).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Source files under `dir` (relative to the root), skipping build output, installed
+/// packages and test fixtures (pages and programs written as a user would).
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(root().join(dir)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let relative = dir.join(&name);
+        let skipped = name.starts_with('.')
+            || ["target", "node_modules", "__pycache__"].contains(&name.as_str())
+            || relative == Path::new("tests/fixtures");
+        if skipped {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            sources(&relative, out);
+        } else {
+            out.push(relative);
+        }
+    }
+}
+
+fn all_sources() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    sources(Path::new(""), &mut out);
+    out
+}
+
+/// What the first line of a file with this extension must start with, if it is source.
+fn header_for(path: &Path) -> Option<&'static [&'static str]> {
+    match path.extension()?.to_str()? {
+        "rs" => Some(&["//!"]),
+        "js" | "mjs" | "ts" => Some(&["//", "/*"]),
+        "py" => Some(&["\"\"\"", "#"]),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_source_file_starts_with_what_it_is_for() {
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for path in all_sources() {
+        let Some(prefixes) = header_for(&path) else {
+            continue;
+        };
+        let text = fs::read_to_string(root().join(&path)).unwrap_or_default();
+        let first = text.lines().next().unwrap_or_default();
+        checked += 1;
+        if !prefixes.iter().any(|prefix| first.starts_with(prefix)) {
+            missing.push(path.display().to_string());
+        }
+    }
+    assert!(checked > 50, "found only {checked} source files");
+    assert!(
+        missing.is_empty(),
+        "files whose first line does not say what they are for (Rust: `//!`): {missing:?}"
+    );
+}
+
+/// Words in backticks in `text` that look like file names (`name.ext` or `dir/name.ext`).
+fn named_files(text: &str) -> BTreeSet<String> {
+    const EXTENSIONS: [&str; 11] = [
+        "rs", "js", "mjs", "py", "toml", "md", "css", "json", "html", "sh", "ts",
+    ];
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        // Not placeholders (`<name>`), globs or URL paths (`/dist/…`).
+        .filter(|word| !word.contains([' ', '\t', '*', '<']) && !word.starts_with('/'))
+        .map(|word| word.trim_end_matches('/'))
+        .filter(|word| {
+            word.rsplit_once('.')
+                .is_some_and(|(stem, ext)| !stem.is_empty() && EXTENSIONS.contains(&ext))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Files ARCHITECTURE.md may name that are not in the repository: what the build writes and
+/// what the Pyodide distribution holds.
+const BUILT_OR_EXTERNAL: [&str; 8] = [
+    "python-runner.js",
+    "python-runner.mjs",
+    "python-runner-library.js",
+    "python-runner.d.mts",
+    "pyodide.mjs",
+    "pyodide.asm.mjs",
+    "pyodide.asm.wasm",
+    "pyodide-lock.json",
+];
+
+#[test]
+fn architecture_names_only_files_that_exist() {
+    let text = fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap_or_default();
+    let sources = all_sources();
+    let exists = |name: &str| {
+        if BUILT_OR_EXTERNAL.contains(&name) {
+            true
+        } else if name.contains('/') {
+            // A path: relative to the root, or to some folder (`src/lib.rs` of a crate).
+            root().join(name).exists()
+                || sources
+                    .iter()
+                    .any(|path| path.to_string_lossy().ends_with(&["/", name].concat()))
+        } else {
+            sources.iter().any(|path| {
+                path.file_name()
+                    .is_some_and(|file| file.to_string_lossy() == name)
+            })
+        }
+    };
+    let named = named_files(&text);
+    assert!(named.len() > 20, "ARCHITECTURE.md names only {named:?}");
+    let missing: Vec<&String> = named.iter().filter(|name| !exists(name)).collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md names files that do not exist: {missing:?}"
+    );
+}
+
+#[test]
+fn file_names_are_found_in_backticks_only() {
+    let named =
+        named_files("`a.rs` b.rs `c/d.js` `not a.rs` `e.js/` `*.rs` `x.y` `<n>/p.html` `/d/p.js`");
+    assert_eq!(
+        named.into_iter().collect::<Vec<_>>(),
+        ["a.rs", "c/d.js", "e.js"]
+    );
+}

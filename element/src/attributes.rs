@@ -1,0 +1,99 @@
+//! Reads the host element's attributes into typed settings: where Pyodide comes from, the
+//! transport asked for, the run options, and the archive.
+
+use python_runner_protocol::{ArchiveSpec, RunOptions, Transport};
+use web_sys::HtmlElement;
+
+use crate::error::Error;
+
+/// Attributes whose changes the element reacts to.
+pub const OBSERVED: &[&str] = &["hide-code", "manual"];
+
+/// Where Pyodide is loaded from when `pyodide-url` is absent: the official CDN, pinned.
+pub const DEFAULT_PYODIDE_URL: &str = "https://cdn.jsdelivr.net/pyodide/v314.0.7/full/";
+
+/// The archive named by `src`, and the `integrity` it must match.
+pub struct ArchiveSource {
+    /// URL (absolute), format and extract folder.
+    pub spec: ArchiveSpec,
+    /// The `integrity` attribute, if set.
+    pub integrity: Option<String>,
+}
+
+/// A non-empty, trimmed attribute.
+fn attribute(host: &HtmlElement, name: &str) -> Option<String> {
+    host.get_attribute(name)
+        .map(|value| value.trim().to_string())
+        .filter(|value| !value.is_empty())
+}
+
+/// `url` resolved against the element's base URL.
+fn resolve(host: &HtmlElement, url: &str) -> Option<String> {
+    let base = host.base_uri().ok().flatten().unwrap_or_default();
+    web_sys::Url::new_with_base(url, &base)
+        .ok()
+        .map(|url| url.href())
+}
+
+/// `pyodide-url` (or the pinned CDN) resolved against the page, ending in `/`.
+pub fn pyodide_url(host: &HtmlElement) -> Result<String, Error> {
+    let value = attribute(host, "pyodide-url").unwrap_or_else(|| DEFAULT_PYODIDE_URL.into());
+    let mut href = resolve(host, &value).ok_or(Error::InvalidUrl {
+        attribute: "pyodide-url",
+        value,
+    })?;
+    if !href.ends_with('/') {
+        href.push('/');
+    }
+    Ok(href)
+}
+
+/// The `transport` attribute: a transport to use instead of the best available one.
+pub fn preferred_transport(host: &HtmlElement) -> Option<Transport> {
+    Transport::from_wire(&attribute(host, "transport")?)
+}
+
+/// Whether the element names an archive (`src`).
+pub fn has_archive(host: &HtmlElement) -> bool {
+    attribute(host, "src").is_some()
+}
+
+/// The archive named by `src`, if any.
+pub fn archive(host: &HtmlElement) -> Result<Option<ArchiveSource>, Error> {
+    let Some(src) = attribute(host, "src") else {
+        return Ok(None);
+    };
+    let url = resolve(host, &src).ok_or(Error::InvalidUrl {
+        attribute: "src",
+        value: src,
+    })?;
+    let format = ArchiveSpec::format_for(&url, host.get_attribute("format").as_deref()).map_err(
+        |reason| Error::ArchiveFormat {
+            url: url.clone(),
+            reason,
+        },
+    )?;
+    Ok(Some(ArchiveSource {
+        spec: ArchiveSpec {
+            extract_dir: ArchiveSpec::extract_dir_for(host.get_attribute("extract-dir").as_deref()),
+            url,
+            format,
+        },
+        integrity: attribute(host, "integrity"),
+    }))
+}
+
+/// The run options: `entry`, `install-imports`, `package-index`.
+pub fn run_options(host: &HtmlElement) -> RunOptions {
+    RunOptions {
+        entry: attribute(host, "entry"),
+        install_imports: host.has_attribute("install-imports"),
+        // micropip appends `/<project>/` itself.
+        package_index: attribute(host, "package-index").map(|index| {
+            resolve(host, &index)
+                .unwrap_or(index)
+                .trim_end_matches('/')
+                .to_string()
+        }),
+    }
+}

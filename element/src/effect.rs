@@ -1,0 +1,152 @@
+//! What the state machine decides: the [`Effect`]s the glue carries out, the element's
+//! [`Status`] and DOM events, and the texts it shows. Plain Rust.
+
+use python_runner_protocol::{ErrorKind, OutputPart, Reply, RunId, Transport, WaitSeq};
+
+/// What a worker said when it had loaded Python (its `Ready` message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booted {
+    /// The protocol version the worker speaks.
+    pub protocol: u32,
+    /// `pyodide.version`.
+    pub pyodide_version: String,
+    /// How the worker waits for the page.
+    pub transport: Transport,
+}
+
+/// How long Stop waits for `KeyboardInterrupt` to end a run before it replaces the worker.
+pub const STOP_GRACE_MS: u32 = 1000;
+
+/// The notice shown when Stop had to replace Python because this page cannot interrupt it.
+pub const RESTARTED_NOTICE: &str = "Python was restarted to stop the program (this page cannot interrupt running code). Variables and imports from earlier runs are gone.";
+
+/// The notice shown when Python did not react to Stop within [`STOP_GRACE_MS`].
+pub const STUCK_NOTICE: &str = "Python did not stop within 1 second, so it was restarted. Variables and imports from earlier runs are gone.";
+
+/// What the element is doing, reflected in the host's `state` attribute and `state` property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Not connected to a document.
+    Idle,
+    /// Python is loading (or the code is not known yet).
+    Loading,
+    /// Python is loaded and nothing has run yet (`manual` elements wait here for Run).
+    Ready,
+    /// Code is running.
+    Running,
+    /// The last run finished; Run runs again.
+    Done,
+    /// Python could not be started; Run tries again.
+    Error,
+}
+
+impl Status {
+    /// The value of the `state` attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Idle => "idle",
+            Status::Loading => "loading",
+            Status::Ready => "ready",
+            Status::Running => "running",
+            Status::Done => "done",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// Events dispatched on the host element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElementEvent {
+    /// `ready`: Python is loaded.
+    Ready {
+        /// `pyodide.version`.
+        pyodide_version: String,
+    },
+    /// `done`: a run finished.
+    Done {
+        /// The last line of the traceback when the code raised, e.g. `ZeroDivisionError: division by zero`.
+        exception: Option<String>,
+        /// Whether Stop ended the run (by `KeyboardInterrupt` or by restarting Python).
+        stopped: bool,
+    },
+    /// `output`: a batch of what the program wrote, in order, all of it (the log may show less).
+    Output {
+        /// The parts, as Python wrote them.
+        parts: Vec<OutputPart>,
+    },
+    /// `error`: something went wrong (Python could not start, the worker crashed, or the code raised).
+    Error {
+        /// Broad category.
+        kind: ErrorKind,
+        /// The sentence shown in the element.
+        message: String,
+    },
+}
+
+/// Something the JS-facing layer must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Start a worker (or adopt the spare) and send it `Init`; report with [`Machine::worker_spawned`](crate::machine::Machine::worker_spawned).
+    SpawnWorker,
+    /// Tell the worker just spawned that an archive is coming, download it (once per page) and
+    /// deliver it; report with [`Machine::archive_downloaded`](crate::machine::Machine::archive_downloaded) or [`Machine::archive_failed`](crate::machine::Machine::archive_failed).
+    AnnounceArchive,
+    /// Make sure a spare worker is warming up for the next Stop that needs a fresh Python.
+    WarmSpare,
+    /// Show how this worker reaches Python (version and transport) in the diagnostics line.
+    ShowDiagnostics(String),
+    /// Terminate the worker (if any).
+    TerminateWorker,
+    /// Send `Run` to the worker.
+    SendRun {
+        /// Id of the new run.
+        id: RunId,
+        /// The code.
+        code: String,
+    },
+    /// Show the input field for input request `seq` (after the prompt, already in the output).
+    ShowInput {
+        /// The wait the typed line answers.
+        seq: WaitSeq,
+    },
+    /// Remove the input field, if shown.
+    HideInput,
+    /// Send a reply to a wait (the typed line, or Stop).
+    SendReply {
+        /// The wait answered.
+        seq: WaitSeq,
+        /// The reply.
+        reply: Reply,
+    },
+    /// Ask the worker to raise `KeyboardInterrupt` in run `run` (Atomics transport).
+    Interrupt {
+        /// The run to stop.
+        run: RunId,
+    },
+    /// Call [`Machine::stop_grace_over`](crate::machine::Machine::stop_grace_over) for `run` after [`STOP_GRACE_MS`].
+    StartStopTimer {
+        /// The run being stopped.
+        run: RunId,
+    },
+    /// Empty the output region.
+    ClearOutput,
+    /// Append output parts, as text.
+    AppendOutput(Vec<OutputPart>),
+    /// Show an element-level error message in the output region.
+    ShowError(String),
+    /// Reflect a new status.
+    SetStatus(Status),
+    /// Dispatch an event on the host (after the current callback returns).
+    Dispatch(ElementEvent),
+}
+
+/// The diagnostics line: the Pyodide version and what `input()` and Stop do on this transport.
+pub fn diagnostics(version: &str, transport: Transport) -> String {
+    let how = match transport {
+        Transport::Atomics => "input() and Stop through shared memory (Atomics; the page is cross-origin isolated)",
+        Transport::Jspi => "input() through JavaScript Promise Integration; Stop restarts Python when code is busy (the page is not cross-origin isolated)",
+        Transport::ServiceWorker => "input() through python-runner's service worker; Stop restarts Python when code is busy",
+        Transport::None => "input() is not available here, and Stop restarts Python",
+    };
+    ["Pyodide ", version, ": ", how].concat()
+}

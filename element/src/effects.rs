@@ -1,0 +1,307 @@
+//! Feeds inputs to an instance's state machine and carries out the [`Effect`]s it returns:
+//! DOM updates, worker messages, timers, the archive's delivery and DOM events.
+
+use python_runner_protocol::{FromWorker, ToWorker};
+
+use crate::archive;
+use crate::attributes;
+use crate::error::Error;
+use crate::events;
+use crate::input::{self, Request};
+use crate::instances::{self, Instance};
+use crate::machine::{Booted, Effect, ElementEvent, STOP_GRACE_MS};
+use crate::timers::{delay, next_frame};
+use crate::worker_client::{choose_transport, WorkerEvent};
+use crate::workers;
+use crate::InstanceId;
+
+/// Feeds one input to instance `id`'s machine and carries out the effects. Events are
+/// dispatched from a microtask, after every borrow and every `custom-elements` lock is released.
+pub fn update(id: InstanceId, input: impl FnOnce(&mut Instance) -> Vec<Effect>) {
+    let mut events = Vec::new();
+    let host = instances::with(id, |instance| {
+        let mut effects = input(instance);
+        while !effects.is_empty() {
+            let mut follow_up = Vec::new();
+            for effect in effects {
+                follow_up.extend(apply(id, instance, effect, &mut events));
+            }
+            effects = follow_up;
+        }
+        instance.host.clone()
+    });
+    if let (Some(host), false) = (host, events.is_empty()) {
+        wasm_bindgen_futures::spawn_local(async move {
+            for event in &events {
+                events::dispatch(&host, event);
+            }
+        });
+    }
+}
+
+/// Carries out one effect; returns the machine's answer to what happened, if any.
+fn apply(
+    id: InstanceId,
+    instance: &mut Instance,
+    effect: Effect,
+    events: &mut Vec<ElementEvent>,
+) -> Vec<Effect> {
+    let result = match effect {
+        Effect::SpawnWorker => return spawn_worker(id, instance),
+        Effect::AnnounceArchive => return announce_archive(id, instance),
+        Effect::WarmSpare => {
+            if let (Ok(pyodide_url), Some(worker)) =
+                (attributes::pyodide_url(&instance.host), &instance.worker)
+            {
+                workers::refill_spare(
+                    pyodide_url,
+                    worker.transport(),
+                    on_worker_event,
+                    instances::any_live,
+                );
+            }
+            Ok(())
+        }
+        Effect::ShowDiagnostics(text) => {
+            instance.view.set_diagnostics(&text);
+            Ok(())
+        }
+        Effect::ShowInput { .. } => instance
+            .view
+            .show_input(move |event| on_input_event(id, &event)),
+        Effect::HideInput => {
+            instance.view.hide_input();
+            Ok(())
+        }
+        Effect::SendReply { seq, reply } => {
+            let sent = match &instance.worker {
+                Some(worker) => worker.reply(seq, &reply),
+                None => Err(Error::NoWorker),
+            };
+            if let Err(error) = sent {
+                return instance.machine.worker_crashed(&error.to_string());
+            }
+            Ok(())
+        }
+        Effect::Interrupt { run } => {
+            if let Some(worker) = &instance.worker {
+                worker.interrupt(run);
+            }
+            Ok(())
+        }
+        Effect::StartStopTimer { run } => {
+            wasm_bindgen_futures::spawn_local(async move {
+                delay(STOP_GRACE_MS).await;
+                update(id, |instance| instance.machine.stop_grace_over(run));
+            });
+            Ok(())
+        }
+        Effect::TerminateWorker => {
+            instance.worker = None;
+            Ok(())
+        }
+        Effect::SendRun { id: run_id, code } => {
+            let message = ToWorker::Run {
+                id: run_id,
+                code,
+                options: attributes::run_options(&instance.host),
+            };
+            let sent = match &instance.worker {
+                Some(worker) => worker.send(&message),
+                None => Err(Error::NoWorker),
+            };
+            if let Err(error) = sent {
+                return instance.machine.worker_crashed(&error.to_string());
+            }
+            Ok(())
+        }
+        Effect::ClearOutput => {
+            instance.view.clear_output();
+            Ok(())
+        }
+        Effect::AppendOutput(parts) => {
+            let first_change = instance.view.append(&parts);
+            schedule_render(id, instance, first_change);
+            Ok(())
+        }
+        Effect::ShowError(message) => {
+            let first_change = instance.view.show_error(&message);
+            schedule_render(id, instance, first_change);
+            Ok(())
+        }
+        Effect::SetStatus(status) => {
+            instance
+                .view
+                .set_status(status, instance.machine.python_available());
+            instance.host.set_attribute("state", status.as_str())
+        }
+        Effect::Dispatch(event) => {
+            events.push(event);
+            Ok(())
+        }
+    };
+    if let Err(error) = result {
+        web_sys::console::error_2(
+            &"python-runner: could not update the element".into(),
+            &error,
+        );
+    }
+    Vec::new()
+}
+
+/// Gives the element a worker: the spare if one matches, else a new one.
+fn spawn_worker(id: InstanceId, instance: &mut Instance) -> Vec<Effect> {
+    let started = attributes::pyodide_url(&instance.host).and_then(|pyodide_url| {
+        let transport = choose_transport(attributes::preferred_transport(&instance.host));
+        workers::start(
+            id,
+            pyodide_url,
+            transport,
+            on_worker_event,
+            instances::any_live,
+        )
+    });
+    match started {
+        Ok((worker, booted)) => {
+            instance.worker = Some(worker);
+            instance.machine.worker_spawned(booted)
+        }
+        Err(error) => instance.machine.worker_crashed(&error.to_string()),
+    }
+}
+
+/// Shows new output: at once if the log was last rendered more than a frame ago (output that
+/// trickles in appears without delay), else at the next animation frame, or earlier when the
+/// status changes (a flood of output updates the DOM once per frame). `first_change` says the
+/// log was in step with the DOM before this change; otherwise a render is already due.
+fn schedule_render(id: InstanceId, instance: &mut Instance, first_change: bool) {
+    if !first_change {
+        return;
+    }
+    if instance.view.rendered_within_a_frame() {
+        wasm_bindgen_futures::spawn_local(async move {
+            next_frame().await;
+            instances::with(id, |instance| instance.view.render());
+        });
+    } else {
+        instance.view.render();
+    }
+}
+
+fn on_input_event(id: InstanceId, event: &web_sys::Event) {
+    match input::read(event) {
+        Some(Request::Submit) => update(id, |instance| match instance.view.input_value() {
+            Some(line) => instance.machine.input_submitted(line),
+            None => Vec::new(),
+        }),
+        Some(Request::SubmitWith(pasted)) => {
+            update(id, |instance| match instance.view.input_value() {
+                Some(typed) => instance.machine.input_submitted(typed + &pasted),
+                None => Vec::new(),
+            });
+        }
+        Some(Request::Stop) => update(id, |instance| instance.machine.stop_requested()),
+        None => {}
+    }
+}
+
+/// Tells the (new) worker that an archive is coming and delivers it once the page has it
+/// (downloaded once per page and URL, checked against `integrity`).
+fn announce_archive(id: InstanceId, instance: &mut Instance) -> Vec<Effect> {
+    let source = match attributes::archive(&instance.host) {
+        Ok(Some(source)) => source,
+        Ok(None) => return instance.machine.archive_downloaded(),
+        Err(error) => return instance.machine.archive_failed(error.to_string()),
+    };
+    let url = source.spec.url.clone();
+    let Some(worker) = &instance.worker else {
+        // The worker could not start; Run starts another, which announces the archive again.
+        return Vec::new();
+    };
+    if let Err(error) = worker.send(&ToWorker::Archive { spec: source.spec }) {
+        return instance.machine.worker_crashed(&error.to_string());
+    }
+    instance.archive_url = Some(url.clone());
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut result = archive::bytes(&url, archive_progress).await;
+        if let (Ok(buffer), Some(integrity)) = (&result, &source.integrity) {
+            if let Err(error) = archive::check_integrity(&url, buffer, integrity).await {
+                result = Err(error);
+            }
+        }
+        update(id, |instance| deliver_archive(instance, &url, result));
+    });
+    Vec::new()
+}
+
+fn deliver_archive(
+    instance: &mut Instance,
+    url: &str,
+    result: Result<js_sys::ArrayBuffer, Error>,
+) -> Vec<Effect> {
+    if instance.archive_url.take().is_some() {
+        instance.view.set_progress(None);
+    }
+    let Some(worker) = &instance.worker else {
+        return Vec::new();
+    };
+    let sent = match &result {
+        Ok(buffer) => worker.send_archive(url, buffer),
+        Err(error) => worker.send(&ToWorker::ArchiveData {
+            url: url.into(),
+            error: Some(error.to_string()),
+        }),
+    };
+    match (result, sent) {
+        (_, Err(error)) => instance.machine.worker_crashed(&error.to_string()),
+        (Err(error), Ok(())) => instance.machine.archive_failed(error.to_string()),
+        (Ok(_), Ok(())) => instance.machine.archive_downloaded(),
+    }
+}
+
+/// Download progress of the archive at `url`, shown by every element waiting for it.
+fn archive_progress(url: &str, received: u64, total: Option<u64>) {
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .and_then(|path| path.rsplit('/').next())
+        .unwrap_or(url);
+    let text = archive::describe_progress(name, received, total);
+    instances::for_each(|instance| {
+        if instance.archive_url.as_deref() == Some(url) {
+            instance.view.set_progress(Some(text.clone()));
+        }
+    });
+}
+
+/// Routes an event of element `id`'s worker to its machine.
+fn on_worker_event(id: InstanceId, event: WorkerEvent) {
+    update(id, |instance| {
+        let machine = &mut instance.machine;
+        match event {
+            WorkerEvent::Message(FromWorker::Ready {
+                protocol,
+                pyodide_version,
+                transport,
+            }) => machine.worker_ready(Booted {
+                protocol,
+                pyodide_version,
+                transport,
+            }),
+            WorkerEvent::Message(FromWorker::Output { id, parts }) => {
+                machine.worker_output(id, parts)
+            }
+            WorkerEvent::Message(FromWorker::Waiting { id, seq, reason }) => {
+                machine.worker_waiting(id, seq, reason)
+            }
+            WorkerEvent::Message(FromWorker::ArchiveFailed { error }) => {
+                machine.archive_failed(error.message)
+            }
+            WorkerEvent::Message(FromWorker::Done { id }) => machine.worker_done(id),
+            WorkerEvent::Message(FromWorker::Failed { id, error }) => {
+                machine.worker_failed(id, error)
+            }
+            WorkerEvent::Crashed(reason) => machine.worker_crashed(&reason),
+        }
+    });
+}

@@ -1,0 +1,56 @@
+//! Keys and pastes in the input field, read into what they ask for.
+
+use wasm_bindgen::JsCast;
+use web_sys::{ClipboardEvent, Event, HtmlInputElement, KeyboardEvent};
+
+/// What an event in the input field asks for.
+pub enum Request {
+    /// Enter: send the typed line.
+    Submit,
+    /// Several lines pasted: send the typed text followed by them (Python hands them to the
+    /// next `input()` calls).
+    SubmitWith(String),
+    /// Ctrl+C with nothing selected: stop the code.
+    Stop,
+}
+
+/// Reads a `keydown` or `paste` event of the input field, and keeps the browser from acting
+/// on it when it asks for something.
+pub fn read(event: &Event) -> Option<Request> {
+    let request = if let Some(paste) = event.dyn_ref::<ClipboardEvent>() {
+        let pasted = paste
+            .clipboard_data()
+            .and_then(|data| data.get_data("text/plain").ok())
+            .unwrap_or_default();
+        pasted
+            .contains('\n')
+            .then(|| Request::SubmitWith(pasted.replace("\r\n", "\n")))
+    } else {
+        let key = event.dyn_ref::<KeyboardEvent>()?;
+        let name = key.key();
+        if name == "Enter" && !key.is_composing() {
+            Some(Request::Submit)
+        } else if key.ctrl_key() && name.eq_ignore_ascii_case("c") && !has_selection(key) {
+            Some(Request::Stop)
+        } else {
+            None
+        }
+    };
+    if request.is_some() {
+        event.prevent_default();
+    }
+    request
+}
+
+fn has_selection(event: &KeyboardEvent) -> bool {
+    let Some(input) = event
+        .target()
+        .and_then(|target| target.dyn_into::<HtmlInputElement>().ok())
+    else {
+        return false;
+    };
+    matches!(
+        (input.selection_start(), input.selection_end()),
+        (Ok(Some(start)), Ok(Some(end))) if start != end
+    )
+}

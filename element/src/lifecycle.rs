@@ -1,0 +1,195 @@
+//! The element's life: connected (instance built, worker started, code read when the document
+//! allows), disconnected (instance dropped), attributes changed, and what its properties and
+//! methods read and do.
+
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlElement, ShadowRoot};
+
+use crate::attributes;
+use crate::code;
+use crate::effects::update;
+use crate::instances::{self, Instance};
+use crate::js::{has_early_properties, upgrade_early_properties, RunnerHost};
+use crate::listener::Listener;
+use crate::machine::{Machine, Status};
+use crate::spare;
+use crate::view::View;
+use crate::InstanceId;
+
+fn build(id: InstanceId, shadow: &ShadowRoot) -> Result<Instance, wasm_bindgen::JsValue> {
+    let host: HtmlElement = shadow.host().unchecked_into();
+    let mut view = View::build(shadow)?;
+    view.set_code_hidden(host.has_attribute("hide-code"));
+    view.set_status(Machine::default().status(), true);
+    let listeners = vec![
+        Listener::new(view.run_button(), "click", move |_| {
+            update(id, |instance| instance.machine.run_requested());
+        })?,
+        Listener::new(view.stop_button(), "click", move |_| {
+            update(id, |instance| instance.machine.stop_requested());
+        })?,
+    ];
+    Ok(Instance {
+        host,
+        view,
+        machine: Machine::default(),
+        worker: None,
+        archive_url: None,
+        _listeners: listeners,
+        waiting_for_document: None,
+    })
+}
+
+/// The element was connected: build its instance if needed, start its worker, and read its
+/// code when the document allows. Properties set before the element was defined are applied
+/// first, from a microtask (they set attributes, which a lifecycle callback must not do).
+pub fn connected(id: InstanceId, host: &HtmlElement) {
+    if has_early_properties(host) {
+        let host = host.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            upgrade_early_properties(&host);
+            if host.is_connected() {
+                connect_now(id, &host);
+            }
+        });
+        return;
+    }
+    connect_now(id, host);
+}
+
+fn connect_now(id: InstanceId, host: &HtmlElement) {
+    if !instances::contains(id) {
+        let Some(shadow) = host.shadow_root() else {
+            return;
+        };
+        match build(id, &shadow) {
+            Ok(instance) => instances::insert(id, instance),
+            Err(error) => {
+                web_sys::console::error_2(
+                    &"python-runner: could not build the element".into(),
+                    &error,
+                );
+                return;
+            }
+        }
+    }
+    let manual = host.has_attribute("manual");
+    let has_archive = attributes::has_archive(host);
+    update(id, |instance| {
+        instance.machine.connected(manual, has_archive)
+    });
+    let document = host.owner_document();
+    let still_parsing = document
+        .as_ref()
+        .is_some_and(|document| document.ready_state() == "loading");
+    if let (true, Some(document)) = (still_parsing, document) {
+        // The parser may not have added the element's children yet: read the code when it has.
+        let listener = Listener::new(&document, "DOMContentLoaded", move |_| {
+            update(id, |instance| {
+                instance.waiting_for_document = None;
+                read_code(instance)
+            });
+        });
+        match listener {
+            Ok(listener) => {
+                instances::with(id, |instance| {
+                    instance.waiting_for_document = Some(listener);
+                });
+            }
+            Err(error) => web_sys::console::error_1(&error),
+        }
+    } else {
+        // Script-created elements often get their text right after being appended.
+        wasm_bindgen_futures::spawn_local(async move {
+            update(id, read_code);
+        });
+    }
+}
+
+/// The element left the document. Moving an element disconnects and reconnects it at once,
+/// so the teardown waits for a microtask and only happens if it is still detached.
+pub fn disconnected(id: InstanceId) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let detached = instances::with(id, |instance| !instance.host.is_connected());
+        if detached == Some(true) {
+            update(id, |instance| instance.machine.disconnected());
+            if instances::remove(id) {
+                spare::clear();
+            }
+        }
+    });
+}
+
+/// An observed attribute changed.
+pub fn attribute_changed(id: InstanceId, name: &str, value: Option<&str>) {
+    instances::with(id, |instance| match name {
+        "hide-code" => instance.view.set_code_hidden(value.is_some()),
+        "manual" => instance.machine.set_manual(value.is_some()),
+        _ => {}
+    });
+}
+
+/// The `code` property was set.
+pub fn code_property_changed(id: InstanceId) {
+    update(id, read_code);
+}
+
+/// The `code` property's value: the code that runs.
+pub fn code_of(id: InstanceId, host: &HtmlElement) -> String {
+    if let Some(code) = host.unchecked_ref::<RunnerHost>().code_property() {
+        return code;
+    }
+    instances::with(id, |instance| instance.machine.code().map(str::to_string))
+        .flatten()
+        .unwrap_or_else(|| code_from_children(host))
+}
+
+/// The `state` property's value.
+pub fn state_of(id: InstanceId) -> &'static str {
+    instances::with(id, |instance| instance.machine.status().as_str()).unwrap_or("idle")
+}
+
+/// `run()`: runs the code (again).
+pub fn run(id: InstanceId) {
+    update(id, |instance| instance.machine.run_requested());
+}
+
+/// `stop()`: stops the code running.
+pub fn stop(id: InstanceId) {
+    update(id, |instance| instance.machine.stop_requested());
+}
+
+/// The `activeTransport` property: how the current worker waits for the page, once it is ready.
+pub fn active_transport_of(id: InstanceId) -> Option<&'static str> {
+    instances::with(id, |instance| {
+        instance.worker.as_ref()?;
+        matches!(
+            instance.machine.status(),
+            Status::Ready | Status::Running | Status::Done
+        )
+        .then(|| instance.machine.transport().wire_name())
+    })
+    .flatten()
+}
+
+/// The code from a child `<script type="text/python">`, else the element's own text.
+fn code_from_children(host: &HtmlElement) -> String {
+    let script = host
+        .query_selector(":scope > script[type='text/python']")
+        .ok()
+        .flatten();
+    let text = match script {
+        Some(script) => script.text_content(),
+        None => host.text_content(),
+    };
+    code::normalize(&text.unwrap_or_default())
+}
+
+fn read_code(instance: &mut Instance) -> Vec<crate::machine::Effect> {
+    let code = match instance.host.unchecked_ref::<RunnerHost>().code_property() {
+        Some(code) => code,
+        None => code_from_children(&instance.host),
+    };
+    instance.view.show_code(&code);
+    instance.machine.code_changed(code)
+}
