@@ -86,7 +86,7 @@ impl Pool {
 thread_local! {
     static INSTANCES: RefCell<Pool> = const { RefCell::new(Pool(Vec::new())) };
     static NEXT_ID: Cell<InstanceId> = const { Cell::new(1) };
-    static WORKER_SOURCE: RefCell<String> = const { RefCell::new(String::new()) };
+    static WORKER_SOURCE: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
     static WASM_MODULE: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
     static WORKER_URL: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -96,9 +96,9 @@ pub fn live_instance_count() -> usize {
     INSTANCES.with(|instances| instances.borrow().0.len())
 }
 
-/// Stores the worker's module source (for [`worker_url`]) and the compiled wasm module it instantiates.
-pub fn set_worker_code(source: String, wasm_module: JsValue) {
-    WORKER_SOURCE.with(|cell| *cell.borrow_mut() = source);
+/// Stores the worker's module source, a JS string (for [`worker_url`]), and the compiled wasm module it instantiates.
+pub fn set_worker_code(source: js_sys::JsString, wasm_module: JsValue) {
+    WORKER_SOURCE.with(|cell| *cell.borrow_mut() = source.into());
     WASM_MODULE.with(|cell| *cell.borrow_mut() = wasm_module);
 }
 
@@ -112,7 +112,7 @@ fn worker_url() -> Result<String, JsValue> {
         let options = web_sys::BlobPropertyBag::new();
         options.set_type("text/javascript");
         let blob = web_sys::Blob::new_with_str_sequence_and_options(
-            &js_sys::Array::of1(&source.into()),
+            &js_sys::Array::of1(&source),
             &options,
         )?;
         let url = web_sys::Url::create_object_url_with_blob(&blob)?;
