@@ -1,4 +1,4 @@
-//! Steps 5 and 6: esbuild (the `esbuild-rs` crate, in process) bundles the worker into an ES module string, then the element, its wasm and that string into one IIFE.
+//! Step 5: esbuild (the `esbuild-rs` crate, in process) bundles the element, the worker's start, the glue, the wasm and the Python package into one function, `python-runner.js`, whose own text is also the worker's code; then the library API.
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
@@ -7,10 +7,24 @@ use std::sync::mpsc;
 use anyhow::{bail, Context, Result};
 use esbuild_rs::{BuildOptionsBuilder, BuildResult, Format, Loader};
 
-/// Entry of the worker bundle; imports paths relative to `target/bundle-work/`.
+use crate::ledger::Part;
+
+/// The worker's start (`startWorker`), imported by `main.js`; written into `target/bundle-work/` as [`WORKER_FILE`].
 const WORKER_TEMPLATE: &str = include_str!("../templates/worker.js");
+/// Where `main.js` imports the worker's start from.
+pub const WORKER_FILE: &str = "worker.js";
 /// Entry of `python-runner.js`; imports paths relative to `target/bundle-work/`.
 const MAIN_TEMPLATE: &str = include_str!("../templates/main.js");
+
+/// The function `python-runner.js` is wrapped in and calls at once. `main.js` reads its own source
+/// through this name: the worker's code is that text, marked by [`WORKER_FLAG`].
+pub const BUNDLE_FUNCTION: &str = "__pythonRunner";
+/// Set on the worker's global object by the first statement of its code (see `main.js`).
+pub const WORKER_FLAG: &str = "__pythonRunnerWorker";
+/// Opens the wrapping function; strict, as the ES module esbuild wrote assumes.
+const WRAPPER_START: &str = "(function __pythonRunner(){\"use strict\";";
+/// Closes and calls it.
+const WRAPPER_END: &str = "})();\n";
 
 /// Entry of `python-runner.mjs` and `python-runner-library.js` (the library API).
 pub const LIBRARY_TEMPLATE: &str = include_str!("../templates/library.js");
@@ -27,32 +41,94 @@ const SYNC_MESSAGE_SW_FILE: &str = "sync-message-sw.js";
 /// The service-worker broker, imported by `main.js`.
 const SERVICE_WORKER_TEMPLATE: &str = include_str!("../templates/service_worker.js");
 
-/// The worker bundle, written where `main.js` imports it with the text loader.
-pub const WORKER_BUNDLE_FILE: &str = "worker.bundle.txt";
 /// The generated Python package module, imported by `worker.js`.
 pub const PYTHON_FILES_FILE: &str = "python-files.js";
 
-/// Step 5: the worker as one minified ES module (returned as source text).
-pub fn worker_bundle(work_dir: &Path) -> Result<String> {
-    bundle(
-        work_dir,
-        "worker.entry.js",
-        WORKER_TEMPLATE,
-        Format::ESModule,
-    )
-    .context("bundling the worker")
+/// `python-runner.js` and where its parts lie in it.
+pub struct MainBundle {
+    /// The file's text.
+    pub source: String,
+    /// Consecutive (part, length in bytes) stretches covering `source`, for the ledger.
+    pub regions: Vec<(Part, usize)>,
 }
 
-/// Step 6: everything as one minified IIFE; `worker_source` is the output of [`worker_bundle`].
-pub fn main_bundle(work_dir: &Path, worker_source: &str) -> Result<String> {
-    let worker_file = work_dir.join(WORKER_BUNDLE_FILE);
-    fs::write(&worker_file, worker_source)
-        .with_context(|| format!("writing {}", worker_file.display()))?;
-    let service_worker_file = work_dir.join("service-worker.js");
-    fs::write(&service_worker_file, SERVICE_WORKER_TEMPLATE)
-        .with_context(|| format!("writing {}", service_worker_file.display()))?;
+/// Step 5: everything as one minified ES module (esbuild), wrapped in [`BUNDLE_FUNCTION`], so it
+/// runs as a classic script and as an ES module, and its own text can start the worker.
+pub fn main_bundle(work_dir: &Path) -> Result<MainBundle> {
+    for (name, text) in [
+        (WORKER_FILE, WORKER_TEMPLATE),
+        ("service-worker.js", SERVICE_WORKER_TEMPLATE),
+    ] {
+        let file = work_dir.join(name);
+        fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+    }
     write_sync_message_sw(work_dir)?;
-    bundle(work_dir, "main.entry.js", MAIN_TEMPLATE, Format::IIFE).context("bundling the element")
+    let entry = Entry {
+        name: "main.entry.js",
+        template: MAIN_TEMPLATE,
+        node_modules: None,
+    };
+    let output =
+        bundle_entry(work_dir, &entry, Format::ESModule, "").context("bundling the element")?;
+    // The worker's code is this text: it must read itself through the wrapper's name and mark
+    // the worker's copy, or every element would fail to start its worker.
+    for name in [BUNDLE_FUNCTION, WORKER_FLAG] {
+        if !output.text.contains(name) {
+            bail!("main.js must use `{name}` (the worker runs the bundle's own text)");
+        }
+    }
+    let regions = layout(&output.text, &output.metafile)
+        .context("reading esbuild's metafile for the ledger")?;
+    Ok(MainBundle {
+        source: [WRAPPER_START, &output.text, WRAPPER_END].concat(),
+        regions,
+    })
+}
+
+/// Where each input of the bundle lies in `python-runner.js`. esbuild writes its helpers first,
+/// then every input's code in one piece, in the order its metafile lists them for the output,
+/// with `bytesInOutput` bytes each; the wrapper and the final newline are templates.
+fn layout(code: &str, metafile: &str) -> Result<Vec<(Part, usize)>> {
+    let meta: serde_json::Value = serde_json::from_str(metafile).context("parsing the metafile")?;
+    let outputs: Vec<&serde_json::Value> = meta["outputs"]
+        .as_object()
+        .context("no `outputs`")?
+        .values()
+        .collect();
+    let [output] = outputs.as_slice() else {
+        bail!("{} outputs, expected 1", outputs.len());
+    };
+    let inputs = output["inputs"].as_object().context("no output `inputs`")?;
+    // serde_json's map is sorted by path: order the inputs by where the output's listing names them.
+    let outputs_at = metafile.rfind("\"outputs\"").context("no `outputs`")?;
+    let listing = metafile[outputs_at..]
+        .find("\"inputs\"")
+        .map(|at| outputs_at + at)
+        .context("no output `inputs`")?;
+    let mut files = Vec::with_capacity(inputs.len());
+    for (path, input) in inputs {
+        let quoted = serde_json::to_string(path).context("quoting a path")?;
+        let at = metafile[listing..]
+            .find(&quoted)
+            .with_context(|| format!("{quoted} is not in the output's listing"))?;
+        let bytes = input["bytesInOutput"]
+            .as_u64()
+            .with_context(|| format!("no `bytesInOutput` for {quoted}"))?;
+        files.push((at, Part::of_input(path), usize::try_from(bytes)?));
+    }
+    files.sort_by_key(|(at, ..)| *at);
+    let in_files: usize = files.iter().map(|(_, _, bytes)| bytes).sum();
+    let without_newline = code.trim_end_matches('\n').len();
+    let helpers = without_newline.checked_sub(in_files).with_context(|| {
+        format!("the inputs hold {in_files} bytes, the output only {without_newline}")
+    })?;
+    let mut regions = vec![(Part::Templates, WRAPPER_START.len() + helpers)];
+    regions.extend(files.into_iter().map(|(_, part, bytes)| (part, bytes)));
+    regions.push((
+        Part::Templates,
+        code.len() - without_newline + WRAPPER_END.len(),
+    ));
+    Ok(regions)
 }
 
 /// The library API, bundled twice from one entry.
@@ -63,7 +139,7 @@ pub struct LibraryBundles {
     pub script: String,
 }
 
-/// Step 7: the library API as an ES module and as a classic script; needs the library wasm and
+/// Step 6: the library API as an ES module and as a classic script; needs the library wasm and
 /// `python-files.js` in `work_dir`, and Comlink in `node_modules` (the npm folder of the workspace).
 pub fn library_bundles(work_dir: &Path, node_modules: &Path) -> Result<LibraryBundles> {
     write_sync_message_sw(work_dir)?;
@@ -73,9 +149,11 @@ pub fn library_bundles(work_dir: &Path, node_modules: &Path) -> Result<LibraryBu
         node_modules: Some(node_modules),
     };
     let module = bundle_entry(work_dir, &entry, Format::ESModule, "")
-        .context("bundling the library module")?;
+        .context("bundling the library module")?
+        .text;
     let script = bundle_entry(work_dir, &entry, Format::IIFE, LIBRARY_GLOBAL)
-        .context("bundling the library script")?;
+        .context("bundling the library script")?
+        .text;
     Ok(LibraryBundles { module, script })
 }
 
@@ -92,23 +170,21 @@ struct Entry<'a> {
     node_modules: Option<&'a Path>,
 }
 
-/// Writes `template` as `work_dir/entry_name` and bundles it.
-fn bundle(work_dir: &Path, entry_name: &str, template: &str, format: Format) -> Result<String> {
-    let entry = Entry {
-        name: entry_name,
-        template,
-        node_modules: None,
-    };
-    bundle_entry(work_dir, &entry, format, "")
+/// One output file of esbuild.
+struct Output {
+    text: String,
+    /// esbuild's metafile (JSON): which inputs the output holds, and how many bytes of each.
+    metafile: String,
 }
 
-/// Bundles `entry`, with the exports assigned to `global_name` (IIFE only; empty for none).
+/// Writes `entry` into `work_dir` and bundles it, with the exports assigned to `global_name`
+/// (IIFE only; empty for none).
 fn bundle_entry(
     work_dir: &Path,
     entry: &Entry<'_>,
     format: Format,
     global_name: &str,
-) -> Result<String> {
+) -> Result<Output> {
     let template = entry.template;
     let node_modules = entry.node_modules;
     let entry = work_dir.join(entry.name);
@@ -138,9 +214,10 @@ fn bundle_entry(
     options.minify_syntax = true;
     options.loader = HashMap::from([
         (".wasm".to_owned(), Loader::Binary),
-        (".deflate".to_owned(), Loader::Binary),
-        (".txt".to_owned(), Loader::Text),
+        // A string; `main.js` decodes it only on the page, not in the workers that run this file.
+        (".deflate".to_owned(), Loader::Base64),
     ]);
+    options.metafile = true;
     // Nothing touches the disk: the single output file comes back in the result.
     options.write = false;
 
@@ -158,7 +235,10 @@ fn bundle_entry(
         bail!("esbuild failed:\n  {}", outcome.errors.join("\n  "));
     }
     match <[String; 1]>::try_from(outcome.outputs) {
-        Ok([output]) => Ok(output),
+        Ok([text]) => Ok(Output {
+            text,
+            metafile: outcome.metafile,
+        }),
         Err(outputs) => bail!(
             "esbuild produced {} output files, expected 1",
             outputs.len()
@@ -169,6 +249,7 @@ fn bundle_entry(
 /// The owned parts of an esbuild [`BuildResult`].
 struct BuildOutcome {
     outputs: Vec<String>,
+    metafile: String,
     errors: Vec<String>,
     warnings: Vec<String>,
 }
@@ -182,6 +263,7 @@ impl From<BuildResult> for BuildOutcome {
                 .iter()
                 .map(|file| file.data.as_str().to_owned())
                 .collect(),
+            metafile: result.metafile.as_str().to_owned(),
             errors: result
                 .errors
                 .as_slice()
@@ -228,32 +310,61 @@ mod tests {
         Ok(work_dir)
     }
 
+    /// The text of each part in `bundle`, concatenated per part.
+    fn part_texts(bundle: &MainBundle) -> Result<HashMap<String, String>> {
+        let mut texts: HashMap<String, String> = HashMap::new();
+        let mut at = 0;
+        for (part, length) in &bundle.regions {
+            let text = bundle
+                .source
+                .get(at..at + length)
+                .with_context(|| format!("region {part:?} at {at}+{length}"))?;
+            texts.entry(format!("{part:?}")).or_default().push_str(text);
+            at += length;
+        }
+        assert_eq!(at, bundle.source.len());
+        Ok(texts)
+    }
+
     #[test]
-    fn bundles_the_worker_as_a_module_and_the_main_file_as_an_iife() -> Result<()> {
+    fn bundles_everything_once_into_one_function_whose_text_is_also_the_worker() -> Result<()> {
         let work_dir = stub_work_dir("assemble")?;
-        let worker_source = worker_bundle(&work_dir)?;
-        let main_source = main_bundle(&work_dir, &worker_source)?;
+        let bundle = main_bundle(&work_dir)?;
         fs::remove_dir_all(&work_dir)?;
+        let source = &bundle.source;
 
-        assert!(worker_source.contains("self.onmessage="), "{worker_source}");
-        assert!(
-            worker_source.contains("\"a.py\":`x = 1\n`"),
-            "{worker_source}"
-        );
-        assert!(!worker_source.contains("import "), "{worker_source}");
-        assert!(!worker_source.contains("export"), "{worker_source}");
+        assert!(source.starts_with(WRAPPER_START), "{source}");
+        assert!(source.ends_with(WRAPPER_END), "{source}");
+        assert!(WRAPPER_START.contains(&format!("function {BUNDLE_FUNCTION}(")));
+        // main.js reads its own text through the wrapper's name and marks the worker's copy.
+        assert!(MAIN_TEMPLATE.contains(&format!("+ {BUNDLE_FUNCTION} +")));
+        assert!(MAIN_TEMPLATE.contains(&format!("self.{WORKER_FLAG}")));
+        assert!(source.contains(&format!("self.{WORKER_FLAG}")), "{source}");
+        // The wrapper's name and main.js's reference to it (the flag's name contains it too).
+        let names = source.matches(BUNDLE_FUNCTION).count();
+        assert_eq!(names - source.matches(WORKER_FLAG).count(), 2, "{source}");
+        // Page and worker halves, the glue and the Python package are there once each.
+        for once in [
+            "python-runner failed to start:",
+            "python-runner worker failed to start: ",
+            "self.onmessage=",
+            "\"a.py\":`x = 1\n`",
+        ] {
+            assert_eq!(source.matches(once).count(), 1, "{once} in {source}");
+        }
+        assert_eq!(source.matches("globalThis.booted=").count(), 2, "{source}");
+        assert!(!source.contains("import "), "{source}");
+        assert!(!source.contains("export"), "{source}");
 
-        assert!(main_source.starts_with("(()=>{"), "{main_source}");
-        assert!(
-            main_source.contains("python-runner failed to start:"),
-            "{main_source}"
-        );
-        // The worker's own entry text is inside, as a string literal.
-        assert!(
-            main_source.contains("python-runner worker failed to start: "),
-            "{main_source}"
-        );
-        assert!(!main_source.contains("import "), "{main_source}");
+        let texts = part_texts(&bundle)?;
+        let text = |part: Part| texts.get(&format!("{part:?}")).cloned().unwrap_or_default();
+        // The deflated stub wasm, 03 00, in base64.
+        assert!(text(Part::Wasm).contains("\"AwA=\""), "{texts:?}");
+        assert!(text(Part::Glue).contains("globalThis.booted="), "{texts:?}");
+        assert!(text(Part::Worker).contains("self.onmessage="), "{texts:?}");
+        assert!(text(Part::Python).contains("a.py"), "{texts:?}");
+        assert!(text(Part::Templates).contains("python-runner failed to start:"));
+        assert!(text(Part::Templates).starts_with(WRAPPER_START));
         Ok(())
     }
 
@@ -340,7 +451,7 @@ mod tests {
             std::process::id()
         ));
         fs::create_dir_all(&work_dir)?;
-        let error = main_bundle(&work_dir, "")
+        let error = main_bundle(&work_dir)
             .err()
             .map(|error| format!("{error:#}"));
         fs::remove_dir_all(&work_dir)?;

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::pipeline;
 use crate::wasm::{Profile, WASM_TARGET};
 use crate::workspace::{self, Workspace};
+use crate::{ledger, pipeline};
 
 /// What a step does.
 #[derive(Debug)]
@@ -21,6 +21,8 @@ enum Action {
     Python(&'static [&'static str]),
     /// `cargo bundle dist`, in process.
     Dist,
+    /// Fails when `target/dist/python-runner.js` exceeds [`ledger::BUDGET_GZIP`] after gzip -9.
+    SizeBudget,
     /// The browser tier: `cargo <args>` with a Pyodide server running (see [`PyodideServer`]).
     BrowserTests(&'static [&'static str]),
 }
@@ -97,6 +99,10 @@ fn steps() -> Vec<Step> {
         Step {
             name: "dist",
             action: Action::Dist,
+        },
+        Step {
+            name: "size budget",
+            action: Action::SizeBudget,
         },
         Step {
             name: "browser tests (wasm32)",
@@ -182,6 +188,20 @@ fn run_step(workspace: &Workspace, action: &Action) -> Result<()> {
             workspace::run(&mut command)
         }
         Action::Dist => pipeline::build(workspace, Profile::Release).map(|_| ()),
+        Action::SizeBudget => {
+            let bundle = workspace.dist_dir().join(pipeline::BUNDLE_FILE);
+            let bytes =
+                std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
+            let gzip = python_runner_sizes::gzip_size(&bytes)?;
+            ledger::check_budget(gzip)?;
+            println!(
+                "{} after gzip -9: {} of {}",
+                pipeline::BUNDLE_FILE,
+                python_runner_sizes::format_size(gzip),
+                python_runner_sizes::format_size(ledger::BUDGET_GZIP)
+            );
+            Ok(())
+        }
         Action::BrowserTests(args) => {
             // A URL from the environment means someone serves Pyodide already.
             let (_server, pyodide_url) = match std::env::var(PYODIDE_URL_VARIABLE) {
@@ -367,6 +387,7 @@ mod tests {
                 "ruff",
                 "ruff format",
                 "dist",
+                "size budget",
                 "browser tests (wasm32)",
                 "end-to-end tests",
             ]

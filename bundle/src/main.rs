@@ -1,9 +1,9 @@
 //! `cargo bundle <build|dist|serve|test|bench>`: builds `target/dist/python-runner.js` and runs the workspace's chores (see `USAGE`).
 mod assemble;
 mod ci;
+mod ledger;
 mod pipeline;
 mod python_files;
-mod sizes;
 mod tidy;
 mod wasm;
 mod workspace;

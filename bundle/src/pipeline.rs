@@ -1,11 +1,13 @@
-//! `cargo bundle build` and `cargo bundle dist`: runs steps 1 to 7 in order and writes `target/dist/python-runner.js`.
+//! `cargo bundle build` and `cargo bundle dist`: runs steps 1 to 6 in order, writes `target/dist/python-runner.js` and the library, and prints their sizes and the ledger of `python-runner.js`.
 use std::fs;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::sizes::{self, SizeRow};
+use python_runner_sizes::{self as sizes, SizeRow};
+
+use crate::ledger::Ledger;
 use crate::wasm::{self, Profile, WASM_CRATES};
 use crate::workspace::Workspace;
 use crate::{assemble, python_files};
@@ -101,23 +103,13 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
             .with_context(|| format!("writing {}", output.display()))
     })?;
 
-    let worker_source = step("esbuild worker (esm)", || {
-        assemble::worker_bundle(&work_dir)
-    })?;
-    let mut size_rows: Vec<SizeRow> = wasm_size_rows.into_iter().flatten().collect();
-    size_rows.push(SizeRow::measure(
-        "worker bundle (embedded)",
-        worker_source.as_bytes(),
-    )?);
-
-    let bundle = step("esbuild main (iife)", || {
-        assemble::main_bundle(&work_dir, &worker_source)
-    })?;
+    let bundle = step("esbuild main", || assemble::main_bundle(&work_dir))?;
     fs::create_dir_all(&dist_dir).with_context(|| format!("creating {}", dist_dir.display()))?;
     let bundle_path = dist_dir.join(BUNDLE_FILE);
-    fs::write(&bundle_path, &bundle)
+    fs::write(&bundle_path, &bundle.source)
         .with_context(|| format!("writing {}", bundle_path.display()))?;
-    size_rows.push(SizeRow::measure(BUNDLE_FILE, bundle.as_bytes())?);
+    let mut size_rows: Vec<SizeRow> = wasm_size_rows.into_iter().flatten().collect();
+    size_rows.push(SizeRow::measure(BUNDLE_FILE, bundle.source.as_bytes())?);
 
     let library = step("esbuild library", || {
         assemble::library_bundles(&work_dir, &workspace.root.join("node_modules"))
@@ -138,6 +130,8 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
     )?);
 
     println!("sizes:\n{}", sizes::render(&size_rows));
+    let ledger = Ledger::measure(bundle.source.as_bytes(), &bundle.regions)?;
+    print!("{}", ledger.render(BUNDLE_FILE));
     println!(
         "wrote {} ({:?} build) in {:.1}s",
         bundle_path.display(),

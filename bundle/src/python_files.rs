@@ -1,4 +1,4 @@
-//! Step 4: turns the Python helper package (`python/src/**/*.py`) into `python-files.js`, a module the worker bundle imports.
+//! Step 4: turns the Python helper package (`python/src/**/*.py`) into `python-files.js`, a module `worker.js` (in `python-runner.js`) and the library import.
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;

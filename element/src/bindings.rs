@@ -15,12 +15,13 @@ use crate::InstanceId;
 /// The tag name of the element.
 pub const TAG: &str = "python-runner";
 
-/// Defines `<python-runner>`. `worker_source` is the worker's bundled ES module text, started
-/// from a Blob URL; `wasm_module` is this very wasm module, compiled, which each worker
-/// instantiates (or `undefined` when the worker brings its own code, as in component tests).
-/// Calling it again (a second copy of the bundle) does nothing.
+/// Defines `<python-runner>`. `worker_source` is the worker's module code, a JS string started
+/// from a Blob URL (in `python-runner.js`: the bundle's own text, marked as the worker; kept as a
+/// JS string, never copied into wasm memory); `wasm_module` is this very wasm module, compiled,
+/// which each worker instantiates (or `undefined` when the worker brings its own code, as in
+/// component tests). Calling it again (a second copy of the bundle) does nothing.
 #[wasm_bindgen]
-pub fn boot(worker_source: String, wasm_module: JsValue) {
+pub fn boot(worker_source: js_sys::JsString, wasm_module: JsValue) {
     // Panic messages go to the console (instead of a bare "unreachable executed").
     std::panic::set_hook(Box::new(|info| {
         web_sys::console::error_1(&info.to_string().into());

@@ -21,15 +21,15 @@ pub type Route = fn(InstanceId, WorkerEvent);
 const SPARE_DELAY_MS: u32 = 300;
 
 thread_local! {
-    static WORKER_SOURCE: RefCell<String> = const { RefCell::new(String::new()) };
+    static WORKER_SOURCE: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
     static WASM_MODULE: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
     static WORKER_URL: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Stores the worker's module source (started from a Blob URL) and the compiled wasm module
-/// it instantiates.
-pub fn set_worker_code(source: String, wasm_module: JsValue) {
-    WORKER_SOURCE.with(|cell| *cell.borrow_mut() = source);
+/// Stores the worker's module source (a JS string, started from a Blob URL) and the compiled
+/// wasm module it instantiates.
+pub fn set_worker_code(source: js_sys::JsString, wasm_module: JsValue) {
+    WORKER_SOURCE.with(|cell| *cell.borrow_mut() = source.into());
     WASM_MODULE.with(|cell| *cell.borrow_mut() = wasm_module);
 }
 
@@ -43,7 +43,7 @@ fn worker_url() -> Result<String, JsValue> {
         let options = web_sys::BlobPropertyBag::new();
         options.set_type("text/javascript");
         let blob = web_sys::Blob::new_with_str_sequence_and_options(
-            &js_sys::Array::of1(&source.into()),
+            &js_sys::Array::of1(&source),
             &options,
         )?;
         let url = web_sys::Url::create_object_url_with_blob(&blob)?;

@@ -41,7 +41,7 @@ self.onmessage = (event) => {
 "#;
 
 fn setup() {
-    python_runner_element::boot(FAKE_WORKER.to_string(), JsValue::UNDEFINED);
+    python_runner_element::boot(FAKE_WORKER.into(), JsValue::UNDEFINED);
 }
 
 fn document() -> web_sys::Document {
