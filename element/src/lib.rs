@@ -19,4 +19,3 @@ mod worker_client;
 
 pub use bindings::boot;
 pub use registry::live_instance_count;
-pub use worker_client::AtomicsWriter;
