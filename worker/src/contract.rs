@@ -84,18 +84,22 @@ impl PythonEvent {
         }
     }
 
-    /// Reads event `name` (one of [`PythonEvent::NAMES`]) with its data.
+    /// Reads event `name` (one of [`PythonEvent::NAMES`]; another is an invalid `event_type`)
+    /// with its data.
     pub fn decode(name: &str, data: &impl WireObject) -> Result<Self, DecodeError> {
-        let field = |key: &str| DecodeError(["missing or invalid field `", key, "`"].concat());
         Ok(match name {
             "output" => PythonEvent::Output(OutputPart::decode_list(data)?),
             "input" => PythonEvent::Input {
-                prompt: data.string("prompt").ok_or_else(|| field("prompt"))?,
+                prompt: data
+                    .string("prompt")
+                    .ok_or_else(|| DecodeError::missing("prompt"))?,
             },
             "sleep" => PythonEvent::Sleep {
-                seconds: data.number("seconds").ok_or_else(|| field("seconds"))?,
+                seconds: data
+                    .number("seconds")
+                    .ok_or_else(|| DecodeError::missing("seconds"))?,
             },
-            other => return Err(DecodeError(["unknown event `", other, "`"].concat())),
+            _ => return Err(DecodeError::missing("event_type")),
         })
     }
 }
@@ -208,10 +212,7 @@ mod tests {
             }
         }
         let unknown = PythonEvent::decode("custom", &Json(serde_json::json!({})));
-        assert_eq!(
-            unknown,
-            Err(DecodeError("unknown event `custom`".to_string()))
-        );
+        assert_eq!(unknown, Err(DecodeError::missing("event_type")));
     }
 
     /// The [`Reply`] a reply of the contract encodes.
