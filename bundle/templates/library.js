@@ -24,8 +24,13 @@ import { MARKER, VERSION, isServiceWorkerRequest, serviceWorkerFetchListener } f
 export * from "comlink";
 export { Comlink, isServiceWorkerRequest, serviceWorkerFetchListener };
 
-/** The Pyodide version `defaultPyodideLoader` loads (the one python-runner is tested with). */
+// Copies of definitions that live elsewhere, each checked against its original by bundle/tests/templates.rs.
+/** The Pyodide version `defaultPyodideLoader` loads (the one python-runner is tested with: package.json's). */
 const PYODIDE_VERSION = "314.0.7";
+/** sync-message's default size of an Atomics channel's data buffer, 128 KiB (the library crate's wire.rs). */
+const DEFAULT_BUFFER_SIZE = 131072;
+/** sync-message's default grace period (ms) of a service-worker channel (the library crate's wire.rs). */
+const DEFAULT_SERVICE_WORKER_TIMEOUT = 5000;
 const CALL_ENDED = "The call ended before the worker read this message, so it was not sent.";
 
 let compiled = false;
@@ -114,7 +119,7 @@ export function uuidv4() {
 }
 
 export function makeAtomicsChannel({ bufferSize } = {}) {
-  const size = bufferSize > 0 ? bufferSize : 128 * 1024;
+  const size = bufferSize > 0 ? bufferSize : DEFAULT_BUFFER_SIZE;
   return {
     type: "atomics",
     data: new Uint8Array(new SharedArrayBuffer(size)),
@@ -123,7 +128,7 @@ export function makeAtomicsChannel({ bufferSize } = {}) {
 }
 
 export function makeServiceWorkerChannel({ scope, timeout } = {}) {
-  return { type: "serviceWorker", baseUrl: (scope || "/") + MARKER, timeout: timeout || 5000 };
+  return { type: "serviceWorker", baseUrl: (scope || "/") + MARKER, timeout: timeout || DEFAULT_SERVICE_WORKER_TIMEOUT };
 }
 
 export function makeChannel({ atomics, serviceWorker } = {}) {
@@ -150,7 +155,7 @@ export const writeMessageAtomics = (channel, message) => writeMessage(channel, m
 
 export async function writeMessageServiceWorker(channel, message, messageId) {
   const url = channel.baseUrl + "/write";
-  const grace = channel.timeout > 0 ? channel.timeout : 5000;
+  const grace = channel.timeout > 0 ? channel.timeout : DEFAULT_SERVICE_WORKER_TIMEOUT;
   const started = performance.now();
   // Upstream waits for `ready` forever when no service worker is ever registered.
   const container = typeof navigator !== "undefined" ? navigator.serviceWorker : undefined;

@@ -37,4 +37,3 @@ type InstanceId = u32;
 
 pub use bindings::boot;
 pub use instances::live_instance_count;
-pub use worker_client::AtomicsWriter;

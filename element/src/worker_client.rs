@@ -2,9 +2,9 @@
 //! protocol messages, write replies to Python's waits (the writer half of the transport), and
 //! terminate the worker when dropped.
 
-use js_sys::{Int32Array, SharedArrayBuffer, Uint8Array};
+use python_runner_protocol::atomics::AtomicsWriter;
 use python_runner_protocol::js::JsObject;
-use python_runner_protocol::sync::{Layout, ServiceWorkerUrls};
+use python_runner_protocol::sync::ServiceWorkerUrls;
 use python_runner_protocol::{
     DecodeError, FromWorker, Reply, RunId, ToWorker, Transport, WaitSeq, PROTOCOL_VERSION,
 };
@@ -130,7 +130,7 @@ impl WorkerClient {
             transport,
         })?;
         match &client.writer {
-            Writer::Atomics(writer) => js::set(&init, "sync_buffer", &writer.buffer),
+            Writer::Atomics(writer) => js::set(&init, "sync_buffer", writer.buffer()),
             Writer::ServiceWorker(channel) => {
                 // Absolute: the worker's own URL is a Blob URL, against which "/" cannot resolve.
                 let origin = web_sys::window()
@@ -217,52 +217,6 @@ fn encode(message: &ToWorker) -> Result<JsValue, JsValue> {
     message
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(JsValue::from)
-}
-
-/// The page's half of the Atomics transport: writes into the buffer described by [`Layout`].
-pub struct AtomicsWriter {
-    buffer: SharedArrayBuffer,
-    header: Int32Array,
-}
-
-impl AtomicsWriter {
-    /// A new buffer (needs `SharedArrayBuffer`: a cross-origin isolated page).
-    pub fn new() -> Result<Self, JsValue> {
-        let buffer = SharedArrayBuffer::new(Layout::BUFFER_BYTES);
-        let header = Int32Array::new_with_byte_offset_and_length(&buffer, 0, Layout::HEADER_INTS);
-        Ok(Self { buffer, header })
-    }
-
-    /// The shared buffer, for the worker's `Init`.
-    pub fn buffer(&self) -> &SharedArrayBuffer {
-        &self.buffer
-    }
-
-    /// Writes `json` as the reply to wait `seq`, and wakes the reader.
-    pub fn write(&self, seq: WaitSeq, json: &str) -> Result<(), JsValue> {
-        let bytes = json.as_bytes();
-        Layout::check_fits(bytes.len()).map_err(|error| JsValue::from(error.to_string()))?;
-        let length = bytes.len() as u32;
-        Uint8Array::new_with_byte_offset_and_length(&self.buffer, Layout::DATA_OFFSET, length)
-            .copy_from(bytes);
-        js_sys::Atomics::store(&self.header, Layout::LENGTH, length as i32)?;
-        js_sys::Atomics::store(&self.header, Layout::SEQ, seq as i32)?;
-        js_sys::Atomics::store(&self.header, Layout::FULL, 1)?;
-        self.ring()
-    }
-
-    /// Asks Python to raise `KeyboardInterrupt` in run `run`, and wakes the reader.
-    pub fn interrupt(&self, run: RunId) {
-        let _ = js_sys::Atomics::store(&self.header, Layout::STOP_RUN, run as i32);
-        let _ = js_sys::Atomics::store(&self.header, Layout::INTERRUPT, Layout::SIGINT);
-        let _ = self.ring();
-    }
-
-    fn ring(&self) -> Result<(), JsValue> {
-        js_sys::Atomics::add(&self.header, Layout::BELL, 1)?;
-        js_sys::Atomics::notify(&self.header, Layout::BELL)?;
-        Ok(())
-    }
 }
 
 impl Drop for WorkerClient {

@@ -19,6 +19,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::channel::Channel;
+use crate::contract::{InstallForRunArgs, PythonEvent, RunCodeArgs};
 use crate::dispatch::{Dispatcher, Effect};
 use crate::python;
 
@@ -425,8 +426,15 @@ async fn install_imports(
 ) -> Result<(), JsValue> {
     let module = pyodide.pyimport(python::IMPORTS_MODULE)?;
     let install: Function = Reflect::get(&module, &"install_for_run".into())?.dyn_into()?;
-    let index = package_index.map_or(JsValue::NULL, JsValue::from);
-    let coroutine = install.call3(&JsValue::NULL, &code.into(), send_event, &index)?;
+    let arguments: js_sys::Array = InstallForRunArgs {
+        source: code.into(),
+        send: send_event.clone(),
+        index_url: package_index.map_or(JsValue::NULL, JsValue::from),
+    }
+    .in_order()
+    .iter()
+    .collect();
+    let coroutine = install.apply(&JsValue::NULL, &arguments)?;
     // A PyProxy of a coroutine is a thenable: Promise.resolve runs it to completion.
     JsFuture::from(Promise::resolve(&coroutine)).await.map(drop)
 }
@@ -454,15 +462,16 @@ fn start_run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str, entry: Opt
         channel.begin_run(id);
         channel.transport()
     };
-    // run_code(source, send, filename, session, entry)
-    let entry = entry.map_or(JsValue::NULL, JsValue::from);
-    let arguments = js_sys::Array::of5(
-        &code.into(),
-        &send_event,
-        &python::FILENAME.into(),
-        &"".into(),
-        &entry,
-    );
+    let arguments: js_sys::Array = RunCodeArgs {
+        source: code.into(),
+        send: send_event,
+        filename: python::FILENAME.into(),
+        session: "".into(),
+        entry: entry.map_or(JsValue::NULL, JsValue::from),
+    }
+    .in_order()
+    .iter()
+    .collect();
     if transport == Transport::Jspi {
         let started = Reflect::get(&run_code, &"callPromising".into())
             .and_then(|call| call.dyn_into::<Function>())
@@ -525,60 +534,57 @@ fn begin_wait(session: &Session, channel: &Channel, id: RunId, reason: WaitReaso
     seq
 }
 
-/// Called by Python (`run_code`'s `send`) for each runner event, with the event's data as JSON.
-/// Returns the reply to `input` and `sleep` events (see `Channel`); `undefined` otherwise.
+/// Called by Python (`run_code`'s `send`) for each runner event, with the event's data as JSON
+/// (see `contract.rs`). Returns the reply to `input` and `sleep` events (see `Channel`), and to an
+/// `output` event that starts a drain; `undefined` otherwise.
 fn on_python_event(session: &Session, event_type: &str, data_json: &str) -> JsValue {
+    if !PythonEvent::NAMES.contains(&event_type) {
+        return JsValue::UNDEFINED; // an event of the user's code: nothing to do
+    }
+    let event = js_sys::JSON::parse(data_json)
+        .map_err(|error| describe(&error))
+        .and_then(|value| {
+            let data = JsObject::new(value).ok_or("not an object")?;
+            PythonEvent::decode(event_type, &data).map_err(|error| error.0)
+        });
+    let event = match event {
+        Ok(event) => event,
+        Err(error) => {
+            web_sys::console::error_1(
+                &["python-runner: unreadable ", event_type, " event: ", &error]
+                    .concat()
+                    .into(),
+            );
+            return JsValue::UNDEFINED;
+        }
+    };
     let id = session.current_run.get();
-    match event_type {
-        "output" => {
-            let parsed = js_sys::JSON::parse(data_json)
-                .map_err(|error| describe(&error))
-                .and_then(|value| {
-                    let event = JsObject::new(value).ok_or("not an object")?;
-                    OutputPart::decode_list(&event).map_err(|error| error.0)
-                });
-            match parsed {
-                // `input("")` puts an empty prompt: nothing to show, so no message.
-                Ok(parts) if parts.iter().all(|part| part.text.is_empty()) => {}
-                Ok(parts) => {
-                    let bytes = parts.iter().map(|part| part.text.len()).sum::<usize>();
-                    post(&FromWorker::Output { id, parts });
-                    let (messages, posted) = session.undrained.get();
-                    let (messages, posted) = (messages + 1, posted + bytes);
-                    if messages >= DRAIN_MESSAGES || posted >= DRAIN_BYTES {
-                        session.undrained.set((0, 0));
-                        return drain(session, id);
-                    }
-                    session.undrained.set((messages, posted));
-                }
-                Err(error) => web_sys::console::error_1(
-                    &["python-runner: unreadable output event: ", &error]
-                        .concat()
-                        .into(),
-                ),
-            }
+    match event {
+        // `input("")` puts an empty prompt: nothing to show, so no message.
+        PythonEvent::Output(parts) if parts.iter().all(|part| part.text.is_empty()) => {
             JsValue::UNDEFINED
         }
-        "input" | "sleep" => {
-            let mut channel = session.channel.borrow_mut();
-            let reason = if event_type == "input" {
-                WaitReason::Input
-            } else {
-                WaitReason::Sleep
-            };
-            let seq = begin_wait(session, &channel, id, reason);
-            match reason {
-                WaitReason::Input | WaitReason::Drain => channel.wait_for_input(seq),
-                WaitReason::Sleep => {
-                    let seconds = js_sys::JSON::parse(data_json)
-                        .and_then(|data| Reflect::get(&data, &"seconds".into()))
-                        .ok()
-                        .and_then(|seconds| seconds.as_f64())
-                        .unwrap_or(0.0);
-                    channel.sleep(seq, seconds * 1000.0)
-                }
+        PythonEvent::Output(parts) => {
+            let bytes = parts.iter().map(|part| part.text.len()).sum::<usize>();
+            post(&FromWorker::Output { id, parts });
+            let (messages, posted) = session.undrained.get();
+            let (messages, posted) = (messages + 1, posted + bytes);
+            if messages >= DRAIN_MESSAGES || posted >= DRAIN_BYTES {
+                session.undrained.set((0, 0));
+                return drain(session, id);
             }
+            session.undrained.set((messages, posted));
+            JsValue::UNDEFINED
         }
-        _ => JsValue::UNDEFINED,
+        PythonEvent::Input { .. } => {
+            let mut channel = session.channel.borrow_mut();
+            let seq = begin_wait(session, &channel, id, WaitReason::Input);
+            channel.wait_for_input(seq)
+        }
+        PythonEvent::Sleep { seconds } => {
+            let mut channel = session.channel.borrow_mut();
+            let seq = begin_wait(session, &channel, id, WaitReason::Sleep);
+            channel.sleep(seq, seconds * 1000.0)
+        }
     }
 }

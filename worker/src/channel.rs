@@ -2,7 +2,8 @@
 //! the element's reply (the line typed, or Stop), through the transport the element chose.
 //!
 //! - [`Channel::Atomics`]: a blocking read of the shared buffer laid out by
-//!   [`python_runner_protocol::sync::Layout`] (`Atomics.wait`).
+//!   [`python_runner_protocol::sync::Layout`] (`Atomics.wait`), with the protocol crate's
+//!   [`AtomicsReader`], the other half of the element's writer.
 //! - [`Channel::Jspi`]: a promise, resolved when the element's `Reply` message arrives (or a sleep
 //!   ends); Python suspends on it with `pyodide.ffi.run_sync`.
 //! - [`Channel::ServiceWorker`]: a synchronous request that python-runner's service worker holds
@@ -10,9 +11,10 @@
 //! - [`Channel::None`]: nothing can answer; `input()` raises, `time.sleep` waits on private
 //!   shared memory so it does not spin.
 
-use js_sys::{Function, Int32Array, Object, Promise, Reflect, SharedArrayBuffer, Uint8Array};
-use python_runner_protocol::js::describe_error;
-use python_runner_protocol::sync::{Layout, ServiceWorkerUrls};
+use js_sys::{Function, Int32Array, Object, Promise, Reflect};
+use python_runner_protocol::atomics::{AtomicsReader, Cells};
+use python_runner_protocol::js::{describe_error, now};
+use python_runner_protocol::sync::ServiceWorkerUrls;
 use python_runner_protocol::{Reply, RunId, Transport, WaitSeq};
 use wasm_bindgen::prelude::*;
 
@@ -166,101 +168,8 @@ pub fn sleep_without_spinning(milliseconds: f64) -> bool {
     let Ok(memory) = js_sys::WebAssembly::Memory::new(&descriptor) else {
         return false;
     };
-    let cells = Int32Array::new(&memory.buffer());
-    js_sys::Atomics::wait_with_timeout(&cells, 0, 0, milliseconds).is_ok()
-}
-
-/// The worker's view of the Atomics transport's shared buffer.
-pub struct AtomicsReader {
-    header: Int32Array,
-    buffer: SharedArrayBuffer,
-}
-
-impl AtomicsReader {
-    /// Wraps the element's `sync_buffer` if it is a `SharedArrayBuffer` of the expected size.
-    pub fn new(sync_buffer: &JsValue) -> Option<Self> {
-        let buffer: SharedArrayBuffer = sync_buffer.clone().dyn_into().ok()?;
-        if buffer.byte_length() != Layout::BUFFER_BYTES {
-            return None;
-        }
-        let header = Int32Array::new_with_byte_offset_and_length(&buffer, 0, Layout::HEADER_INTS);
-        Some(Self { header, buffer })
-    }
-
-    /// The cell Pyodide watches for interrupts (`pyodide.setInterruptBuffer`).
-    pub fn interrupt_buffer(&self) -> Int32Array {
-        self.header
-            .subarray(Layout::INTERRUPT, Layout::INTERRUPT + 1)
-    }
-
-    fn load(&self, cell: u32) -> i32 {
-        js_sys::Atomics::load(&self.header, cell).unwrap_or_default()
-    }
-
-    fn store(&self, cell: u32, value: i32) {
-        let _ = js_sys::Atomics::store(&self.header, cell, value);
-    }
-
-    fn begin_run(&self, id: RunId) {
-        if self.load(Layout::STOP_RUN) != id as i32 {
-            self.store(Layout::INTERRUPT, 0);
-        }
-    }
-
-    /// Blocks until the reply to wait `seq` arrives (its JSON text), Stop is pressed (an
-    /// interrupted reply), or `timeout` milliseconds pass (`None`).
-    fn wait(&self, seq: WaitSeq, timeout: Option<f64>) -> Option<String> {
-        let deadline = timeout.map(|timeout| now() + timeout);
-        loop {
-            let bell = self.load(Layout::BELL);
-            if self.load(Layout::INTERRUPT) != 0 {
-                // Python raises KeyboardInterrupt itself; Pyodide must not raise a second one.
-                self.store(Layout::INTERRUPT, 0);
-                return Some(Reply::Interrupted.to_json());
-            }
-            if self.load(Layout::FULL) != 0 {
-                let reply = (self.load(Layout::SEQ) as u32 == seq).then(|| self.take());
-                self.store(Layout::FULL, 0);
-                match reply {
-                    Some(reply) => return Some(reply),
-                    None => continue, // a late reply to an earlier wait
-                }
-            }
-            let remaining = match deadline {
-                Some(deadline) => deadline - now(),
-                None => f64::INFINITY,
-            };
-            if remaining <= 0.0 {
-                return None;
-            }
-            let _ = js_sys::Atomics::wait_with_timeout(&self.header, Layout::BELL, bell, remaining);
-        }
-    }
-
-    /// Copies the reply out of shared memory (`TextDecoder` refuses shared views; Rust does not).
-    fn take(&self) -> String {
-        let length = (self.load(Layout::LENGTH).max(0) as u32).min(Layout::MAX_REPLY_BYTES as u32);
-        let bytes =
-            Uint8Array::new_with_byte_offset_and_length(&self.buffer, Layout::DATA_OFFSET, length)
-                .to_vec();
-        // The page writes UTF-8 from a Rust `String`, so this never fails in practice.
-        String::from_utf8(bytes).unwrap_or_default()
-    }
-}
-
-/// Milliseconds on a monotonic clock (`performance.now()`), so a change of the system time
-/// cannot stretch or cut a wait; the wall clock where `performance` is missing.
-pub fn now() -> f64 {
-    Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|performance| {
-            let now: Function = Reflect::get(&performance, &"now".into())
-                .ok()?
-                .dyn_into()
-                .ok()?;
-            now.call0(&performance).ok()?.as_f64()
-        })
-        .unwrap_or_else(js_sys::Date::now)
+    let cells = Cells::new(Int32Array::new(&memory.buffer()));
+    cells.wait(0, 0, milliseconds).is_ok()
 }
 
 /// A JSPI wait in progress: Python is suspended on a promise that this resolves.

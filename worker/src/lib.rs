@@ -2,10 +2,12 @@
 //! runs code and streams output back to the element as typed messages.
 //!
 //! It runs as a module worker created by the element from a Blob URL (see `bundle/templates/worker.js`).
-//! `dispatch.rs` decides, `bindings.rs` talks to JS and Pyodide, `python.rs` holds paths and texts.
+//! `dispatch.rs` decides, `bindings.rs` talks to JS and Pyodide, `python.rs` holds paths and texts,
+//! `contract.rs` the arguments and events of the Python helper's entry points.
 
 mod bindings;
 pub mod channel;
+pub mod contract;
 pub mod dispatch;
 pub mod python;
 

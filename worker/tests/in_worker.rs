@@ -122,7 +122,8 @@ fn init_message(fields: &[(&str, JsValue)]) -> JsValue {
 #[wasm_bindgen_test]
 fn atomics_replies_reach_only_the_wait_they_answer_and_stale_stops_are_dropped() {
     // The test runner serves its page with COOP/COEP, so SharedArrayBuffer exists here.
-    let writer = python_runner_element::AtomicsWriter::new().expect_throw("a SharedArrayBuffer");
+    let writer =
+        python_runner_protocol::atomics::AtomicsWriter::new().expect_throw("a SharedArrayBuffer");
     let init = init_message(&[("sync_buffer", writer.buffer().into())]);
     let mut channel = Channel::new(Transport::Atomics, &init);
     assert_eq!(channel.transport(), Transport::Atomics);

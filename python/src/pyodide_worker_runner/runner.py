@@ -19,8 +19,10 @@ Events go to a callback `cb(event_type, data)`:
 `send(event_type, json_text)` function, and runs each program in the persistent
 `__main__` namespace of a session (`reset_session` forgets one). What `send` may return
 for the blocking events "input" and "sleep" (JSON text such as `{"message": ...}`,
-`{"interrupted": true}` or `{"error": ...}`, None, or a JavaScript Promise of those) is
-the worker contract, documented and handled in one place: `_blocking_reply`.
+`{"interrupted": true}` or `{"error": ...}`, None, or a JavaScript Promise of those) and
+for "output" is the worker contract, handled in one place, `_reply`, and described with
+the events and `run_code`'s parameters in `tests/contract.json`, which the worker's and
+the library's tests read too.
 
 This is a fresh implementation of the behaviour of python_runner's `Runner`,
 `PatchedStdinRunner` and `PatchedSleepRunner`, without their known bugs.
@@ -694,14 +696,17 @@ def _blocking_reply(event_type: str, data: dict[str, Any], reply: object) -> str
 
 
 def _output_reply(reply: object) -> None:
-    """Wait out the worker's reply to an "output" event: the page has fallen behind.
+    """Act on the worker's reply to an "output" event.
 
-    The reply is JSON text or a Promise of it, as for "sleep" (see `_blocking_reply`):
+    None (or `jsnull`) means the page is keeping up. Otherwise the page has fallen behind, and
+    the reply is JSON text or a Promise of it, as for "sleep" (see `_blocking_reply`):
     `{"message": null}` once the page has taken the output sent so far, or
     `{"interrupted": true}` when the user pressed Stop meanwhile (KeyboardInterrupt). A
     Promise that Python cannot suspend on here (output written from a callback that
     JavaScript called) is not waited for: a print never fails for want of backpressure.
     """
+    if _is_null(reply):
+        return None
     if callable(getattr(reply, "then", None)):
         from pyodide.ffi import can_run_sync
 
@@ -709,6 +714,22 @@ def _output_reply(reply: object) -> None:
             return None
     _blocking_reply("sleep", {"seconds": 0}, reply)
     return None
+
+
+def _reply(event_type: str, data: dict[str, Any], reply: object) -> Any:
+    """What `send` returned for an event means: the worker contract (`tests/contract.json`).
+
+    Replies to "input" and "sleep" follow `_blocking_reply`, replies to "output" (a wait when
+    the page is behind: backpressure) `_output_reply`. For any other event, a str reply is
+    parsed as JSON and any other reply is handed back unchanged, to the code that raised it.
+    """
+    if event_type in ("input", "sleep"):
+        return _blocking_reply(event_type, data, reply)
+    if event_type == "output":
+        return _output_reply(reply)
+    if isinstance(reply, str):
+        return json.loads(reply)
+    return reply
 
 
 def _is_null(value: object) -> bool:
@@ -802,15 +823,7 @@ def run_code(
     global _shared_runner, _shared_runner_busy
 
     def callback(event_type: str, data: dict[str, Any]) -> Any:
-        reply = send(event_type, json.dumps(data, ensure_ascii=False))
-        if event_type in ("input", "sleep"):
-            return _blocking_reply(event_type, data, reply)
-        if event_type == "output":
-            # The worker hands back a wait when the page is behind (backpressure).
-            return None if _is_null(reply) else _output_reply(reply)
-        if isinstance(reply, str):
-            return json.loads(reply)
-        return reply
+        return _reply(event_type, data, send(event_type, json.dumps(data, ensure_ascii=False)))
 
     nested = _shared_runner_busy
     if nested:

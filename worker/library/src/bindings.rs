@@ -3,18 +3,20 @@
 //! helper-package install. Errors the JS layer turns into its error classes are thrown as
 //! `{serviceWorkerError: {url, status}}`; everything else as `Error`s.
 
-use js_sys::{Atomics, Function, Int32Array, Object, Reflect, Uint8Array};
+use js_sys::{Function, Int32Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
+use python_runner_protocol::atomics::{self, Cells};
+use python_runner_protocol::js::now;
 use python_runner_protocol::sync::ServiceWorkerUrls;
-use python_runner_worker::channel::{now, read_service_worker, ServiceWorkerAnswer};
+use python_runner_worker::channel::{read_service_worker, ServiceWorkerAnswer};
 
 use crate::client::{ClientMachine, Interrupt, StatusEffect, Write};
 use crate::wire::{self, ReadOptions};
 
 /// A sync-message channel object, as the page made it.
 enum ChannelKind {
-    Atomics { data: Uint8Array, meta: Int32Array },
+    Atomics { data: Uint8Array, meta: Cells },
     ServiceWorker { base_url: String, timeout: f64 },
 }
 
@@ -26,9 +28,11 @@ impl ChannelKind {
                 data: field("data")
                     .dyn_into()
                     .map_err(|_| JsError::new("the atomics channel has no data Uint8Array"))?,
-                meta: field("meta")
-                    .dyn_into()
-                    .map_err(|_| JsError::new("the atomics channel has no meta Int32Array"))?,
+                meta: Cells::new(
+                    field("meta")
+                        .dyn_into::<Int32Array>()
+                        .map_err(|_| JsError::new("the atomics channel has no meta Int32Array"))?,
+                ),
             }),
             Some("serviceWorker") => Ok(ChannelKind::ServiceWorker {
                 base_url: field("baseUrl").as_string().ok_or_else(|| {
@@ -116,17 +120,10 @@ pub fn write_message_atomics(channel: &JsValue, text: &str) -> Result<(), JsValu
     let ChannelKind::Atomics { data, meta } = ChannelKind::from_js(channel)? else {
         return Err(JsError::new("not an atomics channel").into());
     };
-    let bytes = text.as_bytes();
-    let length = u32::try_from(bytes.len())
-        .ok()
-        .filter(|length| *length <= data.length())
-        .ok_or_else(|| JsError::new(wire::TOO_BIG))?;
-    // One copy, from wasm memory straight into the shared buffer.
-    data.subarray(0, length).copy_from(bytes);
-    Atomics::store(&meta, wire::META_LENGTH, length as i32)?;
-    Atomics::store(&meta, wire::META_READY, 1)?;
-    Atomics::notify(&meta, wire::META_READY)?;
-    Ok(())
+    let length = atomics::write_text(&data, text).map_err(|_| JsError::new(wire::TOO_BIG))?;
+    meta.store(wire::META_LENGTH, length as i32)?;
+    meta.store(wire::META_READY, 1)?;
+    meta.notify(wire::META_READY)
 }
 
 /// Sleeps `milliseconds` without a channel and without spinning, if this engine can
@@ -223,20 +220,13 @@ impl Machine {
 }
 
 /// One wait on the Atomics channel's flag; the message's parsed value if one was ready.
-fn atomics_poll(
-    data: &Uint8Array,
-    meta: &Int32Array,
-    wait_ms: f64,
-) -> Result<Option<JsValue>, JsValue> {
-    let outcome = Atomics::wait_with_timeout(meta, wire::META_READY, 0, wait_ms)?;
-    if outcome == "timed-out" {
+fn atomics_poll(data: &Uint8Array, meta: &Cells, wait_ms: f64) -> Result<Option<JsValue>, JsValue> {
+    if !meta.wait(wire::META_READY, 0, wait_ms)? {
         return Ok(None);
     }
-    let length = Atomics::exchange(meta, wire::META_LENGTH, 0)?.max(0) as u32;
-    // Copied out of shared memory (TextDecoder refuses shared views; Rust does not).
-    let bytes = data.subarray(0, length.min(data.length())).to_vec();
-    Atomics::store(meta, wire::META_READY, 0)?;
-    let text = String::from_utf8_lossy(&bytes);
+    let length = meta.exchange(wire::META_LENGTH, 0)?;
+    let text = atomics::read_text(data, length);
+    meta.store(wire::META_READY, 0)?;
     Ok(Some(js_sys::JSON::parse(&text)?))
 }
 

@@ -13,14 +13,26 @@ pub const SERVICE_WORKER_MARKER: &str = ServiceWorkerUrls::MARKER;
 /// The protocol version a sync-message service worker puts in every answer.
 pub const SERVICE_WORKER_VERSION: &str = ServiceWorkerUrls::VERSION;
 
-/// Default size of an Atomics channel's data buffer (128 KiB).
+/// Default size of an Atomics channel's data buffer (128 KiB). `makeAtomicsChannel` in
+/// `bundle/templates/library.js` has a copy, and the docs state it; `bundle/tests/templates.rs`
+/// checks them, as it checks those of the other defaults here.
 pub const DEFAULT_BUFFER_SIZE: u32 = 128 * 1024;
 
 /// Default grace period (ms) of a service-worker channel while its service worker starts.
 pub const DEFAULT_SERVICE_WORKER_TIMEOUT: f64 = 5000.0;
 
+/// `readMessage`'s default `checkTimeout` (ms) without a `checkInterrupt`.
+pub const DEFAULT_CHECK_TIMEOUT: f64 = 5000.0;
+
+/// `readMessage`'s default `checkTimeout` (ms) with a `checkInterrupt`.
+pub const DEFAULT_CHECK_TIMEOUT_WITH_INTERRUPT: f64 = 100.0;
+
 /// The Atomics channel's `meta` cells: the payload's byte length and the "message ready" flag.
+/// The payload is in a buffer of its own (`data`). The framing code (bytes, length cell,
+/// `Atomics.wait`/`notify`) is the protocol crate's `atomics.rs`, shared with the element's
+/// transport, whose layout differs on purpose (`atomics.rs` says why).
 pub const META_LENGTH: u32 = 0;
+/// See [`META_LENGTH`].
 pub const META_READY: u32 = 1;
 
 /// sync-message's error for a message larger than the channel's data buffer.
@@ -36,7 +48,8 @@ pub struct ReadOptions {
 }
 
 impl ReadOptions {
-    /// `check_timeout` defaults to 100 ms with a `checkInterrupt`, 5000 ms without.
+    /// `check_timeout` defaults to [`DEFAULT_CHECK_TIMEOUT_WITH_INTERRUPT`] with a `checkInterrupt`,
+    /// [`DEFAULT_CHECK_TIMEOUT`] without.
     pub fn new(
         has_check_interrupt: bool,
         check_timeout: Option<f64>,
@@ -45,9 +58,9 @@ impl ReadOptions {
         let positive = |value: Option<f64>| value.filter(|value| *value > 0.0);
         Self {
             check_timeout: positive(check_timeout).unwrap_or(if has_check_interrupt {
-                100.0
+                DEFAULT_CHECK_TIMEOUT_WITH_INTERRUPT
             } else {
-                5000.0
+                DEFAULT_CHECK_TIMEOUT
             }),
             timeout: positive(timeout).unwrap_or(f64::INFINITY),
         }

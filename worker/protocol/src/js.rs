@@ -1,7 +1,7 @@
 //! JS helpers shared by the element and the worker (feature `js`): [`WireObject`] for JS values,
-//! and one way to turn a thrown JS value into text.
+//! one way to turn a thrown JS value into text, and the clock of waits.
 
-use js_sys::{Array, Reflect};
+use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::wire::WireObject;
@@ -56,4 +56,19 @@ pub fn describe_error(error: &JsValue) -> String {
         Some(object) => object.to_string().into(),
         None => "an unknown error".to_string(),
     }
+}
+
+/// Milliseconds on a monotonic clock (`performance.now()`), so a change of the system time
+/// cannot stretch or cut a wait; the wall clock where `performance` is missing.
+pub fn now() -> f64 {
+    Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|performance| {
+            let now: Function = Reflect::get(&performance, &"now".into())
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            now.call0(&performance).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
 }

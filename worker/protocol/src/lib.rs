@@ -9,6 +9,8 @@
 
 pub mod archive;
 #[cfg(feature = "js")]
+pub mod atomics;
+#[cfg(feature = "js")]
 pub mod js;
 pub mod sync;
 pub mod wire;

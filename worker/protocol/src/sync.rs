@@ -189,6 +189,9 @@ impl std::fmt::Display for TooLarge {
 /// sync-message bug). Stop stores the run id in `STOP_RUN`, 2 (SIGINT) in `INTERRUPT` (the cell
 /// Pyodide's `setInterruptBuffer` watches, so busy code stops too), and rings the bell to wake a
 /// blocked read or sleep.
+///
+/// Both halves are in `atomics.rs` (feature `js`), which also says why this layout is not
+/// sync-message's (the library's Atomics channel), although the two share their framing code.
 pub struct Layout;
 
 impl Layout {

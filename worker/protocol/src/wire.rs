@@ -34,8 +34,15 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
+impl DecodeError {
+    /// Field `field` is missing or has the wrong type.
+    pub fn missing(field: &str) -> Self {
+        DecodeError(["missing or invalid field `", field, "`"].concat())
+    }
+}
+
 fn missing(field: &str) -> DecodeError {
-    DecodeError(["missing or invalid field `", field, "`"].concat())
+    DecodeError::missing(field)
 }
 
 fn string(wire: &impl WireObject, key: &str) -> Result<String, DecodeError> {
