@@ -81,6 +81,11 @@ fn state(element: &HtmlElement) -> String {
     element.get_attribute("state").unwrap_or_default()
 }
 
+/// How long a wait gives up after: the fake worker answers at once, but a machine busy with builds is slow.
+const WAIT_LIMIT: Duration = Duration::from_secs(5);
+/// How often a wait checks its condition.
+const POLL: Duration = Duration::from_millis(10);
+
 async fn sleep(duration: Duration) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         web_sys::window()
@@ -96,14 +101,88 @@ async fn sleep(duration: Duration) {
         .expect_throw("timer");
 }
 
-async fn wait_for_state(element: &HtmlElement, wanted: &str) {
-    for _ in 0..200 {
-        if state(element) == wanted {
-            return;
+/// Checks `check` every [`POLL`] until it gives a value, and returns that; panics after [`WAIT_LIMIT`] naming
+/// `what` it waited for and what `check` saw instead (its `Err`).
+async fn wait_until<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = js_sys::Date::now() + WAIT_LIMIT.as_secs_f64() * 1000.0;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(seen) if js_sys::Date::now() >= deadline => {
+                panic!("waited {WAIT_LIMIT:?} for {what}, but {seen}")
+            }
+            Err(_) => sleep(POLL).await,
         }
-        sleep(Duration::from_millis(10)).await;
     }
-    panic!("state stayed {:?}, wanted {wanted:?}", state(element));
+}
+
+async fn wait_for_state(element: &HtmlElement, wanted: &str) {
+    wait_until(&format!("state {wanted:?}"), || {
+        let now = state(element);
+        if now == wanted {
+            Ok(())
+        } else {
+            Err(format!("the state is {now:?}"))
+        }
+    })
+    .await;
+}
+
+/// Records the `detail` of every `kind` event the element fires while this lives (the listener is removed on drop).
+struct Events {
+    element: HtmlElement,
+    kind: &'static str,
+    details: js_sys::Array,
+    listener: Closure<dyn FnMut(web_sys::CustomEvent)>,
+}
+
+impl Events {
+    fn record(element: &HtmlElement, kind: &'static str) -> Events {
+        let details = js_sys::Array::new();
+        let listener = {
+            let details = details.clone();
+            Closure::<dyn FnMut(web_sys::CustomEvent)>::new(move |event: web_sys::CustomEvent| {
+                details.push(&event.detail());
+            })
+        };
+        element
+            .add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref())
+            .expect_throw("listen");
+        Events {
+            element: element.clone(),
+            kind,
+            details,
+            listener,
+        }
+    }
+
+    fn count(&self) -> u32 {
+        self.details.length()
+    }
+
+    fn detail(&self, index: u32) -> JsValue {
+        self.details.get(index)
+    }
+
+    /// Waits until `count` events in all have come.
+    async fn wait_for(&self, count: u32) {
+        wait_until(&format!("{count} {} event(s)", self.kind), || {
+            if self.count() >= count {
+                Ok(())
+            } else {
+                Err(format!("{} came", self.count()))
+            }
+        })
+        .await;
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let _ = self
+            .element
+            .remove_event_listener_with_callback(self.kind, self.listener.as_ref().unchecked_ref());
+    }
 }
 
 fn output_chunks(element: &HtmlElement) -> Vec<(String, String)> {
@@ -178,13 +257,18 @@ async fn script_child_wins_over_text() {
 async fn manual_waits_for_run_and_run_replaces_output() {
     setup();
     let element = mount("<python-runner manual pyodide-url='/ok/'>x = 1</python-runner>");
+    let done = Events::record(&element, "done");
     wait_for_state(&element, "ready").await;
     assert_eq!(output_chunks(&element), vec![]);
+    assert_eq!(done.count(), 0, "a manual element ran before Run");
     inner(&element, "button.run").expect_throw("Run").click();
+    done.wait_for(1).await;
     wait_for_state(&element, "done").await;
+    // The second run must happen: its own done event, and the state done again after it.
     inner(&element, "button.run").expect_throw("Run").click();
-    sleep(Duration::from_millis(50)).await;
+    done.wait_for(2).await;
     wait_for_state(&element, "done").await;
+    assert_eq!(done.count(), 2, "two clicks on Run, two runs");
     assert_eq!(
         output_chunks(&element),
         vec![("stdout".to_string(), "x = 1\n".to_string())]
@@ -241,18 +325,9 @@ async fn hide_code_attribute_hides_the_source() {
 async fn boot_failure_shows_error_and_fires_event() {
     setup();
     let element = mount("<python-runner pyodide-url='/fail/'>print(1)</python-runner>");
-    let events = js_sys::Array::new();
-    let recorder = {
-        let events = events.clone();
-        Closure::<dyn FnMut(web_sys::CustomEvent)>::new(move |event: web_sys::CustomEvent| {
-            events.push(&event.detail());
-        })
-    };
-    element
-        .add_event_listener_with_callback("error", recorder.as_ref().unchecked_ref())
-        .expect_throw("listen");
+    let errors = Events::record(&element, "error");
     wait_for_state(&element, "error").await;
-    sleep(Duration::from_millis(20)).await;
+    errors.wait_for(1).await;
     let origin = web_sys::window()
         .expect_throw("window")
         .location()
@@ -263,8 +338,9 @@ async fn boot_failure_shows_error_and_fires_event() {
         output_chunks(&element),
         vec![("error".to_string(), expected.clone())]
     );
-    assert_eq!(events.length(), 1);
-    let message = js_sys::Reflect::get(&events.get(0), &"message".into()).expect_throw("message");
+    assert_eq!(errors.count(), 1);
+    let message =
+        js_sys::Reflect::get(&errors.detail(0), &"message".into()).expect_throw("message");
     assert_eq!(message.as_string(), Some(expected));
     assert_eq!(
         js_sys::Reflect::get(&element, &"state".into())
@@ -282,8 +358,7 @@ async fn removed_element_goes_idle_and_reconnecting_runs_again() {
     wait_for_state(&element, "done").await;
     let parent = element.parent_node().expect_throw("parent");
     element.remove();
-    sleep(Duration::from_millis(20)).await;
-    assert_eq!(state(&element), "idle");
+    wait_for_state(&element, "idle").await;
     parent.append_child(&element).expect_throw("re-append");
     wait_for_state(&element, "done").await;
     assert_eq!(
@@ -305,23 +380,27 @@ async fn removed_elements_leave_the_registry() {
     body.append_child(&container).expect_throw("append");
     assert_eq!(python_runner_element::live_instance_count(), before + 40);
     container.remove();
-    sleep(Duration::from_millis(20)).await;
-    assert_eq!(python_runner_element::live_instance_count(), before);
+    wait_until("the removed elements to leave the registry", || {
+        let live = python_runner_element::live_instance_count();
+        if live == before {
+            Ok(())
+        } else {
+            Err(format!("{live} instances are live, {before} before"))
+        }
+    })
+    .await;
 }
 
 #[wasm_bindgen_test]
 async fn input_field_sends_the_line_as_a_reply_to_its_wait() {
     setup();
     let element = mount("<python-runner transport='jspi' pyodide-url='/ok/'>ASK</python-runner>");
-    for _ in 0..200 {
-        if inner(&element, "input.stdin").is_some() {
-            break;
-        }
-        sleep(Duration::from_millis(10)).await;
-    }
-    let field: web_sys::HtmlInputElement = inner(&element, "input.stdin")
-        .expect_throw("an input field")
-        .unchecked_into();
+    let field: web_sys::HtmlInputElement = wait_until("the input field", || {
+        inner(&element, "input.stdin")
+            .ok_or_else(|| format!("none is shown in state {:?}", state(&element)))
+    })
+    .await
+    .unchecked_into();
     assert_eq!(
         field.get_attribute("aria-label").as_deref(),
         Some("Input for the program")

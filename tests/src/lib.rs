@@ -1,5 +1,5 @@
 //! Host-side test harness for `<python-runner>`: a static COOP/COEP test server ([`server`]) and headless
-//! Chromium over WebDriver ([`browser`]), used by `tests/harness.rs`, `tests/e2e.rs` and the `serve` binary.
+//! Chromium over WebDriver ([`browser`]), used by `tests/harness.rs`, `tests/e2e/` and the `serve` binary.
 
 pub mod browser;
 pub mod server;

@@ -3,10 +3,10 @@
 //! the longest main-thread task and frame during the run, page memory growth), and Stop → `KeyboardInterrupt`
 //! on screen while output floods.
 
-use super::{
-    console_errors, fine_ms, first_line, number, p90, page_step, pass, round3, settle_warm,
-    write_failures, Series, Stats, Variant,
-};
+use crate::first_output::Variant;
+use crate::page::{console_errors, number, page_step, settle_warm};
+use crate::stats::{max_of, median, p90, round3, Series, Stats};
+use crate::text::{fine_ms, first_line, pass, with_target, write_failures};
 use anyhow::{bail, Context, Result};
 use python_runner_tests::{report, Browser, BrowserOptions, Server};
 use serde_json::{json, Value};
@@ -45,16 +45,16 @@ const CHROMIUM_ARGS: [&str; 3] = [
 
 /// Sample counts of the output part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct FloodCounts {
+pub(crate) struct FloodCounts {
     /// Samples per case and variant.
-    pub(super) runs: usize,
+    pub(crate) runs: usize,
     /// Stop samples.
-    pub(super) stop: usize,
+    pub(crate) stop: usize,
 }
 
 impl FloodCounts {
     /// `runs`: `--flood-runs`, if given.
-    pub(super) fn new(quick: bool, runs: Option<usize>) -> FloodCounts {
+    pub(crate) fn new(quick: bool, runs: Option<usize>) -> FloodCounts {
         FloodCounts {
             runs: runs.unwrap_or(if quick { 1 } else { 3 }),
             stop: if quick { 2 } else { 5 },
@@ -204,15 +204,6 @@ impl FloodSample {
     }
 }
 
-/// The largest of some optional values; `None` when there are none.
-fn max_of(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
-    values.flatten().reduce(f64::max)
-}
-
-fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
-    Stats::of(&values.collect::<Vec<_>>()).map(|s| s.median)
-}
-
 /// The samples of one case.
 #[derive(Debug)]
 struct CaseRun {
@@ -336,7 +327,7 @@ impl MemoryCheck {
 
 /// The output part's results.
 #[derive(Debug)]
-pub(super) struct FloodRun {
+pub(crate) struct FloodRun {
     counts: FloodCounts,
     memory_check: std::result::Result<MemoryCheck, String>,
     cases: Vec<CaseRun>,
@@ -367,7 +358,7 @@ impl FloodRun {
     }
 
     /// Every case has a sample of each variant, and Stop has one.
-    pub(super) fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.aborted.is_none()
             && self.cases.iter().all(CaseRun::complete)
             && !self.stop.values.is_empty()
@@ -390,7 +381,7 @@ impl FloodRun {
         }
     }
 
-    pub(super) fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "page": format!("tests/fixtures/bench/{PAGE}"),
             "settings": {
@@ -517,7 +508,7 @@ fn describe(sample: &FloodSample) -> String {
 
 /// The output part, in one browser (fresh profile) on the cross-origin isolated `server`. Never fails:
 /// problems are recorded in the result.
-pub(super) fn run_flood(server: &Server, counts: FloodCounts) -> FloodRun {
+pub(crate) fn run_flood(server: &Server, counts: FloodCounts) -> FloodRun {
     let started = Instant::now();
     let mut out = FloodRun::new(counts);
     eprintln!(
@@ -678,17 +669,8 @@ fn measure_stops(browser: &Browser, server: &Server, out: &mut FloodRun) {
     }
 }
 
-/// `<value>  <= <target> PASS|MISS`, or the value alone when there is no target.
-fn with_target(value: String, target: Option<String>, ok: Option<bool>) -> String {
-    match (target, ok) {
-        (Some(target), Some(ok)) => format!("{value} {target} {}", pass(ok)),
-        (Some(target), None) => format!("{value} {target} FAILED (no sample)"),
-        (None, _) => value,
-    }
-}
-
 /// The output section of the table.
-pub(super) fn flood_table(out: &mut String, run: &FloodRun) {
+pub(crate) fn flood_table(out: &mut String, run: &FloodRun) {
     let _ = writeln!(out);
     let _ = writeln!(
         out,

@@ -1,0 +1,713 @@
+//! `bench [--runs N] [--quick] ...`: time to first output of `<python-runner>` against bare Pyodide in a module
+//! worker (cold and warm, in headless Chromium), the element's interaction latencies per transport (input, Stop,
+//! restart with the spare worker), its time to first output with an archive (`src`) the server delays, the library
+//! build `python-runner.mjs` against the upstream npm packages it replaces (same page, same Pyodide), print
+//! floods in the element against a bare Pyodide worker, and the size of `target/dist/python-runner.js`; prints a
+//! table and writes JSON to `target/bench/`. Run through `cargo bundle bench`, which builds the release bundle
+//! first.
+//!
+//! This file holds the arguments, the run of every part and the report's glue; each part lives in its own module
+//! (`first_output`, `interaction`, `archive`, `library`, `flood`: its measurements, JSON and table section), beside
+//! the shared `page` (browser and page steps), `stats`, `text` (table formatting) and `machine` (versions, load,
+//! the bundle snapshot).
+
+mod archive;
+mod first_output;
+mod flood;
+mod interaction;
+mod library;
+mod machine;
+mod page;
+mod stats;
+mod text;
+
+use anyhow::{bail, Context, Result};
+use archive::{archive_table, run_archive, ArchiveRun, ARCHIVE_DELAYS};
+use first_output::{first_output_table, run_cold, run_warm, Scenario};
+use flood::{flood_table, run_flood, FloodCounts, FloodRun};
+use interaction::{interaction_table, run_interaction, Interaction, InteractionCounts, Page};
+use library::{
+    library_table, run_library, upstream_missing, upstream_versions, LibraryCounts, LibraryRun,
+    LibraryServer,
+};
+use machine::{
+    chromium_version, cpu_model, gzip_size, load_average, pyodide_version, snapshot_root,
+};
+use page::SAMPLE_LIMIT;
+use python_runner_tests::{report, workspace_root, Server, ServerOptions};
+use serde_json::{json, Value};
+use stats::round1;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use text::{iso_utc, pass, thousands};
+
+const USAGE: &str = "usage: bench [--runs N] [--quick] [options]
+
+Measures time to first output (print(\"hi\")) of <python-runner> against bare Pyodide in a module worker,
+cold (a fresh Chromium profile per sample) and warm (one browser, HTTP and wasm code caches filled), on a
+cross-origin isolated server and (warm only) a non-isolated one; and the size of target/dist/python-runner.js.
+Prints a table; writes target/bench/bench-<unix time>.json and target/bench/latest.json.
+
+  --runs N            samples per variant for both cold and warm (default: cold 5, warm 9)
+  --cold-runs N       cold samples per variant
+  --warm-runs N       warm samples per variant
+  --warmup N          unmeasured loads of each page before the warm samples (default 1)
+  --quick             cold 2, warm 3 (explicit counts still win)
+  --skip-not-isolated no warm time-to-first-output run on the non-isolated server
+  --no-trace          no traced samples (the breakdown of where the time goes)
+  --skip-interaction  no interaction part (below)
+  --only-interaction  only the interaction part (no time to first output); --only-* flags add up
+  --skip-archive      no archive part (below)
+  --only-archive      only the archive part
+  --archive-runs N    archive samples per variant (default 5, --quick 2)
+  --skip-library      no library part (below)
+  --only-library      only the library part
+  --skip-flood        no output flood part (below)
+  --only-flood        only the output flood part
+  --flood-runs N      flood samples per case and variant (default 3, --quick 1)
+
+Interaction (one warm browser, fresh profile, per variant: isolated, transport atomics; isolated, transport
+service-worker; not isolated, transport jspi; not isolated, transport service-worker: the page registers
+/dist/python-runner.js as its service worker, creates the element with transport=\"service-worker\" once the
+page is controlled, and unregisters it at the end), on tests/fixtures/bench/interact.html: input latency over a
+loop of 200 input() calls (--quick: 50), page write -> Python has the line, and Enter -> next input field;
+Stop -> KeyboardInterrupt on screen in a busy loop (atomics only), time.sleep(60) and input(), 10 samples each
+(--quick: 3); Stop that replaces Python with the pre-warmed spare (busy loop without atomics,
+sum(range(10**15)) after the 1 s grace with atomics): restart notice -> ready event, 5 samples (--quick: 2),
+against a fresh element's created -> ready on a new page load.
+
+Archive (one warm browser, isolated server, tests/fixtures/bench/archive.html, a fresh page load per sample): time
+from element created to its first output line of `import mypkg; print(mypkg.GREETING)` with
+src=\"/fixtures/archive/project.zip?delay_ms=D&n=<unique>\" (the server answers D ms late), for D = 0, 1000 and
+3000 ms, against the baseline: a bare element (no src) printing \"hi\". Since the page downloads the archive while
+the worker loads Pyodide, the ideal is max(baseline median, D); target: median / ideal <= 1.05.
+
+Library (one warm browser, fresh profile, per server: isolated, Atomics channel; not isolated, service-worker
+channel), on tests/fixtures/bench/library.html: python-runner.mjs (ours) against the npm packages it replaces,
+pyodide-worker-runner 1.4.0 + comsync 0.0.9 + sync-message 0.0.12 + comlink 4.4.2 (upstream, served from
+node_modules/ and loaded with a small CommonJS loader). One page holds a PyodideClient of each, whose module
+worker loads the same Pyodide, runs its initPyodide and the same Python patch of input() and time.sleep (through
+makeRunnerCallback). Samples of the two alternate, over 5 rounds (--quick: 2): input latency (client.writeMessage
+-> Python has the line; 200 lines, --quick 50), call round trip (client.call(proxy.noop); 100, --quick 20),
+client.interrupt() during input() -> the call settled with KeyboardInterrupt caught in Python (20, --quick 4),
+time.sleep(0.1) overshoot measured in Python (20, --quick 6), and a new client's worker start -> ready (Pyodide
+loaded + initPyodide; 5, --quick 2). Without isolation the page registers one module service worker for both
+implementations, python-runner.mjs's serviceWorkerFetchListener (it speaks sync-message's wire), and unregisters
+it at the end.
+
+Output flood (one warm browser, fresh profile, isolated server, tests/fixtures/bench/flood.html, a fresh page
+per sample): per case, <python-runner manual> (ready, one warm-up run, 3 s for its spare worker to boot) against
+a bare module worker that loads Pyodide and posts every batch of stdout and stderr to the page: wall time
+run() -> done event (bare: \"run\" posted -> \"done\" received), median; the element's longest main-thread
+task and frame during the run (longtask and long-animation-frame entries; target <= 50 ms) and its page memory
+growth, element created -> after done (measureUserAgentSpecificMemory, the Window's share only, else
+performance.memory; checked first on a page keeping 50 MB of strings). Cases: 200,000 short lines (target:
+element/bare <= 1.5), 20,000 lines alternating stdout and stderr, one 10 MB line, 2,000,000 lines (target:
+memory growth < 100 MB). Every sample checks the characters received and the element's last line shown. Then
+Stop during while True: print(\"flood\") after 500 ms of output -> KeyboardInterrupt on screen, 5 samples
+(--quick: 2), target median <= 50 ms.
+
+Exit status: 0 when every variant and every interaction measurement produced at least one sample (targets missed
+or not), 1 otherwise.";
+
+/// Gzip -9 size the bundle should not exceed.
+const TARGET_GZIP: u64 = 55 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Args {
+    cold_runs: usize,
+    warm_runs: usize,
+    warmup: usize,
+    quick: bool,
+    not_isolated: bool,
+    trace: bool,
+    /// Time to first output (cold and warm); off with `--only-interaction`.
+    ttfo: bool,
+    /// The interaction part; off with `--skip-interaction`.
+    interaction: bool,
+    /// The archive part; off with `--skip-archive`.
+    archive: bool,
+    /// Archive samples per variant (baseline and each delay).
+    archive_runs: usize,
+    /// The library part (python-runner.mjs against the upstream npm packages); off with `--skip-library`.
+    library: bool,
+    /// The output flood part (print floods, element against bare Pyodide); off with `--skip-flood`.
+    flood: bool,
+    /// Flood samples per case and variant (`--flood-runs`); `None`: the default for `--quick` or not.
+    flood_runs: Option<usize>,
+    /// Some `--only-*` flag was given (for saying why a part did not run).
+    only: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Option<Args>> {
+    let (mut runs, mut cold, mut warm, mut warmup) = (None, None, None, 1);
+    let mut quick = false;
+    let mut not_isolated = true;
+    let mut trace = true;
+    let (mut skip_interaction, mut only_interaction) = (false, false);
+    let (mut skip_archive, mut only_archive, mut archive_runs) = (false, false, None);
+    let (mut skip_library, mut only_library) = (false, false);
+    let (mut skip_flood, mut only_flood, mut flood_runs) = (false, false, None);
+    let mut it = args.iter();
+    let count = |flag: &str, value: Option<&String>| -> Result<usize> {
+        let value = value.with_context(|| format!("{flag} needs a value"))?;
+        value
+            .parse()
+            .with_context(|| format!("{flag}: bad count {value:?}"))
+    };
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned());
+        match flag {
+            "--runs" => runs = Some(count(flag, value().as_ref())?),
+            "--cold-runs" => cold = Some(count(flag, value().as_ref())?),
+            "--warm-runs" => warm = Some(count(flag, value().as_ref())?),
+            "--warmup" => warmup = count(flag, value().as_ref())?,
+            "--quick" => quick = true,
+            "--skip-not-isolated" => not_isolated = false,
+            "--no-trace" => trace = false,
+            "--skip-interaction" => skip_interaction = true,
+            "--only-interaction" => only_interaction = true,
+            "--skip-archive" => skip_archive = true,
+            "--only-archive" => only_archive = true,
+            "--archive-runs" => archive_runs = Some(count(flag, value().as_ref())?),
+            "--skip-library" => skip_library = true,
+            "--only-library" => only_library = true,
+            "--skip-flood" => skip_flood = true,
+            "--only-flood" => only_flood = true,
+            "--flood-runs" => flood_runs = Some(count(flag, value().as_ref())?),
+            "--help" | "-h" => return Ok(None),
+            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+        }
+    }
+    let (cold_default, warm_default, archive_default) = if quick { (2, 3, 2) } else { (5, 9, 5) };
+    // Without any --only-* flag every part runs; with some, exactly the named ones; --skip-* then removes parts.
+    let only = only_interaction || only_archive || only_library || only_flood;
+    let args = Args {
+        cold_runs: cold.or(runs).unwrap_or(cold_default),
+        warm_runs: warm.or(runs).unwrap_or(warm_default),
+        warmup,
+        quick,
+        not_isolated,
+        trace,
+        ttfo: !only,
+        interaction: (!only || only_interaction) && !skip_interaction,
+        archive: (!only || only_archive) && !skip_archive,
+        archive_runs: archive_runs.unwrap_or(archive_default),
+        library: (!only || only_library) && !skip_library,
+        flood: (!only || only_flood) && !skip_flood,
+        flood_runs,
+        only,
+    };
+    if skip_interaction && only_interaction {
+        bail!("--skip-interaction and --only-interaction leave nothing to measure");
+    }
+    if skip_archive && only_archive {
+        bail!("--skip-archive and --only-archive leave nothing to measure");
+    }
+    if skip_library && only_library {
+        bail!("--skip-library and --only-library leave nothing to measure");
+    }
+    if skip_flood && only_flood {
+        bail!("--skip-flood and --only-flood leave nothing to measure");
+    }
+    if args.flood && args.flood_runs == Some(0) {
+        bail!("--flood-runs 0 leaves the flood part nothing to measure (use --skip-flood)");
+    }
+    if args.archive && args.archive_runs == 0 {
+        bail!("--archive-runs 0 leaves the archive part nothing to measure (use --skip-archive)");
+    }
+    if args.ttfo
+        && !args.interaction
+        && !args.archive
+        && !args.library
+        && !args.flood
+        && args.cold_runs == 0
+        && args.warm_runs == 0
+    {
+        bail!("nothing to measure: both cold and warm runs are 0");
+    }
+    Ok(Some(args))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match parse_args(&args) {
+        Ok(None) => {
+            println!("{USAGE}");
+            0
+        }
+        Ok(Some(args)) => match run(&args) {
+            Ok(complete) => i32::from(!complete),
+            Err(e) => {
+                eprintln!("bench: {}", report(&e));
+                2
+            }
+        },
+        Err(e) => {
+            eprintln!("bench: {}", report(&e));
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+struct Report<'a> {
+    date: String,
+    chromium: &'a str,
+    pyodide: &'a str,
+    cores: usize,
+    load: (Option<f64>, Option<f64>),
+    took: Duration,
+    raw: u64,
+    gzip: u64,
+    scenarios: &'a [Scenario],
+    /// `None`: the interaction part was skipped.
+    interaction: Option<(&'a [Interaction], InteractionCounts)>,
+    /// `None`: the archive part was skipped.
+    archive: Option<&'a ArchiveRun>,
+    /// `None`: the library part was skipped; else its runs, counts and the upstream packages' versions.
+    library: Option<(&'a [LibraryRun], LibraryCounts, &'a [String])>,
+    /// `None`: the output flood part was skipped.
+    flood: Option<&'a FloodRun>,
+    /// Why a part that did not run was left out (`--only-*`, or its `--skip-*`).
+    only: bool,
+}
+
+/// Why a part did not run: not named by the `--only-*` flags given, or its own `--skip-*` flag (an `--only-*`
+/// and a `--skip-*` flag of the same part are refused).
+fn skipped_why(only: bool, skip_flag: &'static str) -> &'static str {
+    if only {
+        "not named by an --only-* flag"
+    } else {
+        skip_flag
+    }
+}
+
+fn table(r: &Report<'_>) -> String {
+    let mut out = String::new();
+    let load = |x: Option<f64>| x.map_or_else(|| "?".into(), |x| format!("{x:.2}"));
+    let _ = writeln!(out, "python-runner bench, {}", r.date);
+    let _ = writeln!(
+        out,
+        "Chromium {}, Pyodide {}, {} cores, load average {} at start, {} at end, took {:.0} s",
+        r.chromium,
+        r.pyodide,
+        r.cores,
+        load(r.load.0),
+        load(r.load.1),
+        r.took.as_secs_f64()
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Bundle target/dist/python-runner.js");
+    let _ = writeln!(out, "  raw       {:>9} B", thousands(r.raw));
+    let over = i128::from(r.gzip) - i128::from(TARGET_GZIP);
+    let _ = writeln!(
+        out,
+        "  gzip -9   {:>9} B   target <= {} B   {} ({}{} B)",
+        thousands(r.gzip),
+        thousands(TARGET_GZIP),
+        pass(r.gzip <= TARGET_GZIP),
+        if over > 0 { "+" } else { "-" },
+        thousands(u64::try_from(over.unsigned_abs()).unwrap_or(u64::MAX))
+    );
+
+    first_output_table(&mut out, r.scenarios, r.only);
+    match r.interaction {
+        Some((runs, counts)) => interaction_table(&mut out, runs, counts),
+        None => {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "Interaction: skipped ({})",
+                skipped_why(r.only, "--skip-interaction")
+            );
+        }
+    }
+    match r.archive {
+        Some(run) => archive_table(&mut out, run),
+        None => {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "Archive: skipped ({})",
+                skipped_why(r.only, "--skip-archive")
+            );
+        }
+    }
+    match r.library {
+        Some((runs, counts, upstream)) => library_table(&mut out, runs, counts, upstream),
+        None => {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "Library: skipped ({})",
+                skipped_why(r.only, "--skip-library")
+            );
+        }
+    }
+    match r.flood {
+        Some(run) => flood_table(&mut out, run),
+        None => {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "Output flood: skipped ({})",
+                skipped_why(r.only, "--skip-flood")
+            );
+        }
+    }
+    out.lines()
+        .map(|line| line.trim_end().to_owned() + "\n")
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Runs the whole bench; `Ok(false)` when some variant produced no sample at all.
+fn run(args: &Args) -> Result<bool> {
+    let started = Instant::now();
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_secs();
+    let root = workspace_root();
+    if !root.join("node_modules/pyodide/pyodide.mjs").is_file() {
+        bail!("node_modules/pyodide/pyodide.mjs is missing; run `npm ci` in the workspace root");
+    }
+    let (snapshot, bundle) = snapshot_root(&root)?;
+    let bundle_modified = std::fs::metadata(root.join("target/dist/python-runner.js"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
+    let raw = u64::try_from(bundle.len())?;
+    let gzip = gzip_size(&bundle)?;
+    let chromium = chromium_version();
+    let pyodide = pyodide_version(&root);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let load_start = load_average();
+    eprintln!(
+        "bench: Chromium {chromium}, Pyodide {pyodide}, {cores} cores; parts:{}{}{}{}{}",
+        if args.ttfo {
+            format!(
+                " time to first output (cold {}, warm {} per variant)",
+                args.cold_runs, args.warm_runs
+            )
+        } else {
+            String::new()
+        },
+        if args.interaction { " interaction" } else { "" },
+        if args.archive {
+            format!(" archive ({} per variant)", args.archive_runs)
+        } else {
+            String::new()
+        },
+        if args.library { " library" } else { "" },
+        if args.flood { " flood" } else { "" },
+    );
+
+    let counts = InteractionCounts::new(args.quick);
+    let isolated = Server::start(ServerOptions::isolated().with_root(snapshot.path()))?;
+    let mut scenarios = Vec::new();
+    let mut interaction = Vec::new();
+    if args.ttfo && args.cold_runs > 0 {
+        scenarios.push(run_cold(&isolated, args));
+    }
+    if args.ttfo && args.warm_runs > 0 {
+        scenarios.push(run_warm(
+            &isolated,
+            args,
+            ("warm", "warm, isolated", "warm"),
+        ));
+    }
+    if args.interaction {
+        for page in Page::ALL.into_iter().filter(|p| p.isolated()) {
+            interaction.push(run_interaction(&isolated, counts, page));
+        }
+    }
+    let archive = args
+        .archive
+        .then(|| run_archive(&isolated, args.archive_runs, unix));
+    let library_counts = LibraryCounts::new(args.quick);
+    let upstream_missing = upstream_missing(&root);
+    let upstream = upstream_versions(&root);
+    let mut library = Vec::new();
+    if args.library {
+        library.push(run_library(
+            &isolated,
+            library_counts,
+            LibraryServer::Isolated,
+            upstream_missing.as_deref(),
+        ));
+    }
+    let flood_counts = FloodCounts::new(args.quick, args.flood_runs);
+    let flood = args.flood.then(|| run_flood(&isolated, flood_counts));
+    drop(isolated);
+    let ttfo_plain = args.ttfo && args.warm_runs > 0 && args.not_isolated;
+    if ttfo_plain || args.interaction || args.library {
+        let plain = Server::start(ServerOptions::not_isolated().with_root(snapshot.path()))?;
+        if ttfo_plain {
+            scenarios.push(run_warm(
+                &plain,
+                args,
+                ("warm_not_isolated", "warm, not isolated", "no-COI"),
+            ));
+        }
+        if args.interaction {
+            for page in Page::ALL.into_iter().filter(|p| !p.isolated()) {
+                interaction.push(run_interaction(&plain, counts, page));
+            }
+        }
+        if args.library {
+            library.push(run_library(
+                &plain,
+                library_counts,
+                LibraryServer::NotIsolated,
+                upstream_missing.as_deref(),
+            ));
+        }
+    }
+    let took = started.elapsed();
+    let load_end = load_average();
+
+    let complete = scenarios.iter().all(|s| {
+        let expected = if s.key == "cold" {
+            args.cold_runs
+        } else {
+            args.warm_runs
+        };
+        s.complete(expected)
+    }) && interaction.iter().all(Interaction::complete)
+        && archive.as_ref().is_none_or(ArchiveRun::complete)
+        && library.iter().all(LibraryRun::complete)
+        && flood.as_ref().is_none_or(FloodRun::complete);
+    let report = Report {
+        date: iso_utc(unix),
+        chromium: &chromium,
+        pyodide: &pyodide,
+        cores,
+        load: (load_start, load_end),
+        took,
+        raw,
+        gzip,
+        scenarios: &scenarios,
+        interaction: args.interaction.then_some((&interaction[..], counts)),
+        archive: archive.as_ref(),
+        library: args
+            .library
+            .then_some((&library[..], library_counts, &upstream[..])),
+        flood: flood.as_ref(),
+        only: args.only,
+    };
+    let json = json!({
+        "timestamp": unix,
+        "date_utc": report.date,
+        "chromium_version": chromium,
+        "pyodide_version": pyodide,
+        "machine": {
+            "cores": cores,
+            "cpu": cpu_model(),
+            "load_average_start": load_start,
+            "load_average_end": load_end,
+        },
+        "settings": {
+            "cold_runs": args.cold_runs,
+            "warm_runs": args.warm_runs,
+            "warmup": args.warmup,
+            "quick": args.quick,
+            "time_to_first_output": args.ttfo,
+            "interaction": args.interaction,
+            "archive": args.archive,
+            "archive_runs": args.archive_runs,
+            "archive_delays_ms": ARCHIVE_DELAYS,
+            "library": args.library,
+            "flood": args.flood,
+            "flood_runs": args.flood.then_some(flood_counts.runs),
+            "sample_limit_s": SAMPLE_LIMIT.as_secs(),
+        },
+        "duration_s": round1(took.as_secs_f64()),
+        "bundle": {
+            "path": "target/dist/python-runner.js",
+            "modified_unix": bundle_modified,
+            "raw": raw,
+            "gzip": gzip,
+            "target_gzip": TARGET_GZIP,
+            "gzip_pass": gzip <= TARGET_GZIP,
+        },
+        "time_to_first_output_ms": scenarios
+            .iter()
+            .map(|s| (s.key.to_owned(), s.to_json()))
+            .collect::<serde_json::Map<_, _>>(),
+        "interaction": if args.interaction {
+            let mut runs = interaction
+                .iter()
+                .map(|run| (run.page.key().to_owned(), run.to_json()))
+                .collect::<serde_json::Map<_, _>>();
+            runs.insert("settings".into(), counts.to_json());
+            Value::Object(runs)
+        } else {
+            json!({ "skipped": skipped_why(args.only, "--skip-interaction") })
+        },
+        "archive": archive.as_ref().map_or_else(
+            || json!({ "skipped": skipped_why(args.only, "--skip-archive") }),
+            ArchiveRun::to_json,
+        ),
+        "library": if args.library {
+            let mut runs = library
+                .iter()
+                .map(|run| (run.server.key().to_owned(), run.to_json()))
+                .collect::<serde_json::Map<_, _>>();
+            runs.insert("page".into(), json!("tests/fixtures/bench/library.html"));
+            runs.insert("ours".into(), json!("target/dist/python-runner.mjs"));
+            runs.insert("upstream".into(), json!(upstream));
+            runs.insert("settings".into(), library_counts.to_json());
+            Value::Object(runs)
+        } else {
+            json!({ "skipped": skipped_why(args.only, "--skip-library") })
+        },
+        "flood": flood.as_ref().map_or_else(
+            || json!({ "skipped": skipped_why(args.only, "--skip-flood") }),
+            FloodRun::to_json,
+        ),
+        "complete": complete,
+    });
+
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let text = serde_json::to_string_pretty(&json)? + "\n";
+    let path = dir.join(format!("bench-{unix}.json"));
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    let latest = dir.join("latest.json");
+    std::fs::write(&latest, &text).with_context(|| format!("writing {}", latest.display()))?;
+
+    println!();
+    print!("{}", table(&report));
+    println!();
+    println!("JSON: {} (also {})", path.display(), latest.display());
+    if !complete {
+        println!("INCOMPLETE: some variant or interaction measurement produced no successful sample (see the errors above and in the JSON)");
+    }
+    Ok(complete)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Option<Args> {
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        parse_args(&args).expect("valid arguments")
+    }
+
+    #[test]
+    fn parses_run_counts() {
+        let full = parse("").expect("args");
+        assert_eq!((full.cold_runs, full.warm_runs, full.warmup), (5, 9, 1));
+        let quick = parse("--quick").expect("args");
+        assert_eq!((quick.cold_runs, quick.warm_runs), (2, 3));
+        let runs = parse("--runs 4 --quick").expect("args");
+        assert_eq!((runs.cold_runs, runs.warm_runs), (4, 4));
+        let split = parse("--runs=4 --cold-runs 1 --no-trace --skip-not-isolated").expect("args");
+        assert_eq!((split.cold_runs, split.warm_runs), (1, 4));
+        assert!(!split.trace && !split.not_isolated);
+        assert!(parse("--help").is_none());
+        assert!(parse_args(&["--runs".to_owned()]).is_err());
+        assert!(parse_args(&["--bogus".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn parses_interaction_flags() {
+        let full = parse("").expect("args");
+        assert!(full.ttfo && full.interaction);
+        let skip = parse("--skip-interaction").expect("args");
+        assert!(skip.ttfo && !skip.interaction);
+        let only = parse("--only-interaction --quick").expect("args");
+        assert!(!only.ttfo && only.interaction && only.quick);
+        assert!(parse("--only-interaction --runs 0").is_some());
+        // With the archive part still on, there is something to measure.
+        assert!(parse("--runs=0 --skip-interaction").is_some());
+        assert!(parse_args(&[
+            "--runs=0".to_owned(),
+            "--skip-interaction".to_owned(),
+            "--skip-archive".to_owned(),
+            "--skip-library".to_owned(),
+            "--skip-flood".to_owned()
+        ])
+        .is_err());
+        assert!(parse_args(&[
+            "--only-interaction".to_owned(),
+            "--skip-interaction".to_owned()
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn parses_archive_flags() {
+        let full = parse("").expect("args");
+        assert!(full.ttfo && full.interaction && full.archive);
+        assert_eq!(full.archive_runs, 5);
+        assert_eq!(parse("--quick").expect("args").archive_runs, 2);
+        let only = parse("--only-archive --quick").expect("args");
+        assert!(!only.ttfo && !only.interaction && only.archive && only.only);
+        let both = parse("--only-archive --only-interaction").expect("args");
+        assert!(!both.ttfo && both.interaction && both.archive);
+        let only_interaction = parse("--only-interaction").expect("args");
+        assert!(!only_interaction.archive);
+        let skip = parse("--skip-archive --archive-runs 0").expect("args");
+        assert!(skip.ttfo && skip.interaction && !skip.archive);
+        assert_eq!(parse("--archive-runs=3").expect("args").archive_runs, 3);
+        assert!(parse_args(&["--only-archive".to_owned(), "--skip-archive".to_owned()]).is_err());
+        assert!(parse_args(&["--archive-runs".to_owned(), "0".to_owned()]).is_err());
+        assert!(parse("--only-archive --runs 0").is_some());
+    }
+
+    #[test]
+    fn parses_library_flags() {
+        let full = parse("").expect("args");
+        assert!(full.library);
+        let only = parse("--only-library --quick").expect("args");
+        assert!(!only.ttfo && !only.interaction && !only.archive && only.library && only.only);
+        let both = parse("--only-library --only-archive").expect("args");
+        assert!(!both.ttfo && !both.interaction && both.archive && both.library);
+        assert!(!parse("--only-interaction").expect("args").library);
+        assert!(!parse("--only-archive").expect("args").library);
+        let skip = parse("--skip-library").expect("args");
+        assert!(skip.ttfo && skip.interaction && skip.archive && !skip.library);
+        assert!(parse_args(&["--only-library".to_owned(), "--skip-library".to_owned()]).is_err());
+        assert!(parse("--only-library --runs 0").is_some());
+        // With the library part still on, there is something to measure.
+        assert!(parse("--runs=0 --skip-interaction --skip-archive").is_some());
+    }
+
+    #[test]
+    fn parses_flood_flags() {
+        let full = parse("").expect("args");
+        assert!(full.flood && full.flood_runs.is_none());
+        let only = parse("--only-flood --quick").expect("args");
+        assert!(!only.ttfo && !only.interaction && !only.archive && !only.library && only.flood);
+        assert!(only.only && only.quick);
+        let both = parse("--only-flood --only-library").expect("args");
+        assert!(!both.ttfo && both.library && both.flood && !both.archive);
+        for other in ["--only-interaction", "--only-archive", "--only-library"] {
+            assert!(!parse(other).expect("args").flood, "{other}");
+        }
+        let skip = parse("--skip-flood").expect("args");
+        assert!(skip.ttfo && skip.interaction && skip.archive && skip.library && !skip.flood);
+        assert_eq!(parse("--flood-runs=5").expect("args").flood_runs, Some(5));
+        assert_eq!(
+            parse("--flood-runs 2 --quick").expect("args").flood_runs,
+            Some(2)
+        );
+        assert!(parse("--skip-flood --flood-runs 0").is_some());
+        assert!(parse_args(&["--flood-runs".to_owned(), "0".to_owned()]).is_err());
+        assert!(parse_args(&["--flood-runs".to_owned()]).is_err());
+        assert!(parse_args(&["--only-flood".to_owned(), "--skip-flood".to_owned()]).is_err());
+        assert!(parse("--only-flood --runs 0").is_some());
+        // With the flood part still on, there is something to measure.
+        assert!(parse("--runs=0 --skip-interaction --skip-archive --skip-library").is_some());
+    }
+}

@@ -1,0 +1,144 @@
+//! Lifecycle scenarios: when the element runs and when it stops: a `manual` element, the `code` property and
+//! properties set before the upgrade, the upgrade while the page still parses, removal while running, the
+//! bundle loaded from another origin or by `import()`.
+
+use crate::element::{count_events, el, expect_events, expect_outputs, outputs, wait_done};
+use crate::BOOT_TIMEOUT;
+use anyhow::{ensure, Context, Result};
+use python_runner_tests::{Browser, Server};
+use serde_json::json;
+use std::time::Duration;
+
+pub(crate) fn manual(b: &Browser, _server: &Server) -> Result<()> {
+    let id = "manual";
+    // Give it time to (not) start, then wait out the boot, if it boots before the first click.
+    std::thread::sleep(Duration::from_secs(1));
+    b.wait_for(
+        &format!("{}.getAttribute('state') !== 'loading'", el(id)),
+        BOOT_TIMEOUT,
+    )?;
+    std::thread::sleep(Duration::from_millis(500));
+    let state = b.eval(&format!("return {}.getAttribute('state')", el(id)))?;
+    ensure!(
+        state != json!("running") && state != json!("done"),
+        "#manual ran without a click: state {state}"
+    );
+    let before = outputs(b, id)?;
+    ensure!(
+        before.is_empty(),
+        "#manual has output before the click: {before:?}"
+    );
+    ensure!(
+        count_events(b, id, "done")? == 0,
+        "#manual fired done before the click"
+    );
+
+    b.click_in_shadow("#manual", "button.run")?;
+    b.wait_for(
+        &format!("window.__events.filter((e) => e.id === 'manual' && e.type === 'done').length >= 1 && {}.getAttribute('state') === 'done'", el(id)),
+        BOOT_TIMEOUT,
+    )?;
+    expect_outputs(b, id, &[("stdout", "hi\n")])?;
+
+    // Run again: output is replaced, not appended.
+    b.click_in_shadow("#manual", "button.run")?;
+    b.wait_for(
+        &format!("window.__events.filter((e) => e.id === 'manual' && e.type === 'done').length >= 2 && {}.getAttribute('state') === 'done'", el(id)),
+        BOOT_TIMEOUT,
+    )?;
+    expect_outputs(b, id, &[("stdout", "hi\n")])?;
+    let done = count_events(b, id, "done")?;
+    ensure!(done == 2, "#manual fired {done} done events for two clicks");
+    Ok(())
+}
+
+pub(crate) fn code_property(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "made")?;
+    expect_outputs(b, "made", &[("stdout", "42\n")])?;
+    let code = b.eval(&format!("return {}.code", el("made")))?;
+    ensure!(code == json!("print(6*7)"), "#made.code is {code}");
+    expect_events(b, "made", 1, None)?;
+    // Properties set before the class existed reach the accessors (and their attributes).
+    let defined_before = b.eval("return window.__definedBeforeEarly")?;
+    ensure!(
+        defined_before == json!(false),
+        "the fixture must set #early's properties before the element is defined"
+    );
+    wait_done(b, "early")?;
+    expect_outputs(b, "early", &[("stdout", "early 2\n")])?;
+    let reflected = b.eval(&format!(
+        "const e = {}; return [e.getAttribute('pyodide-url'), e.hasAttribute('hide-code'), e.code, \
+         e.shadowRoot.querySelector('pre.source').hidden]",
+        el("early")
+    ))?;
+    ensure!(
+        reflected == json!(["/pyodide/", true, "print('early', 1 + 1)", true]),
+        "#early: attributes/properties after upgrade are {reflected}"
+    );
+    expect_events(b, "early", 1, None)
+}
+
+pub(crate) fn removed_while_running(b: &Browser, _server: &Server) -> Result<()> {
+    // The code loops forever, posting a heartbeat; removing the element must terminate its worker.
+    b.wait_for("window.__beats >= 5", BOOT_TIMEOUT)?;
+    let state = b.eval(&format!("return {}.state", el("busy")))?;
+    ensure!(
+        state == json!("running"),
+        "#busy.state is {state} while running"
+    );
+    b.eval(&format!(
+        "window.__busy = {}; window.__busy.remove(); window.__removedAt = performance.now(); return null",
+        el("busy")
+    ))?;
+    // Chromium lets a worker that is busy in a script run for up to 2 s after `terminate()`
+    // (its forcible-termination delay), so look after 3 s.
+    std::thread::sleep(Duration::from_secs(3));
+    let report = b.eval(
+        "return { sinceLastBeat: performance.now() - window.__lastBeat, \
+                  beatAfterRemoval: window.__lastBeat - window.__removedAt, \
+                  state: window.__busy.state, workers: window.__workers.map((w) => w.__terminated) }",
+    )?;
+    let since_last = report["sinceLastBeat"].as_f64().context("sinceLastBeat")?;
+    ensure!(
+        since_last >= 800.0,
+        "a heartbeat arrived {since_last:.0} ms ago, 3 s after the element was removed: the worker still runs ({report})"
+    );
+    ensure!(
+        report["state"] == json!("idle") && report["workers"] == json!([true]),
+        "expected state idle and exactly one worker, terminated: {report}"
+    );
+    Ok(())
+}
+
+pub(crate) fn cross_origin_script(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "cross")?;
+    expect_outputs(b, "cross", &[("stdout", "from another origin\n")])?;
+    expect_events(b, "cross", 1, None)
+}
+
+pub(crate) fn module_import(b: &Browser, server: &Server) -> Result<()> {
+    if let Err(error) = wait_done(b, "imported") {
+        // What the worker said, and what reached the server, help diagnose a stuck boot.
+        let worker_log = b.eval("return window.__workerLog")?;
+        let requests: Vec<String> = server
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.url, r.status))
+            .collect();
+        return Err(error.context(format!(
+            "worker messages: {worker_log}; requests: {requests:?}"
+        )));
+    }
+    expect_outputs(b, "imported", &[("stdout", "imported\n")])?;
+    ensure!(
+        b.eval("return window.__imported === true")? == json!(true),
+        "import() did not resolve"
+    );
+    expect_events(b, "imported", 1, None)
+}
+
+pub(crate) fn parsing_upgrade(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "parsing")?;
+    expect_outputs(b, "parsing", &[("stdout", "total 45\nparsed completely\n")])?;
+    expect_events(b, "parsing", 1, None)
+}

@@ -1,0 +1,357 @@
+//! End-to-end scenarios of the real bundle (`target/dist/python-runner.js`) in headless Chromium: each fixture page
+//! `tests/fixtures/<scenario>/page.html` is loaded from a cross-origin isolated server and from a non-isolated one,
+//! and the element's shadow DOM output, state, events and the console are checked against exact expectations.
+//!
+//! Element contract under test: host attribute/property `state` (`loading`, `running`, `done`, `error`); open
+//! shadow root with `pre.source`, `button.run` (accessible name "Run"), `div.output[role=log]` holding `div.dropped`
+//! ("N earlier lines not shown", hidden while none are) and blocks of lines (`div.block`), each holding one `span`
+//! per output chunk with class `stdout`/`stderr`/`traceback`/`syntax_error`, and `div.error` for element errors;
+//! events `ready`, `done`, `error` (`detail.message`) on the host. Pages record events and state changes in
+//! `window.__events` / `window.__stateOld` with an inline script.
+//!
+//! The `library_*` scenarios test the module build (`target/dist/python-runner.mjs`) instead: the upstream browser
+//! tests of comsync and pyodide-worker-runner, run by the page with a module worker and a module service worker,
+//! each case's outcome recorded in `window.__results` and checked here.
+//!
+//! One module per area (`output`, `lifecycle`, `errors`, `input_stop`, `archives`, `library`), each holding its
+//! scenarios' checks; `element` reads the element for all of them. Test names are `<scenario>::isolated` and
+//! `<scenario>::not_isolated`, whatever module the scenario lives in.
+
+mod archives;
+mod element;
+mod errors;
+mod input_stop;
+mod library;
+mod lifecycle;
+mod output;
+
+use anyhow::{ensure, Context, Result};
+use archives::{archive, archive_errors, install_imports};
+use errors::{bad_pyodide_url, python_crash};
+use input_stop::{input, input_volume, no_transport, service_worker, sleep, stop};
+use library::{demo_library, library_comsync, library_extras, library_runner};
+use libtest_mimic::{Arguments, Failed, Trial};
+use lifecycle::{
+    code_property, cross_origin_script, manual, module_import, parsing_upgrade,
+    removed_while_running,
+};
+use output::{html_literal, output_flood, snippet, syntax_error, two_elements};
+use python_runner_tests::{workspace_root, Browser, Server, Suite};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Pyodide boots in 2–6 s on an idle 2-core box, much slower while other builds use the cores.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Time given to late console entries (worker ones arrive with a delay) before the console is checked.
+const CONSOLE_SETTLE: Duration = Duration::from_millis(300);
+
+/// One fixture page and what must happen on it.
+struct Scenario {
+    /// Directory under tests/fixtures/ holding `page.html`.
+    name: &'static str,
+    /// Query string appended to the page URL (e.g. to make the server pause mid-document).
+    query: &'static str,
+    /// The assertions, run once the page has loaded.
+    check: fn(&Browser, &Server) -> Result<()>,
+    /// SEVERE console entries that are expected: an entry is allowed when it contains one of these strings.
+    allowed_console_errors: &'static [&'static str],
+    /// Request paths (with query) that may fail with a 4xx/5xx status. Checked in the server's request log,
+    /// because Chromium does not report failed requests made by workers in the console.
+    allowed_failed_requests: &'static [&'static str],
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "python_crash",
+        query: "",
+        check: python_crash,
+        // Pyodide reports its fatal error on the worker's console.
+        allowed_console_errors: &[
+            "Pyodide has suffered a fatal error",
+            "The cause of the fatal error was",
+            "RangeError: Maximum call stack size exceeded",
+        ],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "cross_origin_script",
+        query: "",
+        check: cross_origin_script,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "module_import",
+        query: "",
+        check: module_import,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "removed_while_running",
+        query: "",
+        check: removed_while_running,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "snippet",
+        query: "",
+        check: snippet,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "html_literal",
+        query: "",
+        check: html_literal,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "syntax_error",
+        query: "",
+        check: syntax_error,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "bad_pyodide_url",
+        query: "",
+        check: bad_pyodide_url,
+        allowed_console_errors: &[
+            "/nope/pyodide.mjs - Failed to load resource: the server responded with a status of 404",
+        ],
+        allowed_failed_requests: &["/nope/pyodide.mjs"],
+    },
+    Scenario {
+        name: "two_elements",
+        query: "",
+        check: two_elements,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "manual",
+        query: "",
+        check: manual,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "code_property",
+        query: "",
+        check: code_property,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "input",
+        query: "",
+        check: input,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "stop",
+        query: "",
+        check: stop,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "input_volume",
+        query: "",
+        check: input_volume,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "sleep",
+        query: "",
+        check: sleep,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "service_worker",
+        query: "",
+        check: service_worker,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "no_transport",
+        query: "",
+        check: no_transport,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "archive",
+        query: "",
+        check: archive,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "archive_errors",
+        query: "",
+        check: archive_errors,
+        allowed_console_errors: &[
+            "missing.zip - Failed to load resource: the server responded with a status of 404",
+            "has been blocked by CORS policy",
+            "project.zip?no_cors=1 - Failed to load resource: net::ERR_FAILED",
+        ],
+        allowed_failed_requests: &["/fixtures/archive_errors/missing.zip"],
+    },
+    Scenario {
+        name: "install_imports",
+        query: "",
+        check: install_imports,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &["/pypi/simple/not-a-real-package-xyz/"],
+    },
+    Scenario {
+        name: "library_comsync",
+        query: "",
+        check: library_comsync,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "library_runner",
+        query: "",
+        check: library_runner,
+        // test_fatal_error: Pyodide reports its fatal error on the worker's console.
+        allowed_console_errors: &[
+            "Pyodide has suffered a fatal error",
+            "The cause of the fatal error was",
+            "RangeError: Maximum call stack size exceeded",
+        ],
+        // test_service_worker_error: the channel's baseUrl is the page, so its reads reach the server.
+        allowed_failed_requests: &["/fixtures/library_runner/page.html/read"],
+    },
+    Scenario {
+        name: "demo_library",
+        query: "",
+        check: demo_library,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "library_extras",
+        query: "",
+        check: library_extras,
+        // writeWithoutServiceWorker: the page's writes reach the server, which has no such path.
+        allowed_console_errors: &["/__SyncMessageServiceWorkerInput__/write"],
+        allowed_failed_requests: &["/__SyncMessageServiceWorkerInput__/write"],
+    },
+    Scenario {
+        name: "output_flood",
+        query: "",
+        check: output_flood,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "parsing_upgrade",
+        query: "?pause_ms=700",
+        check: parsing_upgrade,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+];
+
+fn main() {
+    let args = Arguments::from_args();
+    let suite = Arc::new(Suite::new());
+    let mut trials = Vec::new();
+    for scenario in SCENARIOS {
+        for isolated in [true, false] {
+            let suite = Arc::clone(&suite);
+            let name = format!(
+                "{}::{}",
+                scenario.name,
+                if isolated { "isolated" } else { "not_isolated" }
+            );
+            trials.push(Trial::test(name, move || {
+                run_scenario(&suite, scenario, isolated)
+                    .map_err(|e| Failed::from(python_runner_tests::report(&e)))
+            }));
+        }
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Quit the browser and stop the servers before exiting (exit() skips destructors).
+    drop(suite);
+    conclusion.exit();
+}
+
+fn ensure_bundle() -> Result<()> {
+    let bundle = workspace_root().join("target/dist/python-runner.js");
+    ensure!(
+        bundle.is_file(),
+        "{} is missing: run `cargo bundle dist` first",
+        bundle.display()
+    );
+    Ok(())
+}
+
+fn run_scenario(suite: &Suite, scenario: &Scenario, isolated: bool) -> Result<()> {
+    ensure_bundle()?;
+    let server = suite.server(isolated)?;
+    suite.with_browser(|b| {
+        server.clear_requests();
+        let url = server.url(&format!(
+            "/fixtures/{}/page.html{}",
+            scenario.name, scenario.query
+        ));
+        b.goto(&url)?;
+        let coi = b.eval("return self.crossOriginIsolated")?;
+        ensure!(
+            coi == json!(isolated),
+            "crossOriginIsolated is {coi} on {url}"
+        );
+        (scenario.check)(b, server).with_context(|| {
+            format!(
+                "scenario {} failed on {url}\n{}",
+                scenario.name,
+                b.context_report()
+            )
+        })?;
+        std::thread::sleep(CONSOLE_SETTLE);
+        let unexpected: Vec<String> = b
+            .console_errors()?
+            .into_iter()
+            .filter(|e| {
+                !scenario
+                    .allowed_console_errors
+                    .iter()
+                    .any(|a| e.contains(a))
+            })
+            .collect();
+        ensure!(
+            unexpected.is_empty(),
+            "scenario {} on {url}: unexpected console errors:\n  {}",
+            scenario.name,
+            unexpected.join("\n  ")
+        );
+        let failed: Vec<String> = server
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r.status >= 400 && !scenario.allowed_failed_requests.contains(&r.url.as_str())
+            })
+            .map(|r| format!("{} {} -> {}", r.method, r.url, r.status))
+            .collect();
+        ensure!(
+            failed.is_empty(),
+            "scenario {} on {url}: unexpected failed requests:\n  {}",
+            scenario.name,
+            failed.join("\n  ")
+        );
+        Ok(())
+    })
+}
