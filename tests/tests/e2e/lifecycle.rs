@@ -103,9 +103,14 @@ pub(crate) fn removed_while_running(b: &Browser, _server: &Server) -> Result<()>
         since_last >= 800.0,
         "a heartbeat arrived {since_last:.0} ms ago, 3 s after the element was removed: the worker still runs ({report})"
     );
+    // The element's worker, and the spare if it had started (300 ms after the code began
+    // running: on a loaded machine the removal can come later than that): all terminated.
+    let workers = report["workers"].as_array().context("workers")?;
     ensure!(
-        report["state"] == json!("idle") && report["workers"] == json!([true]),
-        "expected state idle and exactly one worker, terminated: {report}"
+        report["state"] == json!("idle")
+            && (1..=2).contains(&workers.len())
+            && workers.iter().all(|terminated| terminated == &json!(true)),
+        "expected state idle and the element's worker (and any spare) terminated: {report}"
     );
     Ok(())
 }

@@ -3,11 +3,8 @@
 
 use crate::library::UPSTREAM_PACKAGES;
 use anyhow::{Context, Result};
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use python_runner_tests::BrowserOptions;
 use serde_json::Value;
-use std::io::Write as _;
 use std::path::Path;
 
 /// A private server root, so a concurrent `cargo bundle dist` (which empties target/dist/ and takes minutes)
@@ -51,11 +48,7 @@ pub(crate) fn snapshot_root(root: &Path) -> Result<(tempfile::TempDir, Vec<u8>)>
     Ok((snapshot, bundle))
 }
 
-pub(crate) fn gzip_size(bytes: &[u8]) -> Result<u64> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
-    encoder.write_all(bytes)?;
-    Ok(u64::try_from(encoder.finish()?.len())?)
-}
+pub(crate) use python_runner_sizes::gzip_size;
 
 pub(crate) fn chromium_version() -> String {
     let chromium = BrowserOptions::default().chromium;

@@ -59,18 +59,7 @@ pub(crate) fn iso_utc(unix: u64) -> String {
     )
 }
 
-/// `1234567` → `1,234,567`.
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub(crate) use python_runner_sizes::thousands;
 
 /// `FAILED: <first line of the error>`, plus the first console error, which often says why.
 pub(crate) fn failure_with(error: &str, console_errors: &[String]) -> String {
