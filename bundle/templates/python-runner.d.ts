@@ -283,6 +283,9 @@ export declare function loadPyodideAndPackage<P extends PyodideLike = any>(
 /**
  * Worker side. Housekeeping for a Pyodide loaded without `loadPyodideAndPackage`: registers Comlink (so PyProxies
  * pass through Comlink) and installs the Python package `pyodide_worker_runner` (`install_imports`).
+ * It also wraps `pyodide.setInterruptBuffer` so that no interrupt is lost: Pyodide reads the buffer and then clears
+ * it in two steps, and an interrupt stored between them was dropped (about 1 in 40 on a busy loop); the wrapper
+ * hands Pyodide a view of a shared integer buffer whose read is `Atomics.exchange`. Other buffers pass unchanged.
  * Differs from upstream: calling it twice on one Pyodide is harmless (upstream raises FileExistsError).
  */
 export declare function initPyodide(pyodide: PyodideLike): void;

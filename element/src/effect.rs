@@ -20,6 +20,9 @@ pub const STOP_GRACE_MS: u32 = 1000;
 /// The notice shown when Stop had to replace Python because this page cannot interrupt it.
 pub const RESTARTED_NOTICE: &str = "Python was restarted to stop the program (this page cannot interrupt running code). Variables and imports from earlier runs are gone.";
 
+/// The notice shown when Stop came while Python was still loading and the run was dropped.
+pub const CANCELLED_NOTICE: &str = "Stopped before Python was ready: the program did not run.";
+
 /// The notice shown when Python did not react to Stop within [`STOP_GRACE_MS`].
 pub const STUCK_NOTICE: &str = "Python did not stop within 1 second, so it was restarted. Variables and imports from earlier runs are gone.";
 
@@ -117,6 +120,11 @@ pub enum Effect {
         seq: WaitSeq,
         /// The reply.
         reply: Reply,
+    },
+    /// Ask the worker to drop run `run` if it has not started (Stop while Python loads).
+    CancelRun {
+        /// The run to drop.
+        run: RunId,
     },
     /// Ask the worker to raise `KeyboardInterrupt` in run `run` (Atomics transport).
     Interrupt {

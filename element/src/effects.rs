@@ -83,6 +83,16 @@ fn apply(
             }
             Ok(())
         }
+        Effect::CancelRun { run } => {
+            if let Some(Err(error)) = instance
+                .worker
+                .as_ref()
+                .map(|worker| worker.send(&ToWorker::Cancel { id: run }))
+            {
+                return instance.machine.worker_crashed(&error.to_string());
+            }
+            Ok(())
+        }
         Effect::Interrupt { run } => {
             if let Some(worker) = &instance.worker {
                 worker.interrupt(run);

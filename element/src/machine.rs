@@ -13,8 +13,8 @@ use python_runner_protocol::{
 };
 
 pub use crate::effect::{
-    diagnostics, Booted, Effect, ElementEvent, Status, RESTARTED_NOTICE, STOP_GRACE_MS,
-    STUCK_NOTICE,
+    diagnostics, Booted, Effect, ElementEvent, Status, CANCELLED_NOTICE, RESTARTED_NOTICE,
+    STOP_GRACE_MS, STUCK_NOTICE,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +265,12 @@ impl Machine {
         effects.push(Effect::Dispatch(ElementEvent::Ready {
             pyodide_version: booted.pyodide_version,
         }));
+        // Stop came while Python loaded, and the worker started the run before it read the
+        // cancel: stop it the way this transport can.
+        if self.current_run.is_some() && self.stopping == self.current_run {
+            self.stopping = None;
+            self.stop(&mut effects);
+        }
         self.settle(&mut effects);
         effects
     }
@@ -294,6 +300,10 @@ impl Machine {
         self.current_run = None;
         self.has_run = true;
         let stopped = self.stopping.take() == Some(id);
+        if stopped && self.worker == WorkerPhase::Booting {
+            // Only a cancelled run ends before its worker is ready.
+            effects.push(Effect::AppendOutput(vec![notice(CANCELLED_NOTICE)]));
+        }
         self.end_waiting(&mut effects);
         let exception = last_line(&self.traceback_text);
         self.traceback_text.clear();
@@ -386,6 +396,12 @@ impl Machine {
             return; // Already stopping; the grace timer escalates if needed.
         }
         let ready = self.worker == WorkerPhase::Ready;
+        if self.worker == WorkerPhase::Booting {
+            // The run waits in the worker for Python: drop it there; no restart, no lost load.
+            self.stopping = Some(run);
+            effects.push(Effect::CancelRun { run });
+            return;
+        }
         match (self.transport, self.waiting) {
             (Transport::Atomics, _) if ready => {
                 effects.push(Effect::Interrupt { run });
@@ -885,6 +901,56 @@ mod tests {
                 "{transport:?}"
             );
         }
+    }
+
+    #[test]
+    fn stop_while_python_loads_cancels_the_run_without_a_restart() {
+        let mut machine = Machine::default();
+        machine.connected(false, false);
+        machine.code_changed("while True: pass".into());
+        assert_eq!(machine.stop_requested(), vec![Effect::CancelRun { run: 1 }]);
+        assert_eq!(
+            machine.stop_requested(),
+            vec![],
+            "a second Stop adds nothing"
+        );
+        let effects = machine.worker_done(1);
+        assert_eq!(
+            effects[..2],
+            [
+                Effect::AppendOutput(vec![notice(CANCELLED_NOTICE)]),
+                Effect::Dispatch(ElementEvent::Done {
+                    exception: None,
+                    stopped: true,
+                }),
+            ]
+        );
+        assert!(!effects.contains(&Effect::TerminateWorker));
+        let effects = machine.worker_ready(booted("v", Transport::Atomics));
+        assert!(
+            !effects
+                .iter()
+                .any(|e| matches!(e, Effect::Interrupt { .. })),
+            "{effects:?}"
+        );
+        assert_eq!(machine.status(), Status::Done);
+    }
+
+    #[test]
+    fn a_cancel_that_came_too_late_stops_through_the_transport_once_ready() {
+        let mut machine = Machine::default();
+        machine.connected(false, false);
+        machine.code_changed("while True: pass".into());
+        machine.stop_requested();
+        // The worker had started the run: Ready comes, and no Done.
+        let effects = machine.worker_ready(booted("v", Transport::Atomics));
+        assert!(
+            effects.contains(&Effect::Interrupt { run: 1 }),
+            "{effects:?}"
+        );
+        assert!(effects.contains(&Effect::StartStopTimer { run: 1 }));
+        let effects = machine.worker_done(1);
+        assert!(!effects.contains(&Effect::AppendOutput(vec![notice(CANCELLED_NOTICE)])));
     }
 
     #[test]

@@ -306,8 +306,10 @@ pub async fn boot(
 }
 
 /// Writes the helper package (`python_files`: relative path → text) into Pyodide's
-/// site-packages and imports it; returns the module. Harmless to repeat on one Pyodide.
+/// site-packages and imports it; returns the module. Also makes Pyodide's interrupt buffer
+/// lossless (`interrupts.rs`). Harmless to repeat on one Pyodide.
 pub fn install_helper(pyodide: &JsValue, python_files: &Object) -> Result<JsValue, String> {
+    crate::interrupts::make_interrupts_atomic(pyodide);
     let pyodide: &Pyodide = pyodide.unchecked_ref();
     let install_error = |error: JsValue| describe(&error);
     let fs = pyodide.fs();

@@ -135,6 +135,13 @@ impl Dispatcher {
                 })],
             },
             ToWorker::Reply { seq, reply } => vec![Effect::Resolve { seq, reply }],
+            ToWorker::Cancel { id } => {
+                let Some(index) = self.pending_runs.iter().position(|(run, ..)| *run == id) else {
+                    return Vec::new();
+                };
+                self.pending_runs.remove(index);
+                vec![Effect::Post(FromWorker::Done { id })]
+            }
             ToWorker::Archive { spec } => {
                 self.archive = ArchiveState::Awaiting(spec);
                 Vec::new()
@@ -296,6 +303,25 @@ mod tests {
         assert_eq!(dispatcher.on_run_finished(3), vec![]);
         assert_eq!(dispatcher.running(), None);
         assert_eq!(dispatcher.on_message(run(4)), vec![effect_run(4)]);
+    }
+
+    #[test]
+    fn cancel_drops_a_queued_run_and_leaves_a_started_one() {
+        let mut dispatcher = Dispatcher::default();
+        dispatcher.on_message(init());
+        dispatcher.on_message(run(1));
+        dispatcher.on_message(run(2));
+        assert_eq!(
+            dispatcher.on_message(ToWorker::Cancel { id: 1 }),
+            vec![Effect::Post(FromWorker::Done { id: 1 })]
+        );
+        // Unknown or already cancelled: nothing.
+        assert_eq!(dispatcher.on_message(ToWorker::Cancel { id: 1 }), vec![]);
+        let effects = dispatcher.on_booted("314.0.7".into(), Transport::Atomics);
+        assert_eq!(effects.last(), Some(&effect_run(2)));
+        // Started: the page stops it through its transport.
+        assert_eq!(dispatcher.on_message(ToWorker::Cancel { id: 2 }), vec![]);
+        assert_eq!(dispatcher.running(), Some(2));
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod bindings;
 pub mod channel;
 pub mod contract;
 pub mod dispatch;
+mod interrupts;
 pub mod python;
 
 pub use bindings::{boot, install_helper, worker_boot};

@@ -304,6 +304,35 @@ pub(crate) fn stop(b: &Browser, _server: &Server) -> Result<()> {
     Ok(())
 }
 
+/// Stop while Python loads: the run waiting in the worker is dropped, with a notice; the Python that
+/// was loading is kept (no second worker), and the next run uses it.
+pub(crate) fn stop_while_loading(b: &Browser, _server: &Server) -> Result<()> {
+    let id = "early";
+    b.wait_for(
+        &format!(
+            "window.__events.some((e) => e.id === {} && e.type === 'done')",
+            json!(id)
+        ),
+        BOOT_TIMEOUT,
+    )?;
+    let at_stop = b.eval("return [window.__stateAtStop, window.__workersAtFirstDone]")?;
+    ensure!(
+        at_stop == json!(["loading", 1]),
+        "[state when stopped, workers when the run ended] were {at_stop}, expected [\"loading\", 1]"
+    );
+    expect_outputs(b, id, &[("notice", CANCELLED)])?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    run_expect(b, id, "print('after')", &[("stdout", "after\n")])?;
+    let first_worker = b.eval("return window.__workers[0].__terminated")?;
+    ensure!(
+        first_worker == json!(false),
+        "the loading worker was terminated"
+    );
+    expect_events(b, id, 2, None)
+}
+
+const CANCELLED: &str = "Stopped before Python was ready: the program did not run.";
+
 const STUCK: &str = "Python did not stop within 1 second, so it was restarted. Variables and imports from earlier runs are gone.";
 
 pub(crate) fn input_volume(b: &Browser, _server: &Server) -> Result<()> {

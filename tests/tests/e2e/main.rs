@@ -28,7 +28,9 @@ mod output;
 use anyhow::{ensure, Context, Result};
 use archives::{archive, archive_errors, install_imports};
 use errors::{bad_pyodide_url, python_crash};
-use input_stop::{input, input_volume, no_transport, service_worker, sleep, stop};
+use input_stop::{
+    input, input_volume, no_transport, service_worker, sleep, stop, stop_while_loading,
+};
 use library::{demo_library, library_comsync, library_extras, library_runner};
 use libtest_mimic::{Arguments, Failed, Trial};
 use lifecycle::{
@@ -158,6 +160,13 @@ const SCENARIOS: &[Scenario] = &[
         name: "stop",
         query: "",
         check: stop,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "stop_while_loading",
+        query: "",
+        check: stop_while_loading,
         allowed_console_errors: &[],
         allowed_failed_requests: &[],
     },

@@ -22,7 +22,7 @@ pub use sync::{Reply, TooLarge, Transport};
 pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Numbers the blocking waits (`input()`, `time.sleep`) of one worker, in order; a reply names
 /// the wait it answers, so a late reply can never be taken for the answer to a later wait.
@@ -71,6 +71,13 @@ pub enum ToWorker {
         url: String,
         /// Why the page could not get it, if it could not.
         error: Option<String>,
+    },
+    /// Stop before the code started (the page pressed Stop while Python was still loading): if
+    /// run `id` is queued, the worker drops it and answers [`FromWorker::Done`]; a run that has
+    /// started is not affected (the page stops it through its transport once it is ready).
+    Cancel {
+        /// The run to drop.
+        id: RunId,
     },
     /// Answers a [`FromWorker::Waiting`] through `postMessage` (the JSPI transport; the Atomics
     /// transport writes the same reply into shared memory instead).

@@ -104,6 +104,9 @@ impl ToWorker {
                 url: string(wire, "url")?,
                 error: wire.string("error"),
             }),
+            "cancel" => Ok(ToWorker::Cancel {
+                id: id(wire, "id")?,
+            }),
             "reply" => Ok(ToWorker::Reply {
                 seq: id(wire, "seq")?,
                 reply: string(wire, "reply")?,

@@ -40,6 +40,7 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
             url: "https://a.test/p.zip".into(),
             error: Some("HTTP 404".into()),
         },
+        ToWorker::Cancel { id: 7 },
         ToWorker::Reply {
             seq: 3,
             reply: Reply::Message(Some("Bob".into())).to_json(),
