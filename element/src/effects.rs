@@ -307,7 +307,9 @@ fn on_worker_event(id: InstanceId, event: WorkerEvent) {
             WorkerEvent::Message(FromWorker::ArchiveFailed { error }) => {
                 machine.archive_failed(error.message)
             }
-            WorkerEvent::Message(FromWorker::Done { id }) => machine.worker_done(id),
+            WorkerEvent::Message(FromWorker::Done { id, exception }) => {
+                machine.worker_done(id, exception)
+            }
             WorkerEvent::Message(FromWorker::Failed { id, error }) => {
                 machine.worker_failed(id, error)
             }

@@ -8,8 +8,8 @@
 
 use python_runner_protocol::sync::Layout;
 use python_runner_protocol::{
-    ErrorKind, ErrorPayload, OutputPart, PartKind, Reply, RunId, Transport, WaitReason, WaitSeq,
-    PROTOCOL_VERSION,
+    ErrorKind, ErrorPayload, OutputPart, PartKind, PythonException, Reply, RunId, Transport,
+    WaitReason, WaitSeq, PROTOCOL_VERSION,
 };
 
 pub use crate::effect::{
@@ -37,7 +37,6 @@ pub struct Machine {
     current_run: Option<RunId>,
     next_run_id: RunId,
     has_run: bool,
-    traceback_text: String,
     transport: Transport,
     waiting: Option<(WaitSeq, WaitReason)>,
     stopping: Option<RunId>,
@@ -58,7 +57,6 @@ impl Default for Machine {
             current_run: None,
             next_run_id: 1,
             has_run: false,
-            traceback_text: String::new(),
             transport: Transport::None,
             waiting: None,
             stopping: None,
@@ -280,19 +278,14 @@ impl Machine {
         if self.current_run != Some(id) {
             return Vec::new();
         }
-        for part in &parts {
-            if matches!(part.kind, PartKind::Traceback | PartKind::SyntaxError) {
-                self.traceback_text.push_str(&part.text);
-            }
-        }
         vec![
             Effect::AppendOutput(parts.clone()),
             Effect::Dispatch(ElementEvent::Output { parts }),
         ]
     }
 
-    /// A run ended.
-    pub fn worker_done(&mut self, id: RunId) -> Vec<Effect> {
+    /// A run ended, by `exception` if it did not run to the end.
+    pub fn worker_done(&mut self, id: RunId, exception: Option<PythonException>) -> Vec<Effect> {
         let mut effects = Vec::new();
         if self.current_run != Some(id) {
             return effects;
@@ -305,18 +298,16 @@ impl Machine {
             effects.push(Effect::AppendOutput(vec![notice(CANCELLED_NOTICE)]));
         }
         self.end_waiting(&mut effects);
-        let exception = last_line(&self.traceback_text);
-        self.traceback_text.clear();
         effects.push(Effect::Dispatch(ElementEvent::Done {
-            exception: exception.clone(),
+            exception: exception.as_ref().map(PythonException::line),
             stopped,
         }));
         match exception {
             // A KeyboardInterrupt the user asked for is not an error.
-            Some(message) if !(stopped && message.starts_with("KeyboardInterrupt")) => {
+            Some(exception) if !(stopped && exception.is_keyboard_interrupt()) => {
                 effects.push(Effect::Dispatch(ElementEvent::Error {
                     kind: ErrorKind::Python,
-                    message,
+                    message: exception.line(),
                 }));
             }
             _ => {}
@@ -427,7 +418,6 @@ impl Machine {
         let stopped = self.current_run.take().is_some();
         self.stopping = None;
         self.end_waiting(effects);
-        self.traceback_text.clear();
         effects.push(Effect::AppendOutput(vec![notice(notice_text)]));
         effects.push(Effect::TerminateWorker);
         self.worker = WorkerPhase::Booting;
@@ -473,7 +463,6 @@ impl Machine {
                 self.next_run_id += 1;
                 self.current_run = Some(id);
                 self.run_requested = false;
-                self.traceback_text.clear();
                 effects.push(Effect::ClearOutput);
                 effects.push(Effect::SendRun { id, code });
             }
@@ -513,13 +502,6 @@ fn notice(text: &str) -> OutputPart {
     }
 }
 
-fn last_line(text: &str) -> Option<String> {
-    text.lines()
-        .rev()
-        .find(|line| !line.trim().is_empty())
-        .map(str::to_string)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,6 +513,13 @@ mod tests {
         machine.code_changed(code.into());
         machine.worker_ready(booted("v", Transport::Atomics));
         machine
+    }
+
+    fn exception(type_name: &str, message: &str) -> PythonException {
+        PythonException {
+            type_name: type_name.into(),
+            message: message.into(),
+        }
     }
 
     fn booted(version: &str, transport: Transport) -> Booted {
@@ -587,7 +576,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            machine.worker_done(1),
+            machine.worker_done(1, None),
             vec![
                 Effect::Dispatch(ElementEvent::Done {
                     exception: None,
@@ -631,7 +620,7 @@ mod tests {
             id: 1,
             code: "print(2)".into()
         }));
-        machine.worker_done(1);
+        machine.worker_done(1, None);
         assert_eq!(machine.status(), Status::Done);
         let effects = machine.run_requested();
         assert_eq!(
@@ -654,16 +643,10 @@ mod tests {
     }
 
     #[test]
-    fn exception_is_reported_with_its_last_traceback_line() {
+    fn exception_is_reported_with_its_traceback_line() {
         let mut machine = running("1/0");
-        machine.worker_output(
-            1,
-            vec![part(
-                PartKind::Traceback,
-                "Traceback (most recent call last):\n  ...\nZeroDivisionError: division by zero\n",
-            )],
-        );
-        let effects = machine.worker_done(1);
+        let effects =
+            machine.worker_done(1, Some(exception("ZeroDivisionError", "division by zero")));
         let message = "ZeroDivisionError: division by zero".to_string();
         assert_eq!(
             effects,
@@ -746,7 +729,7 @@ mod tests {
         // A move: connected again while the worker still exists and the run is in flight.
         assert_eq!(machine.connected(false, false), vec![]);
         assert_eq!(
-            machine.worker_done(1),
+            machine.worker_done(1, None),
             vec![
                 Effect::Dispatch(ElementEvent::Done {
                     exception: None,
@@ -760,14 +743,14 @@ mod tests {
     #[test]
     fn new_code_reruns_a_non_manual_element() {
         let mut machine = running("print(1)");
-        machine.worker_done(1);
+        machine.worker_done(1, None);
         let effects = machine.code_changed("print(2)".into());
         assert!(effects.contains(&Effect::SendRun {
             id: 2,
             code: "print(2)".into()
         }));
         // The same code again does not rerun.
-        machine.worker_done(2);
+        machine.worker_done(2, None);
         assert_eq!(machine.code_changed("print(2)".into()), vec![]);
     }
 
@@ -863,15 +846,8 @@ mod tests {
     fn a_keyboard_interrupt_after_stop_ends_the_run_without_an_error_event() {
         let mut machine = running("while True: pass");
         machine.stop_requested();
-        machine.worker_output(
-            1,
-            vec![part(
-                PartKind::Traceback,
-                "Traceback (most recent call last):\n  ...\nKeyboardInterrupt\n",
-            )],
-        );
         assert_eq!(
-            machine.worker_done(1),
+            machine.worker_done(1, Some(exception("KeyboardInterrupt", ""))),
             vec![
                 Effect::Dispatch(ElementEvent::Done {
                     exception: Some("KeyboardInterrupt".into()),
@@ -914,7 +890,7 @@ mod tests {
             vec![],
             "a second Stop adds nothing"
         );
-        let effects = machine.worker_done(1);
+        let effects = machine.worker_done(1, None);
         assert_eq!(
             effects[..2],
             [
@@ -949,7 +925,7 @@ mod tests {
             "{effects:?}"
         );
         assert!(effects.contains(&Effect::StartStopTimer { run: 1 }));
-        let effects = machine.worker_done(1);
+        let effects = machine.worker_done(1, None);
         assert!(!effects.contains(&Effect::AppendOutput(vec![notice(CANCELLED_NOTICE)])));
     }
 
@@ -989,7 +965,7 @@ mod tests {
                 Effect::StartStopTimer { run: 1 }
             ]
         );
-        let effects = machine.worker_done(1);
+        let effects = machine.worker_done(1, None);
         assert!(
             effects.contains(&Effect::SendRun {
                 id: 2,

@@ -31,6 +31,11 @@ def test_entry_points_take_the_arguments_in_the_contracts_order() -> None:
     assert parameters(install_for_run) == CONTRACT["install_for_run"]
 
 
+@pytest.mark.parametrize("case", CONTRACT["run_code_returns"], ids=lambda case: case["program"])
+def test_run_code_returns_what_ended_the_program(case: dict[str, Any]) -> None:
+    assert run_code(case["program"], Host()) == case["json"]
+
+
 class Host:
     """Plays the worker: records `(event_type, data)`, answers blocking events at once."""
 

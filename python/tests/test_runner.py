@@ -1036,6 +1036,54 @@ def test_run_code_traceback(tmp_path: Path) -> None:
     assert Path(filename).read_text(encoding="utf-8") == "print('before')\nraise ValueError('bad')"
 
 
+@pytest.mark.parametrize(
+    ("source", "ended_by"),
+    [
+        ("x = 1", None),
+        ("raise ValueError('bad')", {"type": "ValueError", "message": "bad"}),
+        ("raise KeyboardInterrupt", {"type": "KeyboardInterrupt", "message": ""}),
+        (
+            "import json\njson.loads('{')",
+            {
+                "type": "json.decoder.JSONDecodeError",
+                "message": "Expecting property name enclosed in double quotes: "
+                "line 1 column 2 (char 1)",
+            },
+        ),
+        ("class Mine(Exception):\n    pass\nraise Mine('x')", {"type": "Mine", "message": "x"}),
+        ("a b", {"type": "SyntaxError", "message": "invalid syntax"}),
+        ("raise SystemExit(3)", {"type": "SystemExit", "message": "3"}),
+        (
+            "e = ValueError('noted')\ne.add_note('a note')\nraise e",
+            {"type": "ValueError", "message": "noted"},
+        ),
+    ],
+)
+def test_run_code_returns_the_exception_that_ended_the_program(
+    tmp_path: Path, source: str, ended_by: dict[str, str] | None
+) -> None:
+    host = Host()
+    result = run_code(source, host, filename=str(tmp_path / "main.py"))
+    described = None if result is None else json.loads(result)
+    assert described == ended_by
+    if described is None:
+        return
+    # The same words as the traceback's last line (notes come after it).
+    parts = [part for _, data in host.sent for part in json.loads(data)["parts"]]
+    text = "".join(part["text"] for part in parts if part["type"] in ("traceback", "syntax_error"))
+    line = described["type"] + (": " + described["message"] if described["message"] else "")
+    assert line + "\n" in text
+
+
+def test_run_code_returns_the_missing_entry_module(tmp_path: Path) -> None:
+    host = Host()
+    result = run_code("", host, filename=str(tmp_path / "main.py"), entry="no_such_module_here")
+    assert json.loads(result or "null") == {
+        "type": "ModuleNotFoundError",
+        "message": "No module named 'no_such_module_here'",
+    }
+
+
 # -- run_code: replies to input and sleep ----------------------------------------------
 
 

@@ -10,8 +10,8 @@ use js_sys::{Function, Int32Array, Object, Promise, Reflect};
 use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::js::JsObject;
 use python_runner_protocol::{
-    ArchiveSpec, DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, RunId, RunOptions,
-    ToWorker, Transport, WaitReason, WaitSeq, DRAIN_BYTES, DRAIN_MESSAGES,
+    ArchiveSpec, DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, PythonException,
+    RunId, RunOptions, ToWorker, Transport, WaitReason, WaitSeq, DRAIN_BYTES, DRAIN_MESSAGES,
 };
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -496,8 +496,9 @@ fn start_run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str, entry: Opt
 
 fn finish_run(state: &Rc<RefCell<WorkerState>>, id: RunId, result: Result<JsValue, JsValue>) {
     let effects = match result {
-        Ok(_) => {
-            post(&FromWorker::Done { id });
+        Ok(value) => {
+            let exception = ended_by(&value);
+            post(&FromWorker::Done { id, exception });
             state.borrow_mut().dispatcher.on_run_finished(id)
         }
         Err(error) => {
@@ -510,6 +511,13 @@ fn finish_run(state: &Rc<RefCell<WorkerState>>, id: RunId, result: Result<JsValu
         }
     };
     apply(state, effects);
+}
+
+/// The exception that ended a run: `run_code` returns it as JSON text of `{type, message}`
+/// (see `contract.rs`), or `None` when the program ran to the end.
+fn ended_by(result: &JsValue) -> Option<PythonException> {
+    let value = js_sys::JSON::parse(&result.as_string()?).ok()?;
+    PythonException::decode(&JsObject::new(value)?).ok()
 }
 
 /// Waits until the page has taken every output message posted so far ([`WaitReason::Drain`]),

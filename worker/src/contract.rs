@@ -215,6 +215,24 @@ mod tests {
         assert_eq!(unknown, Err(DecodeError::missing("event_type")));
     }
 
+    #[test]
+    fn what_run_code_returns_decodes_to_the_exception() {
+        let contract = contract();
+        for case in contract["run_code_returns"]
+            .as_array()
+            .expect("run_code_returns")
+        {
+            let Some(json) = case["json"].as_str() else {
+                continue; // null: ran to the end, no exception
+            };
+            let value: Value = serde_json::from_str(json).expect("json");
+            let exception = python_runner_protocol::PythonException::decode(&Json(value.clone()))
+                .expect("decodes");
+            assert_eq!(Some(exception.type_name.as_str()), value["type"].as_str());
+            assert_eq!(Some(exception.message.as_str()), value["message"].as_str());
+        }
+    }
+
     /// The [`Reply`] a reply of the contract encodes.
     fn reply_of(json: &str) -> Reply {
         let value: Value = serde_json::from_str(json).expect("a reply is JSON");

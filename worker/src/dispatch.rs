@@ -140,7 +140,10 @@ impl Dispatcher {
                     return Vec::new();
                 };
                 self.pending_runs.remove(index);
-                vec![Effect::Post(FromWorker::Done { id })]
+                vec![Effect::Post(FromWorker::Done {
+                    id,
+                    exception: None,
+                })]
             }
             ToWorker::Archive { spec } => {
                 self.archive = ArchiveState::Awaiting(spec);
@@ -313,7 +316,10 @@ mod tests {
         dispatcher.on_message(run(2));
         assert_eq!(
             dispatcher.on_message(ToWorker::Cancel { id: 1 }),
-            vec![Effect::Post(FromWorker::Done { id: 1 })]
+            vec![Effect::Post(FromWorker::Done {
+                id: 1,
+                exception: None
+            })]
         );
         // Unknown or already cancelled: nothing.
         assert_eq!(dispatcher.on_message(ToWorker::Cancel { id: 1 }), vec![]);

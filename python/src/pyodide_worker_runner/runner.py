@@ -172,6 +172,8 @@ class Runner:
         self.source_code = ""
         self.line = ""
         """Input received but not read yet."""
+        self.exception: BaseException | None = None
+        """The exception that ended the last run (reported as output), or None."""
         self.output_buffer = self.OutputBufferClass(self._flush_output)
         self.main_module = types.ModuleType("__main__")
         self.namespace: dict[str, Any] = self.main_module.__dict__
@@ -301,6 +303,7 @@ class Runner:
         raised. All output has been sent when this returns.
         """
         self._require_callback()
+        self.exception = None
         try:
             code = self._compile(source, mode, False, fresh_namespace)
             if code is None:
@@ -322,6 +325,7 @@ class Runner:
         sent when this returns.
         """
         self._require_callback()
+        self.exception = None
         import importlib.util
         import runpy
 
@@ -334,6 +338,7 @@ class Runner:
             except (ImportError, ValueError):
                 spec = None
             if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+                self.exception = ModuleNotFoundError(f"No module named {module!r}")
                 self.output("traceback", f"ModuleNotFoundError: No module named {module!r}\n")
                 return
             # Tracebacks start at the module's own frame, and leave runpy's out.
@@ -361,6 +366,7 @@ class Runner:
         being reported as a traceback.
         """
         self._require_callback()
+        self.exception = None
         try:
             code = self._compile(source, mode, top_level_await, fresh_namespace)
             if code is None:
@@ -396,6 +402,7 @@ class Runner:
                 return None
             e.__traceback__ = None
             self._fill_syntax_error_text(e, source)
+            self.exception = e
             self.output("syntax_error", **self.serialize_syntax_error(e))
         except BaseException as e:
             self._report(e)
@@ -414,6 +421,7 @@ class Runner:
             e.text = lines[e.lineno - 1]
 
     def _report(self, e: BaseException) -> None:
+        self.exception = e
         self.output("traceback", **self.serialize_traceback(e))
 
     @contextlib.contextmanager
@@ -757,6 +765,27 @@ def reset_session(session: str = "") -> None:
     _sessions.pop(session, None)
 
 
+def describe_exception(e: BaseException) -> dict[str, str]:
+    """`{"type": ..., "message": ...}` of `e`, as the last line of its traceback names them.
+
+    The type is qualified by its module unless that is `builtins` or `__main__`
+    (`json.decoder.JSONDecodeError`, `ZeroDivisionError`); the message is `str(e)`, or a
+    SyntaxError's `msg`. The traceback's last line is `type` or `type: message`.
+    """
+    cls = type(e)
+    name = cls.__qualname__
+    if cls.__module__ not in ("builtins", "__main__"):
+        name = f"{cls.__module__}.{name}"
+    if isinstance(e, SyntaxError) and isinstance(e.msg, str):
+        message = e.msg
+    else:
+        try:
+            message = str(e)
+        except Exception:
+            message = "<exception str() failed>"
+    return {"type": name, "message": message}
+
+
 class _PageRunner(Runner):
     """The runner of `run_code`, whose output batches may mix stdout and stderr.
 
@@ -798,7 +827,7 @@ def run_code(
     filename: str = "main.py",
     session: str = "",
     entry: str | None = None,
-) -> None:
+) -> str | None:
     """Run `source` as the `__main__` program of `session`, reporting events through `send`.
 
     With `entry` (a dotted module name, e.g. from the author's archive) that module runs as
@@ -818,7 +847,8 @@ def run_code(
 
     Exceptions in the user's code (including the KeyboardInterrupt of an interrupted
     input or sleep) are reported as output, not raised. All output has been sent when
-    this returns.
+    this returns. Returns the exception that ended the program as JSON text of
+    `describe_exception`'s dict, or None when it ran to the end.
     """
     global _shared_runner, _shared_runner_busy
 
@@ -843,13 +873,16 @@ def run_code(
                 runner.run_module(entry)
             else:
                 runner.run(source, "exec", fresh_namespace=False)
-        except KeyboardInterrupt:
+            ended_by = runner.exception
+        except KeyboardInterrupt as e:
             # Stop landed while the runner itself was busy (sending output, formatting a
             # traceback) rather than in user code: the program has ended all the same.
             send(
                 "output",
                 json.dumps({"parts": [{"type": "traceback", "text": "KeyboardInterrupt\n"}]}),
             )
+            ended_by = e
+        return None if ended_by is None else json.dumps(describe_exception(ended_by))
     finally:
         if not nested:
             _shared_runner_busy = False

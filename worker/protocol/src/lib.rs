@@ -22,7 +22,7 @@ pub use sync::{Reply, TooLarge, Transport};
 pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Numbers the blocking waits (`input()`, `time.sleep`) of one worker, in order; a reply names
 /// the wait it answers, so a late reply can never be taken for the answer to a later wait.
@@ -39,7 +39,8 @@ pub enum ToWorker {
     ///
     /// With [`Transport::Atomics`] the posted object also carries `sync_buffer`, the
     /// `SharedArrayBuffer` laid out as in [`sync`]; it is not part of the serde type. With
-    /// [`Transport::ServiceWorker`] it carries `sync_page` (the page URL) and `sync_channel`.
+    /// [`Transport::ServiceWorker`] it carries `sync_scope` (the service worker's scope URL) and
+    /// `sync_channel` (this element's channel ID).
     Init {
         /// The element's [`PROTOCOL_VERSION`]; the worker refuses a different one.
         protocol: u32,
@@ -48,7 +49,8 @@ pub enum ToWorker {
         /// How Python blocks on the page for `input()` and `time.sleep`, and how Stop reaches it.
         transport: Transport,
     },
-    /// Run code in a fresh `__main__` namespace.
+    /// Run code in the element's `__main__` namespace (it persists across runs while this
+    /// worker's Python lives).
     Run {
         /// Chosen by the element; echoed in [`FromWorker::Output`] and [`FromWorker::Done`].
         id: RunId,
@@ -140,6 +142,8 @@ pub enum FromWorker {
     Done {
         /// The run that ended.
         id: RunId,
+        /// The exception that ended it; `None` when it ran to the end (or was cancelled).
+        exception: Option<PythonException>,
     },
     /// Something failed outside Python code: loading Pyodide, a protocol mismatch, an internal error.
     Failed {
@@ -206,6 +210,32 @@ pub enum PartKind {
     /// A custom part type from user code; shown like stdout.
     #[serde(other)]
     Other,
+}
+
+/// The exception that ended a run, named as the last line of its traceback names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonException {
+    /// Its type, qualified by its module unless builtin (`ValueError`, `json.decoder.JSONDecodeError`).
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// `str()` of it (a `SyntaxError`'s `msg`); may be empty.
+    pub message: String,
+}
+
+impl PythonException {
+    /// `type` or `type: message`: the last line of the traceback.
+    pub fn line(&self) -> String {
+        if self.message.is_empty() {
+            self.type_name.clone()
+        } else {
+            [self.type_name.as_str(), ": ", self.message.as_str()].concat()
+        }
+    }
+
+    /// Whether it is the `KeyboardInterrupt` that Stop raises.
+    pub fn is_keyboard_interrupt(&self) -> bool {
+        self.type_name == "KeyboardInterrupt"
+    }
 }
 
 /// An error as data: it crosses the worker boundary without live references.

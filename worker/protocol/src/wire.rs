@@ -6,8 +6,8 @@
 //! checks that `decode` reads back exactly what serde writes, for every variant.
 
 use crate::{
-    ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, RunId, RunOptions,
-    ToWorker, Transport, WaitReason,
+    ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, PythonException, RunId,
+    RunOptions, ToWorker, Transport, WaitReason,
 };
 
 /// Read access to one message object: a JS object in the browser (feature `js`), JSON in tests.
@@ -146,6 +146,10 @@ impl FromWorker {
             }),
             "done" => Ok(FromWorker::Done {
                 id: id(wire, "id")?,
+                exception: wire
+                    .object("exception")
+                    .map(|exception| PythonException::decode(&exception))
+                    .transpose()?,
             }),
             "failed" => Ok(FromWorker::Failed {
                 id: optional_id(wire, "id")?,
@@ -174,6 +178,16 @@ impl OutputPart {
             .iter()
             .map(OutputPart::decode)
             .collect()
+    }
+}
+
+impl PythonException {
+    /// Reads `{type, message}`, as Python's `describe_exception` writes it.
+    pub fn decode(wire: &impl WireObject) -> Result<Self, DecodeError> {
+        Ok(Self {
+            type_name: string(wire, "type")?,
+            message: string(wire, "message")?,
+        })
     }
 }
 

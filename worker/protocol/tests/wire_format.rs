@@ -91,7 +91,17 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
                 detail: None,
             },
         },
-        FromWorker::Done { id: 7 },
+        FromWorker::Done {
+            id: 7,
+            exception: None,
+        },
+        FromWorker::Done {
+            id: 8,
+            exception: Some(PythonException {
+                type_name: "KeyboardInterrupt".into(),
+                message: String::new(),
+            }),
+        },
         FromWorker::Failed {
             id: None,
             error: ErrorPayload {
