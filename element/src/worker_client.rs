@@ -6,7 +6,8 @@ use python_runner_protocol::atomics::AtomicsWriter;
 use python_runner_protocol::js::JsObject;
 use python_runner_protocol::sync::ServiceWorkerUrls;
 use python_runner_protocol::{
-    DecodeError, FromWorker, Reply, RunId, ToWorker, Transport, WaitSeq, PROTOCOL_VERSION,
+    DecodeError, FromWorker, Reply, RunId, ServiceWorkerRoute, ToWorker, Transport, WaitSeq,
+    ATTACHMENT, PROTOCOL_VERSION,
 };
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -124,22 +125,27 @@ impl WorkerClient {
             ]);
             client.worker.post_message(&bootstrap)?;
         }
-        let init = encode(&ToWorker::Init {
-            protocol: PROTOCOL_VERSION,
-            pyodide_url: pyodide_url.into(),
-            transport,
-        })?;
-        match &client.writer {
-            Writer::Atomics(writer) => js::set(&init, "sync_buffer", writer.buffer()),
+        let service_worker = match &client.writer {
             Writer::ServiceWorker(channel) => {
                 // Absolute: the worker's own URL is a Blob URL, against which "/" cannot resolve.
                 let origin = web_sys::window()
                     .and_then(|window| window.location().origin().ok())
                     .unwrap_or_default();
-                js::set(&init, "sync_scope", &[origin.as_str(), "/"].concat().into());
-                js::set(&init, "sync_channel", &channel.into());
+                Some(ServiceWorkerRoute {
+                    scope: [origin.as_str(), "/"].concat(),
+                    channel: channel.clone(),
+                })
             }
-            Writer::Message => {}
+            _ => None,
+        };
+        let init = encode(&ToWorker::Init {
+            protocol: PROTOCOL_VERSION,
+            pyodide_url: pyodide_url.into(),
+            transport,
+            service_worker,
+        })?;
+        if let Writer::Atomics(writer) = &client.writer {
+            js::set(&init, ATTACHMENT, writer.buffer());
         }
         client.worker.post_message(&init)?;
         Ok(client)
@@ -162,7 +168,7 @@ impl WorkerClient {
             url: url.into(),
             error: None,
         })?;
-        js::set(&message, "bytes", buffer);
+        js::set(&message, ATTACHMENT, buffer);
         Ok(self.worker.post_message(&message)?)
     }
 

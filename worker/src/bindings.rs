@@ -11,7 +11,8 @@ use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::js::JsObject;
 use python_runner_protocol::{
     ArchiveSpec, DecodeError, ErrorKind, ErrorPayload, FromWorker, OutputPart, PythonException,
-    RunId, RunOptions, ToWorker, Transport, WaitReason, WaitSeq, DRAIN_BYTES, DRAIN_MESSAGES,
+    RunId, RunOptions, ToWorker, Transport, WaitReason, WaitSeq, ATTACHMENT, DRAIN_BYTES,
+    DRAIN_MESSAGES,
 };
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -74,9 +75,9 @@ extern "C" {
 struct WorkerState {
     dispatcher: Dispatcher,
     python_files: Object,
-    /// The `Init` message as posted, with the transport's extra fields (see [`ToWorker::Init`]),
-    /// until the boot uses it.
-    init_message: JsValue,
+    /// The `Init` message's attachment (the Atomics transport's shared memory), until the boot
+    /// uses it.
+    init_attachment: JsValue,
     /// `pyodide_worker_runner.run_code`, once Pyodide is ready.
     run_code: Option<Function>,
     /// The loaded Pyodide, once ready.
@@ -128,7 +129,7 @@ pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
     let state = Rc::new(RefCell::new(WorkerState {
         dispatcher: Dispatcher::default(),
         python_files,
-        init_message: JsValue::UNDEFINED,
+        init_attachment: JsValue::UNDEFINED,
         run_code: None,
         pyodide: None,
         archive_bytes: JsValue::UNDEFINED,
@@ -170,6 +171,11 @@ fn post(message: &FromWorker) {
     }
 }
 
+/// The object a message carries beside its typed fields (see [`ATTACHMENT`]).
+fn attachment(raw: &JsValue) -> JsValue {
+    Reflect::get(raw, &ATTACHMENT.into()).unwrap_or_default()
+}
+
 /// The one decoder for messages from the element.
 fn on_message(state: &Rc<RefCell<WorkerState>>, data: JsValue) {
     let raw = data.clone();
@@ -180,9 +186,9 @@ fn on_message(state: &Rc<RefCell<WorkerState>>, data: JsValue) {
         Ok(message) => {
             let mut state = state.borrow_mut();
             match &message {
-                ToWorker::Init { .. } => state.init_message = raw,
+                ToWorker::Init { .. } => state.init_attachment = attachment(&raw),
                 ToWorker::ArchiveData { error: None, .. } => {
-                    state.archive_bytes = Reflect::get(&raw, &"bytes".into()).unwrap_or_default();
+                    state.archive_bytes = attachment(&raw);
                 }
                 _ => {}
             }
@@ -206,18 +212,20 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
             Effect::StartBoot {
                 pyodide_url,
                 transport,
+                service_worker,
             } => {
                 let state = state.clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    let (python_files, init_message) = {
+                    let (python_files, init_attachment) = {
                         let state = state.borrow();
-                        (state.python_files.clone(), state.init_message.clone())
+                        (state.python_files.clone(), state.init_attachment.clone())
                     };
-                    let channel = Channel::new(transport, &init_message);
+                    let channel =
+                        Channel::new(transport, service_worker.as_ref(), &init_attachment);
                     let result = boot(&pyodide_url, &python_files, &channel).await;
                     let effects = {
                         let mut state = state.borrow_mut();
-                        state.init_message = JsValue::UNDEFINED;
+                        state.init_attachment = JsValue::UNDEFINED;
                         match result {
                             Ok((run_code, version, pyodide)) => {
                                 let transport = channel.transport();

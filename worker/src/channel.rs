@@ -15,7 +15,7 @@ use js_sys::{Function, Int32Array, Object, Promise, Reflect};
 use python_runner_protocol::atomics::{AtomicsReader, Cells};
 use python_runner_protocol::js::{describe_error, now};
 use python_runner_protocol::sync::ServiceWorkerUrls;
-use python_runner_protocol::{Reply, RunId, Transport, WaitSeq};
+use python_runner_protocol::{Reply, RunId, ServiceWorkerRoute, Transport, WaitSeq};
 use wasm_bindgen::prelude::*;
 
 /// How this worker blocks; chosen from the element's `Init`.
@@ -31,29 +31,26 @@ pub enum Channel {
 }
 
 impl Channel {
-    /// The channel for `transport`, set up from the `Init` message's extra fields. Asking for
-    /// Atomics without a usable `sync_buffer`, for JSPI in an engine without it, or for the
-    /// service worker without `sync_scope`/`sync_channel`, falls back to [`Channel::None`].
-    pub fn new(transport: Transport, init_message: &JsValue) -> Self {
-        let field = |name: &str| Reflect::get(init_message, &name.into()).unwrap_or_default();
-        match transport {
-            Transport::Atomics => {
-                AtomicsReader::new(&field("sync_buffer")).map_or(Channel::None, Channel::Atomics)
+    /// The channel for `transport`, from `Init`'s service-worker route and attachment. Asking
+    /// for Atomics without a usable shared buffer, for JSPI in an engine without it, or for the
+    /// service worker without its route, falls back to [`Channel::None`].
+    pub fn new(
+        transport: Transport,
+        service_worker: Option<&ServiceWorkerRoute>,
+        attachment: &JsValue,
+    ) -> Self {
+        match (transport, service_worker) {
+            (Transport::Atomics, _) => {
+                AtomicsReader::new(attachment).map_or(Channel::None, Channel::Atomics)
             }
-            Transport::Jspi if has_jspi() => Channel::Jspi(None),
-            Transport::ServiceWorker => {
-                match (
-                    field("sync_scope").as_string(),
-                    field("sync_channel").as_string(),
-                ) {
-                    (Some(scope), Some(channel)) => Channel::ServiceWorker(ServiceWorkerReader {
-                        base_url: ServiceWorkerUrls::base_url(&scope),
-                        channel,
-                    }),
-                    _ => Channel::None,
-                }
+            (Transport::Jspi, _) if has_jspi() => Channel::Jspi(None),
+            (Transport::ServiceWorker, Some(route)) => {
+                Channel::ServiceWorker(ServiceWorkerReader {
+                    base_url: ServiceWorkerUrls::base_url(&route.scope),
+                    channel: route.channel.clone(),
+                })
             }
-            Transport::Jspi | Transport::None => Channel::None,
+            _ => Channel::None,
         }
     }
 

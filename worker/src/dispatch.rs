@@ -6,8 +6,8 @@
 use std::collections::VecDeque;
 
 use python_runner_protocol::{
-    ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, RunId, RunOptions, ToWorker, Transport,
-    WaitSeq, PROTOCOL_VERSION,
+    ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, RunId, RunOptions, ServiceWorkerRoute,
+    ToWorker, Transport, WaitSeq, PROTOCOL_VERSION,
 };
 
 /// Something the JS-facing layer must do.
@@ -20,6 +20,8 @@ pub enum Effect {
         pyodide_url: String,
         /// The transport the element asked for.
         transport: Transport,
+        /// Where the service worker answers, if that is the transport.
+        service_worker: Option<ServiceWorkerRoute>,
     },
     /// Run code now (Pyodide is ready and idle); post its output, then [`FromWorker::Done`],
     /// then report [`Dispatcher::on_run_finished`].
@@ -98,6 +100,7 @@ impl Dispatcher {
                 protocol,
                 pyodide_url,
                 transport,
+                service_worker,
             } => {
                 if self.phase != Phase::AwaitingInit {
                     return vec![Effect::Post(FromWorker::Failed {
@@ -122,6 +125,7 @@ impl Dispatcher {
                 vec![Effect::StartBoot {
                     pyodide_url,
                     transport,
+                    service_worker,
                 }]
             }
             ToWorker::Run { id, code, options } => match &self.phase {
@@ -255,6 +259,7 @@ mod tests {
             protocol: PROTOCOL_VERSION,
             pyodide_url: "/pyodide/".into(),
             transport: Transport::Atomics,
+            service_worker: None,
         }
     }
 
@@ -282,6 +287,7 @@ mod tests {
             vec![Effect::StartBoot {
                 pyodide_url: "/pyodide/".into(),
                 transport: Transport::Atomics,
+                service_worker: None,
             }]
         );
         assert_eq!(dispatcher.on_message(run(1)), vec![]);
@@ -372,6 +378,7 @@ mod tests {
             protocol: PROTOCOL_VERSION + 1,
             pyodide_url: "/".into(),
             transport: Transport::None,
+            service_worker: None,
         });
         let [Effect::Post(FromWorker::Failed { id: None, error })] = effects.as_slice() else {
             panic!("expected one failure, got {effects:?}");

@@ -110,22 +110,12 @@ async fn loads_pyodide_and_runs_code_with_output_events() {
     );
 }
 
-/// An `Init` message as the element posts it, with `fields` as the transport's extras.
-fn init_message(fields: &[(&str, JsValue)]) -> JsValue {
-    let message = js_sys::Object::new();
-    for (key, value) in fields {
-        js_sys::Reflect::set(&message, &(*key).into(), value).expect_throw("set");
-    }
-    message.into()
-}
-
 #[wasm_bindgen_test]
 fn atomics_replies_reach_only_the_wait_they_answer_and_stale_stops_are_dropped() {
     // The test runner serves its page with COOP/COEP, so SharedArrayBuffer exists here.
     let writer =
         python_runner_protocol::atomics::AtomicsWriter::new().expect_throw("a SharedArrayBuffer");
-    let init = init_message(&[("sync_buffer", writer.buffer().into())]);
-    let mut channel = Channel::new(Transport::Atomics, &init);
+    let mut channel = Channel::new(Transport::Atomics, None, writer.buffer());
     assert_eq!(channel.transport(), Transport::Atomics);
     let over = Some(Reply::Message(None).to_json());
 
@@ -159,11 +149,11 @@ fn service_worker_transport_without_the_service_worker_explains() {
         .and_then(|origin| origin.as_string())
         .expect_throw("location.origin");
     let page = format!("{page}/");
-    let init = init_message(&[
-        ("sync_scope", page.as_str().into()),
-        ("sync_channel", "test".into()),
-    ]);
-    let mut channel = Channel::new(Transport::ServiceWorker, &init);
+    let route = python_runner_protocol::ServiceWorkerRoute {
+        scope: page,
+        channel: "test".into(),
+    };
+    let mut channel = Channel::new(Transport::ServiceWorker, Some(&route), &JsValue::UNDEFINED);
     let reply = channel.wait_for_input(1).as_string().unwrap_or_default();
     assert!(
         reply.starts_with(r#"{"error":"input() needs python-runner's service worker, but it did not answer (status "#),

@@ -133,7 +133,7 @@ impl AtomicsWriter {
         })
     }
 
-    /// The shared buffer, for the worker's `Init` (`sync_buffer`).
+    /// The shared buffer, for the worker's `Init` (its attachment).
     pub fn buffer(&self) -> &SharedArrayBuffer {
         &self.buffer
     }
@@ -164,9 +164,9 @@ pub struct AtomicsReader {
 }
 
 impl AtomicsReader {
-    /// Wraps the element's `sync_buffer` if it is a `SharedArrayBuffer` of the expected size.
-    pub fn new(sync_buffer: &JsValue) -> Option<Self> {
-        let buffer: SharedArrayBuffer = sync_buffer.clone().dyn_into().ok()?;
+    /// Wraps the shared buffer `Init` carries if it is a `SharedArrayBuffer` of the expected size.
+    pub fn new(shared: &JsValue) -> Option<Self> {
+        let buffer: SharedArrayBuffer = shared.clone().dyn_into().ok()?;
         if buffer.byte_length() != Layout::BUFFER_BYTES {
             return None;
         }

@@ -22,7 +22,20 @@ pub use sync::{Reply, TooLarge, Transport};
 pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
+
+/// The key under which a message carries its one object that serde cannot (a `SharedArrayBuffer`
+/// or an `ArrayBuffer`), beside its typed fields: `Init`'s shared memory, `ArchiveData`'s bytes.
+pub const ATTACHMENT: &str = "attachment";
+
+/// Where the worker reaches python-runner's service worker ([`Transport::ServiceWorker`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceWorkerRoute {
+    /// The service worker's scope, absolute (the worker's own URL is a Blob URL).
+    pub scope: String,
+    /// This element's channel ID: the page posts replies for it, the worker reads them.
+    pub channel: String,
+}
 
 /// Numbers the blocking waits (`input()`, `time.sleep`) of one worker, in order; a reply names
 /// the wait it answers, so a late reply can never be taken for the answer to a later wait.
@@ -37,10 +50,8 @@ pub type RunId = u32;
 pub enum ToWorker {
     /// First message: where to load Pyodide from.
     ///
-    /// With [`Transport::Atomics`] the posted object also carries `sync_buffer`, the
-    /// `SharedArrayBuffer` laid out as in [`sync`]; it is not part of the serde type. With
-    /// [`Transport::ServiceWorker`] it carries `sync_scope` (the service worker's scope URL) and
-    /// `sync_channel` (this element's channel ID).
+    /// With [`Transport::Atomics`] the posted object carries the `SharedArrayBuffer` laid out as
+    /// in [`sync`] under [`ATTACHMENT`].
     Init {
         /// The element's [`PROTOCOL_VERSION`]; the worker refuses a different one.
         protocol: u32,
@@ -48,6 +59,8 @@ pub enum ToWorker {
         pyodide_url: String,
         /// How Python blocks on the page for `input()` and `time.sleep`, and how Stop reaches it.
         transport: Transport,
+        /// Where the service worker answers, with [`Transport::ServiceWorker`].
+        service_worker: Option<ServiceWorkerRoute>,
     },
     /// Run code in the element's `__main__` namespace (it persists across runs while this
     /// worker's Python lives).
@@ -65,8 +78,8 @@ pub enum ToWorker {
         /// Where it comes from, how to unpack it, and where to.
         spec: ArchiveSpec,
     },
-    /// The archive announced by [`ToWorker::Archive`]: on success the posted object also carries
-    /// `bytes`, an `ArrayBuffer` (not part of the serde type); on failure, `error` says why the
+    /// The archive announced by [`ToWorker::Archive`]: on success the posted object carries its
+    /// `ArrayBuffer` under [`ATTACHMENT`]; on failure, `error` says why the
     /// page could not get it (already shown by the element), and runs go on without it.
     ArchiveData {
         /// The archive's URL, as in the spec.

@@ -7,7 +7,7 @@
 
 use crate::{
     ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, PythonException, RunId,
-    RunOptions, ToWorker, Transport, WaitReason,
+    RunOptions, ServiceWorkerRoute, ToWorker, Transport, WaitReason,
 };
 
 /// Read access to one message object: a JS object in the browser (feature `js`), JSON in tests.
@@ -77,6 +77,13 @@ impl ToWorker {
                 protocol: id(wire, "protocol")?,
                 pyodide_url: string(wire, "pyodide_url")?,
                 transport: transport(wire)?,
+                service_worker: match wire.object("service_worker") {
+                    Some(route) => Some(ServiceWorkerRoute {
+                        scope: string(&route, "scope")?,
+                        channel: string(&route, "channel")?,
+                    }),
+                    None => None,
+                },
             }),
             "run" => {
                 let options = wire.object("options").ok_or_else(|| missing("options"))?;

@@ -10,6 +10,16 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
             protocol: PROTOCOL_VERSION,
             pyodide_url: "/pyodide/".into(),
             transport: Transport::Atomics,
+            service_worker: None,
+        },
+        ToWorker::Init {
+            protocol: PROTOCOL_VERSION,
+            pyodide_url: "/pyodide/".into(),
+            transport: Transport::ServiceWorker,
+            service_worker: Some(ServiceWorkerRoute {
+                scope: "https://a.test/".into(),
+                channel: "c-1".into(),
+            }),
         },
         ToWorker::Run {
             id: 7,
@@ -119,6 +129,7 @@ fn wire_format_snapshot() {
     let (to_worker, from_worker) = every_variant();
     let json = serde_json::to_string_pretty(&serde_json::json!({
         "version": PROTOCOL_VERSION,
+        "attachment_key": ATTACHMENT,
         "to_worker": to_worker,
         "from_worker": from_worker,
     }))
