@@ -107,6 +107,7 @@ impl PythonEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use python_runner_protocol::json::Json;
     use python_runner_protocol::{PartKind, Reply};
     use serde_json::Value;
 
@@ -122,36 +123,6 @@ mod tests {
             .iter()
             .map(|item| item.as_str().expect("a string"))
             .collect()
-    }
-
-    /// `WireObject` over JSON, standing in for the object the worker parses from `json_text`.
-    struct Json(Value);
-
-    impl WireObject for Json {
-        fn string(&self, key: &str) -> Option<String> {
-            self.0.get(key)?.as_str().map(str::to_string)
-        }
-        fn number(&self, key: &str) -> Option<f64> {
-            self.0.get(key)?.as_f64()
-        }
-        fn boolean(&self, key: &str) -> Option<bool> {
-            self.0.get(key)?.as_bool()
-        }
-        fn object(&self, key: &str) -> Option<Self> {
-            let value = self.0.get(key)?;
-            value.is_object().then(|| Json(value.clone()))
-        }
-        fn list(&self, key: &str) -> Option<Vec<Self>> {
-            Some(
-                self.0
-                    .get(key)?
-                    .as_array()?
-                    .iter()
-                    .cloned()
-                    .map(Json)
-                    .collect(),
-            )
-        }
     }
 
     #[test]

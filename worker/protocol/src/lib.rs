@@ -12,6 +12,8 @@ pub mod archive;
 pub mod atomics;
 #[cfg(feature = "js")]
 pub mod js;
+#[cfg(feature = "json")]
+pub mod json;
 pub mod sync;
 pub mod wire;
 

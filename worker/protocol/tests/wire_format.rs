@@ -2,6 +2,7 @@
 //!
 //! If this test fails you changed the wire format: bump `PROTOCOL_VERSION` and update the snapshot.
 
+use python_runner_protocol::json::Json;
 use python_runner_protocol::*;
 
 fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
@@ -162,36 +163,6 @@ fn unknown_part_kind_reads_as_other() {
     let part: OutputPart =
         serde_json::from_str(r#"{"type": "snoop", "text": "x"}"#).expect("deserialize");
     assert_eq!(part.kind, PartKind::Other);
-}
-
-/// `WireObject` over JSON, standing in for the JS objects the browser passes around.
-struct Json(serde_json::Value);
-
-impl WireObject for Json {
-    fn string(&self, key: &str) -> Option<String> {
-        self.0.get(key)?.as_str().map(str::to_string)
-    }
-    fn number(&self, key: &str) -> Option<f64> {
-        self.0.get(key)?.as_f64()
-    }
-    fn boolean(&self, key: &str) -> Option<bool> {
-        self.0.get(key)?.as_bool()
-    }
-    fn object(&self, key: &str) -> Option<Self> {
-        let value = self.0.get(key)?;
-        value.is_object().then(|| Json(value.clone()))
-    }
-    fn list(&self, key: &str) -> Option<Vec<Self>> {
-        Some(
-            self.0
-                .get(key)?
-                .as_array()?
-                .iter()
-                .cloned()
-                .map(Json)
-                .collect(),
-        )
-    }
 }
 
 #[test]
