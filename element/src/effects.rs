@@ -200,11 +200,7 @@ fn schedule_render(id: InstanceId, instance: &mut Instance, first_change: bool) 
 
 fn on_input_event(id: InstanceId, event: &web_sys::Event) {
     match input::read(event) {
-        Some(Request::Submit) => update(id, |instance| match instance.view.input_value() {
-            Some(line) => instance.machine.input_submitted(line),
-            None => Vec::new(),
-        }),
-        Some(Request::SubmitWith(pasted)) => {
+        Some(Request::Submit { pasted }) => {
             update(id, |instance| match instance.view.input_value() {
                 Some(typed) => instance.machine.input_submitted(typed + &pasted),
                 None => Vec::new(),

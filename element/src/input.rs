@@ -5,11 +5,12 @@ use web_sys::{ClipboardEvent, Event, HtmlInputElement, KeyboardEvent};
 
 /// What an event in the input field asks for.
 pub enum Request {
-    /// Enter: send the typed line.
-    Submit,
-    /// Several lines pasted: send the typed text followed by them (Python hands them to the
-    /// next `input()` calls).
-    SubmitWith(String),
+    /// Send the typed text followed by `pasted`: Enter (nothing pasted), or a paste of several
+    /// lines (Python hands them to the next `input()` calls).
+    Submit {
+        /// The pasted lines, `\n`-separated; empty for Enter.
+        pasted: String,
+    },
     /// Ctrl+C with nothing selected: stop the code.
     Stop,
 }
@@ -22,14 +23,16 @@ pub fn read(event: &Event) -> Option<Request> {
             .clipboard_data()
             .and_then(|data| data.get_data("text/plain").ok())
             .unwrap_or_default();
-        pasted
-            .contains('\n')
-            .then(|| Request::SubmitWith(pasted.replace("\r\n", "\n")))
+        pasted.contains('\n').then(|| Request::Submit {
+            pasted: pasted.replace("\r\n", "\n"),
+        })
     } else {
         let key = event.dyn_ref::<KeyboardEvent>()?;
         let name = key.key();
         if name == "Enter" && !key.is_composing() {
-            Some(Request::Submit)
+            Some(Request::Submit {
+                pasted: String::new(),
+            })
         } else if key.ctrl_key() && name.eq_ignore_ascii_case("c") && !has_selection(key) {
             Some(Request::Stop)
         } else {
