@@ -889,4 +889,6 @@ def run_code(
         # Drop the references to `send` (a JS proxy under Pyodide) and to the session's
         # module, which lives on in `_sessions`.
         runner.set_callback(None)
+        # The exception's traceback holds the program's frames and their objects.
+        runner.exception = None
         runner.reset()
