@@ -1,5 +1,6 @@
 //! Tidiness checks, run as native tests: every source file says what it is for in its first
-//! line, and ARCHITECTURE.md names only files that exist.
+//! line, ARCHITECTURE.md names only files that exist, untyped JS (`Reflect`) is read only in
+//! binding modules, and no element or worker module outgrows 500 lines of code.
 #![cfg(test)]
 
 use std::collections::BTreeSet;
@@ -144,4 +145,66 @@ fn file_names_are_found_in_backticks_only() {
         named.into_iter().collect::<Vec<_>>(),
         ["a.rs", "c/d.js", "e.js"]
     );
+}
+
+/// Whether `path` is a binding module: the only files allowed to read untyped JS.
+fn is_binding_module(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| name == "js.rs" || name == "bindings.rs")
+}
+
+#[test]
+fn untyped_js_is_read_only_in_binding_modules() {
+    let offenders: Vec<String> = all_sources()
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        // Tests may poke at objects as they like; the native tools have no JS.
+        .filter(|path| !path.components().any(|part| part.as_os_str() == "tests"))
+        .filter(|path| !path.starts_with("bundle/src"))
+        .filter(|path| !is_binding_module(path))
+        .filter(|path| {
+            fs::read_to_string(root().join(path)).is_ok_and(|text| text.contains("Reflect::"))
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "`Reflect::` outside the binding modules (`js.rs`, `bindings.rs`): {offenders:?}; \
+         declare the shape as a typed `#[wasm_bindgen] extern` there instead"
+    );
+}
+
+/// Lines of `text` before its `#[cfg(test)]` module (or all of them).
+fn lines_before_tests(text: &str) -> usize {
+    text.lines()
+        .take_while(|line| !line.starts_with("#[cfg(test)]"))
+        .count()
+}
+
+#[test]
+fn no_element_or_worker_module_is_over_500_lines_of_code() {
+    const LIMIT: usize = 500;
+    let too_long: Vec<(String, usize)> = all_sources()
+        .into_iter()
+        .filter(|path| path.starts_with("element/src") || path.starts_with("worker"))
+        .filter(|path| !path.components().any(|part| part.as_os_str() == "tests"))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        .filter_map(|path| {
+            let lines = lines_before_tests(&fs::read_to_string(root().join(&path)).ok()?);
+            (lines > LIMIT).then(|| (path.display().to_string(), lines))
+        })
+        .collect();
+    assert!(
+        too_long.is_empty(),
+        "modules over {LIMIT} lines of non-test code (split them by job): {too_long:?}"
+    );
+}
+
+#[test]
+fn test_modules_do_not_count_toward_a_modules_length() {
+    assert_eq!(
+        lines_before_tests("a\nb\n#[cfg(test)]\nmod tests {\n}\n"),
+        2
+    );
+    assert_eq!(lines_before_tests("a\nb\n"), 2);
 }

@@ -1,7 +1,7 @@
 //! What the state machine decides: the [`Effect`]s the glue carries out, the element's
 //! [`Status`] and DOM events, and the texts it shows. Plain Rust.
 
-use python_runner_protocol::{ErrorKind, OutputPart, Reply, RunId, Transport, WaitSeq};
+use python_runner_protocol::{ErrorKind, OutputPart, PartKind, Reply, RunId, Transport, WaitSeq};
 
 /// What a worker said when it had loaded Python (its `Ready` message).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +146,16 @@ pub enum Effect {
     SetStatus(Status),
     /// Dispatch an event on the host (after the current callback returns).
     Dispatch(ElementEvent),
+}
+
+impl Effect {
+    /// Appends `text` to the output as a notice from the element (not from Python).
+    pub fn notice(text: &str) -> Self {
+        Effect::AppendOutput(vec![OutputPart {
+            kind: PartKind::Notice,
+            text: text.into(),
+        }])
+    }
 }
 
 /// The diagnostics line: the Pyodide version and what `input()` and Stop do on this transport.

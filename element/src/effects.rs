@@ -11,7 +11,7 @@ use crate::input::{self, Request};
 use crate::instances::{self, Instance};
 use crate::machine::{Booted, Effect, ElementEvent, STOP_GRACE_MS};
 use crate::timers::{delay, next_frame};
-use crate::worker_client::{choose_transport, WorkerEvent};
+use crate::worker_client::{choose_transport, WorkerClient, WorkerEvent};
 use crate::workers;
 use crate::InstanceId;
 
@@ -74,24 +74,14 @@ fn apply(
             Ok(())
         }
         Effect::SendReply { seq, reply } => {
-            let sent = match &instance.worker {
-                Some(worker) => worker.reply(seq, &reply),
-                None => Err(Error::NoWorker),
-            };
-            if let Err(error) = sent {
-                return instance.machine.worker_crashed(&error.to_string());
-            }
-            Ok(())
+            return to_worker(instance, |worker| worker.reply(seq, &reply));
         }
+        // Without a worker there is nothing to cancel.
+        Effect::CancelRun { .. } if instance.worker.is_none() => Ok(()),
         Effect::CancelRun { run } => {
-            if let Some(Err(error)) = instance
-                .worker
-                .as_ref()
-                .map(|worker| worker.send(&ToWorker::Cancel { id: run }))
-            {
-                return instance.machine.worker_crashed(&error.to_string());
-            }
-            Ok(())
+            return to_worker(instance, |worker| {
+                worker.send(&ToWorker::Cancel { id: run })
+            });
         }
         Effect::Interrupt { run } => {
             if let Some(worker) = &instance.worker {
@@ -116,14 +106,7 @@ fn apply(
                 code,
                 options: attributes::run_options(&instance.host),
             };
-            let sent = match &instance.worker {
-                Some(worker) => worker.send(&message),
-                None => Err(Error::NoWorker),
-            };
-            if let Err(error) = sent {
-                return instance.machine.worker_crashed(&error.to_string());
-            }
-            Ok(())
+            return to_worker(instance, |worker| worker.send(&message));
         }
         Effect::ClearOutput => {
             instance.view.clear_output();
@@ -157,6 +140,19 @@ fn apply(
         );
     }
     Vec::new()
+}
+
+/// Hands the instance's worker a message with `send`; a worker that cannot take it (or is
+/// missing) has crashed, and the machine hears so.
+fn to_worker(
+    instance: &mut Instance,
+    send: impl FnOnce(&WorkerClient) -> Result<(), Error>,
+) -> Vec<Effect> {
+    let sent = instance.worker.as_ref().map_or(Err(Error::NoWorker), send);
+    match sent {
+        Ok(()) => Vec::new(),
+        Err(error) => instance.machine.worker_crashed(&error.to_string()),
+    }
 }
 
 /// Gives the element a worker: the spare if one matches, else a new one.

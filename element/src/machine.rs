@@ -8,8 +8,8 @@
 
 use python_runner_protocol::sync::Layout;
 use python_runner_protocol::{
-    ErrorKind, ErrorPayload, OutputPart, PartKind, PythonException, Reply, RunId, Transport,
-    WaitReason, WaitSeq, PROTOCOL_VERSION,
+    ErrorKind, ErrorPayload, OutputPart, PythonException, Reply, RunId, Transport, WaitReason,
+    WaitSeq, PROTOCOL_VERSION,
 };
 
 pub use crate::effect::{
@@ -232,7 +232,7 @@ impl Machine {
         };
         let reply = Reply::Message(Some(line));
         if let Err(too_large) = Layout::check_fits(reply.to_json().len()) {
-            return vec![Effect::AppendOutput(vec![notice(&too_large.to_string())])];
+            return vec![Effect::notice(&too_large.to_string())];
         }
         self.waiting = None;
         // The reply first: Python goes on while the page removes the field (a layout pass).
@@ -295,7 +295,7 @@ impl Machine {
         let stopped = self.stopping.take() == Some(id);
         if stopped && self.worker == WorkerPhase::Booting {
             // Only a cancelled run ends before its worker is ready.
-            effects.push(Effect::AppendOutput(vec![notice(CANCELLED_NOTICE)]));
+            effects.push(Effect::notice(CANCELLED_NOTICE));
         }
         self.end_waiting(&mut effects);
         effects.push(Effect::Dispatch(ElementEvent::Done {
@@ -418,7 +418,7 @@ impl Machine {
         let stopped = self.current_run.take().is_some();
         self.stopping = None;
         self.end_waiting(effects);
-        effects.push(Effect::AppendOutput(vec![notice(notice_text)]));
+        effects.push(Effect::notice(notice_text));
         effects.push(Effect::TerminateWorker);
         self.worker = WorkerPhase::Booting;
         self.transport = Transport::None;
@@ -495,16 +495,10 @@ impl Machine {
     }
 }
 
-fn notice(text: &str) -> OutputPart {
-    OutputPart {
-        kind: PartKind::Notice,
-        text: text.into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use python_runner_protocol::PartKind;
 
     /// A connected element whose worker is ready and whose run 1 of `code` is in flight.
     fn running(code: &str) -> Machine {
@@ -830,7 +824,7 @@ mod tests {
         assert_eq!(
             effects,
             vec![
-                Effect::AppendOutput(vec![notice(STUCK_NOTICE)]),
+                Effect::notice(STUCK_NOTICE),
                 Effect::TerminateWorker,
                 Effect::SpawnWorker,
                 Effect::Dispatch(ElementEvent::Done {
@@ -894,7 +888,7 @@ mod tests {
         assert_eq!(
             effects[..2],
             [
-                Effect::AppendOutput(vec![notice(CANCELLED_NOTICE)]),
+                Effect::notice(CANCELLED_NOTICE),
                 Effect::Dispatch(ElementEvent::Done {
                     exception: None,
                     stopped: true,
@@ -926,7 +920,7 @@ mod tests {
         );
         assert!(effects.contains(&Effect::StartStopTimer { run: 1 }));
         let effects = machine.worker_done(1, None);
-        assert!(!effects.contains(&Effect::AppendOutput(vec![notice(CANCELLED_NOTICE)])));
+        assert!(!effects.contains(&Effect::notice(CANCELLED_NOTICE)));
     }
 
     #[test]
@@ -940,7 +934,7 @@ mod tests {
             assert_eq!(
                 effects[..3],
                 [
-                    Effect::AppendOutput(vec![notice(RESTARTED_NOTICE)]),
+                    Effect::notice(RESTARTED_NOTICE),
                     Effect::TerminateWorker,
                     Effect::SpawnWorker,
                 ],

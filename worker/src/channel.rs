@@ -11,14 +11,17 @@
 //! - [`Channel::None`]: nothing can answer; `input()` raises, `time.sleep` waits on private
 //!   shared memory so it does not spin.
 
-use js_sys::{Function, Int32Array, Object, Promise, Reflect};
+use js_sys::{Function, Int32Array, Promise};
 use python_runner_protocol::atomics::{AtomicsReader, Cells};
 use python_runner_protocol::js::{describe_error, now};
 use python_runner_protocol::sync::ServiceWorkerUrls;
 use python_runner_protocol::{Reply, RunId, ServiceWorkerRoute, Transport, WaitSeq};
 use wasm_bindgen::prelude::*;
 
+use crate::js::{has_jspi, shared_memory_page, SyncAnswer};
+
 /// How this worker blocks; chosen from the element's `Init`.
+#[derive(Default)]
 pub enum Channel {
     /// Cross-origin isolated: shared memory.
     Atomics(AtomicsReader),
@@ -27,6 +30,7 @@ pub enum Channel {
     /// python-runner's service worker.
     ServiceWorker(ServiceWorkerReader),
     /// No way to wait for the page.
+    #[default]
     None,
 }
 
@@ -133,13 +137,6 @@ impl Channel {
     }
 }
 
-/// Whether this engine has JavaScript Promise Integration (`WebAssembly.Suspending`).
-fn has_jspi() -> bool {
-    Reflect::get(&js_sys::global(), &"WebAssembly".into())
-        .and_then(|wasm| Reflect::get(&wasm, &"Suspending".into()))
-        .is_ok_and(|suspending| suspending.is_function())
-}
-
 /// Sleeps `milliseconds` here and answers "sleep over"; where that is impossible, answers
 /// `undefined`, and Python sleeps with the real `time.sleep` (which spins, but sleeps).
 fn sleep_or_leave_to_python(milliseconds: f64) -> JsValue {
@@ -154,15 +151,7 @@ fn sleep_or_leave_to_python(milliseconds: f64) -> JsValue {
 /// shared memory; a shared `WebAssembly.Memory` provides it even without cross-origin isolation
 /// (it just cannot be posted), in engines that allow that.
 pub fn sleep_without_spinning(milliseconds: f64) -> bool {
-    let descriptor = Object::new();
-    for (key, value) in [
-        ("initial", JsValue::from(1)),
-        ("maximum", 1.into()),
-        ("shared", true.into()),
-    ] {
-        let _ = Reflect::set(&descriptor, &key.into(), &value);
-    }
-    let Ok(memory) = js_sys::WebAssembly::Memory::new(&descriptor) else {
+    let Some(memory) = shared_memory_page() else {
         return false;
     };
     let cells = Cells::new(Int32Array::new(&memory.buffer()));
@@ -282,10 +271,12 @@ pub fn read_service_worker(
     Ok(match status {
         200 => {
             let text = request.response_text()?.unwrap_or_default();
-            let answer = js_sys::JSON::parse(&text).unwrap_or_default();
-            let version = Reflect::get(&answer, &"version".into()).unwrap_or_default();
-            if version.as_string().as_deref() == Some(ServiceWorkerUrls::VERSION) {
-                ServiceWorkerAnswer::Message(Reflect::get(&answer, &"message".into())?)
+            let answer: SyncAnswer = js_sys::JSON::parse(&text)
+                .unwrap_or_default()
+                .unchecked_into();
+            if answer.is_object() && answer.version().as_deref() == Some(ServiceWorkerUrls::VERSION)
+            {
+                ServiceWorkerAnswer::Message(answer.message())
             } else {
                 ServiceWorkerAnswer::Other(200)
             }

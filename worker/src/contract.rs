@@ -5,7 +5,7 @@
 //! `python/tests/contract.json` describes the contract once; the tests here check this module and
 //! `Reply` against it, as pytest (`python/tests/test_contract.py`) checks the Python side and the
 //! bundle's tests (`bundle/tests/templates.rs`) the library's `makeRunnerCallback`.
-//! Plain Rust, unit-tested natively; `bindings.rs` makes the calls.
+//! Plain Rust, unit-tested natively; `entry.rs` makes the calls.
 
 use python_runner_protocol::{DecodeError, OutputPart, WireObject};
 

@@ -1,6 +1,6 @@
 //! The worker's message state machine: which effect each message from the element causes.
 //!
-//! Plain Rust with no JS types, so it is unit-tested natively. `bindings.rs` feeds it
+//! Plain Rust with no JS types, so it is unit-tested natively. `entry.rs` feeds it
 //! decoded messages and carries out the [`Effect`]s it returns.
 
 use std::collections::VecDeque;

@@ -1,6 +1,6 @@
 //! Text and paths the worker uses to load Pyodide and install the Python helper package.
 //!
-//! Plain Rust, unit-tested natively; `bindings.rs` does the calls.
+//! Plain Rust, unit-tested natively; `boot.rs` and `entry.rs` make the calls.
 
 /// The helper package the worker installs and imports (sources in `python/src/`).
 pub const HELPER_MODULE: &str = "pyodide_worker_runner";

@@ -2,7 +2,9 @@
 //! worker, per transport (atomics, JSPI, service worker), on tests/fixtures/bench/interact.html; and its section
 //! of the table.
 
-use crate::page::{launch_browser, number, numbers, page_step, settle_warm};
+use crate::page::{
+    launch_browser, number, numbers, page_step, record_failure, settle_warm, Reopens,
+};
 use crate::stats::{p90, round3, Series, Stats};
 use crate::text::{fine_ms, first_line, pass, write_failures};
 use anyhow::{bail, Context, Result};
@@ -353,28 +355,12 @@ fn unregister_service_workers(browser: &Browser, server: &Server) -> Result<u64>
         .with_context(|| format!("no count \"unregistered\" in {result}"))
 }
 
-/// A step failed: logs it, records it in `series`, and reloads the page so the next sample starts from a
-/// fresh element (a failed Stop may leave code running). Returns false when even the reload failed.
-fn record_failure(
-    browser: &Browser,
-    server: &Server,
-    out: &mut Interaction,
-    which: impl Fn(&mut Interaction) -> &mut Series,
-    label: &str,
-    error: &anyhow::Error,
-) -> bool {
-    let text = report(error);
-    eprintln!("  {label:<40} FAILED: {}", first_line(&text));
-    which(out).errors.push(text);
-    settle_warm(browser);
-    match open_measuring_page(browser, server, out) {
-        Ok(()) => true,
-        Err(e) => {
-            let why = format!("reloading the page after a failure: {}", report(&e));
-            eprintln!("  {why}");
-            out.aborted = Some(why);
-            false
-        }
+impl Reopens for Interaction {
+    fn reopen(&mut self, browser: &Browser, server: &Server) -> Result<()> {
+        open_measuring_page(browser, server, self)
+    }
+    fn aborted(&mut self) -> &mut Option<String> {
+        &mut self.aborted
     }
 }
 

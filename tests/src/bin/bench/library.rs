@@ -2,7 +2,9 @@
 //! comsync, sync-message, comlink), same page, same Pyodide, on tests/fixtures/bench/library.html; and its
 //! section of the table.
 
-use crate::page::{console_errors, launch_browser, number, numbers, page_step, settle_warm};
+use crate::page::{
+    console_errors, launch_browser, number, numbers, page_step, record_failure, Reopens,
+};
 use crate::stats::{p90, round3, Series, Stats};
 use crate::text::{fine_ms, first_line, write_failures};
 use anyhow::{bail, Context, Result};
@@ -339,28 +341,12 @@ fn open_library_page(browser: &Browser, server: &Server, out: &mut LibraryRun) -
     Ok(setup)
 }
 
-/// A step failed: logs it, records it in `series`, and reloads the page so that the next sample starts with
-/// fresh clients (a failed call may leave one busy). Returns false when even the reload failed.
-fn library_failure(
-    browser: &Browser,
-    server: &Server,
-    out: &mut LibraryRun,
-    which: impl Fn(&mut LibraryRun) -> &mut Series,
-    label: &str,
-    error: &anyhow::Error,
-) -> bool {
-    let text = report(error);
-    eprintln!("  {label:<40} FAILED: {}", first_line(&text));
-    which(out).errors.push(text);
-    settle_warm(browser);
-    match open_library_page(browser, server, out) {
-        Ok(_) => true,
-        Err(e) => {
-            let why = format!("reloading the page after a failure: {}", report(&e));
-            eprintln!("  {why}");
-            out.aborted = Some(why);
-            false
-        }
+impl Reopens for LibraryRun {
+    fn reopen(&mut self, browser: &Browser, server: &Server) -> Result<()> {
+        open_library_page(browser, server, self).map(drop)
+    }
+    fn aborted(&mut self) -> &mut Option<String> {
+        &mut self.aborted
     }
 }
 
@@ -534,7 +520,7 @@ fn measure_library(
                     out.init.of(implementation).values.push(init);
                 }
                 Err(e) => {
-                    let reloaded = library_failure(
+                    let reloaded = record_failure(
                         browser,
                         server,
                         out,
@@ -659,7 +645,7 @@ fn library_sample<F: Fn(&mut LibraryRun) -> &mut Series>(
             (sample.series)(out).values.extend(values);
             true
         }
-        Err(e) => library_failure(browser, server, out, sample.series, sample.label, &e),
+        Err(e) => record_failure(browser, server, out, sample.series, sample.label, &e),
     }
 }
 

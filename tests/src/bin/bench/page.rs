@@ -1,8 +1,10 @@
 //! Browser and page helpers every part of the bench shares: launching a browser, waiting for a bench page's
 //! result, calling a step of a page's `window.__interact`, leaving a page between samples.
 
+use crate::stats::Series;
+use crate::text::first_line;
 use anyhow::{bail, Context, Result};
-use python_runner_tests::{report, Browser};
+use python_runner_tests::{report, Browser, Server};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -84,4 +86,38 @@ pub(crate) fn numbers(value: &Value, key: &str) -> Result<Vec<f64>> {
                 .with_context(|| format!("{key}: {x} is not a number"))
         })
         .collect()
+}
+
+/// A part's run on one page, which a failed step makes reopen.
+pub(crate) trait Reopens {
+    /// Opens the part's page again, with fresh elements or clients.
+    fn reopen(&mut self, browser: &Browser, server: &Server) -> Result<()>;
+    /// Why the run was cut short, if it was.
+    fn aborted(&mut self) -> &mut Option<String>;
+}
+
+/// A step failed: logs it, records it in the series `which` picks, and reopens the page so the
+/// next sample starts fresh (a failed Stop or call may leave code running). Returns false when
+/// even the reload failed, and records that the run was cut short.
+pub(crate) fn record_failure<R: Reopens>(
+    browser: &Browser,
+    server: &Server,
+    out: &mut R,
+    which: impl Fn(&mut R) -> &mut Series,
+    label: &str,
+    error: &anyhow::Error,
+) -> bool {
+    let text = report(error);
+    eprintln!("  {label:<40} FAILED: {}", first_line(&text));
+    which(out).errors.push(text);
+    settle_warm(browser);
+    match out.reopen(browser, server) {
+        Ok(()) => true,
+        Err(e) => {
+            let why = format!("reloading the page after a failure: {}", report(&e));
+            eprintln!("  {why}");
+            *out.aborted() = Some(why);
+            false
+        }
+    }
 }
