@@ -28,7 +28,14 @@ pub async fn bytes(url: &str, progress: Progress) -> Result<ArrayBuffer, Error> 
         if let Some((_, promise)) = downloads.iter().find(|(known, _)| known == url) {
             return promise.clone();
         }
-        let promise = wasm_bindgen_futures::future_to_promise(download(url.to_string(), progress));
+        let owned = url.to_string();
+        // Shared as a promise, so its error travels as text: the sentence of `Error::Download`.
+        let promise = wasm_bindgen_futures::future_to_promise(async move {
+            download(&owned, progress)
+                .await
+                .map(JsValue::from)
+                .map_err(|error| JsValue::from(error.to_string()))
+        });
         downloads.push((url.to_string(), promise.clone()));
         promise
     });
@@ -43,16 +50,16 @@ pub async fn bytes(url: &str, progress: Progress) -> Result<ArrayBuffer, Error> 
     }
 }
 
-async fn download(url: String, progress: Progress) -> Result<JsValue, JsValue> {
-    let fail = |reason: String| {
-        JsValue::from(["Could not download the archive ", &url, ": ", &reason].concat())
+async fn download(url: &str, progress: Progress) -> Result<ArrayBuffer, Error> {
+    let fail = |reason: &str| {
+        Error::Download(["Could not download the archive ", url, ": ", reason].concat())
     };
-    let window = web_sys::window().ok_or_else(|| fail("no window".into()))?;
-    let response: Response = JsFuture::from(window.fetch_with_str(&url))
+    let window = web_sys::window().ok_or_else(|| fail("no window"))?;
+    let response: Response = JsFuture::from(window.fetch_with_str(url))
         .await
         .map_err(|error| {
             fail(
-                [
+                &[
                     &describe(&error),
                     " (a network error, or the server does not allow this page to read it: CORS)",
                 ]
@@ -63,13 +70,12 @@ async fn download(url: String, progress: Progress) -> Result<JsValue, JsValue> {
     if !response.ok() {
         let status = response.status().to_string();
         return Err(fail(
-            ["HTTP ", &status, " ", &response.status_text()].concat(),
+            &["HTTP ", &status, " ", &response.status_text()].concat(),
         ));
     }
-    read_body(&url, &response, progress)
+    read_body(url, &response, progress)
         .await
-        .map(JsValue::from)
-        .map_err(|error| fail(describe(&error)))
+        .map_err(|error| fail(&describe(&error)))
 }
 
 /// Reads the body chunk by chunk, reporting progress.
@@ -149,9 +155,9 @@ pub async fn check_integrity(
     };
     let actual = digest(web_name, buffer)
         .await
-        .map_err(|reason| Error::IntegrityUnchecked {
+        .map_err(|error| Error::IntegrityUnchecked {
             url: url.into(),
-            reason,
+            reason: error.to_string(),
         })?;
     if tokens
         .iter()
@@ -172,7 +178,7 @@ pub async fn check_integrity(
 }
 
 /// `crypto.subtle.digest(algorithm, buffer)` as base64.
-async fn digest(algorithm: &str, buffer: &ArrayBuffer) -> Result<String, String> {
+async fn digest(algorithm: &str, buffer: &ArrayBuffer) -> Result<String, Error> {
     let window = web_sys::window().ok_or("no window")?;
     if !window.is_secure_context() {
         return Err(
@@ -180,20 +186,16 @@ async fn digest(algorithm: &str, buffer: &ArrayBuffer) -> Result<String, String>
         );
     }
     let promise: Promise = window
-        .crypto()
-        .map_err(|error| describe(&error))?
+        .crypto()?
         .subtle()
-        .digest_with_str_and_buffer_source(algorithm, buffer)
-        .map_err(|error| describe(&error))?;
-    let hash = JsFuture::from(promise)
-        .await
-        .map_err(|error| describe(&error))?;
+        .digest_with_str_and_buffer_source(algorithm, buffer)?;
+    let hash = JsFuture::from(promise).await?;
     let binary: String = Uint8Array::new(&hash)
         .to_vec()
         .into_iter()
         .map(char::from)
         .collect();
-    window.btoa(&binary).map_err(|error| describe(&error))
+    Ok(window.btoa(&binary)?)
 }
 
 #[cfg(test)]

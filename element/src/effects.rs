@@ -5,7 +5,7 @@ use python_runner_protocol::{FromWorker, ToWorker};
 
 use crate::archive;
 use crate::attributes;
-use crate::error::Error;
+use crate::error::{BrowserError, Error};
 use crate::events;
 use crate::input::{self, Request};
 use crate::instances::{self, Instance};
@@ -126,7 +126,10 @@ fn apply(
             instance
                 .view
                 .set_status(status, instance.machine.python_available());
-            instance.host.set_attribute("state", status.as_str())
+            instance
+                .host
+                .set_attribute("state", status.as_str())
+                .map_err(BrowserError::from)
         }
         Effect::Dispatch(event) => {
             events.push(event);
@@ -134,10 +137,7 @@ fn apply(
         }
     };
     if let Err(error) = result {
-        web_sys::console::error_2(
-            &"python-runner: could not update the element".into(),
-            &error,
-        );
+        error.log("update the element");
     }
     Vec::new()
 }

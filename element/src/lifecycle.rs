@@ -8,6 +8,7 @@ use web_sys::{HtmlElement, ShadowRoot};
 use crate::attributes;
 use crate::code;
 use crate::effects::update;
+use crate::error::BrowserError;
 use crate::instances::{self, Instance};
 use crate::js::{has_early_properties, upgrade_early_properties, RunnerHost};
 use crate::listener::Listener;
@@ -16,7 +17,7 @@ use crate::spare;
 use crate::view::View;
 use crate::InstanceId;
 
-fn build(id: InstanceId, shadow: &ShadowRoot) -> Result<Instance, wasm_bindgen::JsValue> {
+fn build(id: InstanceId, shadow: &ShadowRoot) -> Result<Instance, BrowserError> {
     let host: HtmlElement = shadow.host().unchecked_into();
     let mut view = View::build(shadow)?;
     view.set_code_hidden(host.has_attribute("hide-code"));
@@ -65,10 +66,7 @@ fn connect_now(id: InstanceId, host: &HtmlElement) {
         match build(id, &shadow) {
             Ok(instance) => instances::insert(id, instance),
             Err(error) => {
-                web_sys::console::error_2(
-                    &"python-runner: could not build the element".into(),
-                    &error,
-                );
+                error.log("build the element");
                 return;
             }
         }
@@ -96,7 +94,7 @@ fn connect_now(id: InstanceId, host: &HtmlElement) {
                     instance.waiting_for_document = Some(listener);
                 });
             }
-            Err(error) => web_sys::console::error_1(&error),
+            Err(error) => error.log("wait for the document to load"),
         }
     } else {
         // Script-created elements often get their text right after being appended.

@@ -3,6 +3,8 @@
 use wasm_bindgen::prelude::*;
 use web_sys::EventTarget;
 
+use crate::error::BrowserError;
+
 /// Owns a `Closure` registered with `addEventListener`; `Drop` unregisters and frees it.
 pub struct Listener {
     target: EventTarget,
@@ -16,7 +18,7 @@ impl Listener {
         target: &EventTarget,
         event_type: &'static str,
         handler: impl FnMut(web_sys::Event) + 'static,
-    ) -> Result<Self, JsValue> {
+    ) -> Result<Self, BrowserError> {
         let closure = Closure::<dyn FnMut(web_sys::Event)>::new(handler);
         target.add_event_listener_with_callback(event_type, closure.as_ref().unchecked_ref())?;
         Ok(Self {

@@ -16,6 +16,7 @@ use web_sys::{
     ShadowRoot,
 };
 
+use crate::error::BrowserError;
 use crate::listener::Listener;
 use crate::log::{dropped_notice, Line, OutputLog, TextLine, BLOCK_LINES};
 use crate::machine::Status;
@@ -57,13 +58,13 @@ pub struct View {
 
 impl View {
     /// Builds the view into an empty (or emptied) shadow root.
-    pub fn build(shadow: &ShadowRoot) -> Result<Self, JsValue> {
+    pub fn build(shadow: &ShadowRoot) -> Result<Self, BrowserError> {
         let document = shadow
             .owner_document()
             .ok_or("the shadow root has no document")?;
         shadow.set_text_content(None);
         adopt_style(&document, shadow)?;
-        let create = |tag: &str, class: &str| -> Result<HtmlElement, JsValue> {
+        let create = |tag: &str, class: &str| -> Result<HtmlElement, BrowserError> {
             let element: HtmlElement = document.create_element(tag)?.unchecked_into();
             element.set_class_name(class);
             element.set_attribute("part", class)?;
@@ -72,7 +73,7 @@ impl View {
         let source = create("pre", "source")?;
         source.set_attribute("aria-label", "Python code")?;
         let toolbar = create("div", "toolbar")?;
-        let button = |class: &str, label: &str| -> Result<HtmlButtonElement, JsValue> {
+        let button = |class: &str, label: &str| -> Result<HtmlButtonElement, BrowserError> {
             let button: HtmlButtonElement = create("button", class)?.unchecked_into();
             button.set_type("button");
             button.set_text_content(Some(label));
@@ -133,7 +134,7 @@ impl View {
     pub fn show_input(
         &mut self,
         on_event: impl Fn(web_sys::Event) + Clone + 'static,
-    ) -> Result<(), JsValue> {
+    ) -> Result<(), BrowserError> {
         self.hide_input();
         let input: HtmlInputElement = self.document.create_element("input")?.unchecked_into();
         input.set_type("text");
@@ -262,7 +263,7 @@ impl View {
         self.shown_first = first;
         for number in front.into_iter().chain(changed.into_iter().flatten()) {
             if let Err(error) = self.render_block(number) {
-                web_sys::console::error_2(&"python-runner: could not show output".into(), &error);
+                error.log("show output");
             }
         }
         if first > 0 {
@@ -292,7 +293,7 @@ impl View {
     }
 
     /// Fills block `number` (created at the end if new) with its lines.
-    fn render_block(&mut self, number: u64) -> Result<(), JsValue> {
+    fn render_block(&mut self, number: u64) -> Result<(), BrowserError> {
         let block = match self.blocks.iter().find(|(n, _)| *n == number) {
             Some((_, block)) => {
                 block.set_text_content(None);
@@ -388,7 +389,7 @@ impl<'a> Spans<'a> {
         }
     }
 
-    fn text(&mut self, kind: PartKind, text: &str) -> Result<(), JsValue> {
+    fn text(&mut self, kind: PartKind, text: &str) -> Result<(), BrowserError> {
         match &mut self.pending {
             Some((pending_kind, pending)) if *pending_kind == kind => pending.push_str(text),
             _ => {
@@ -399,7 +400,7 @@ impl<'a> Spans<'a> {
         Ok(())
     }
 
-    fn line(&mut self, line: &TextLine) -> Result<(), JsValue> {
+    fn line(&mut self, line: &TextLine) -> Result<(), BrowserError> {
         for (kind, text) in &line.segments {
             self.text(*kind, text)?;
         }
@@ -418,14 +419,14 @@ impl<'a> Spans<'a> {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), JsValue> {
+    fn flush(&mut self) -> Result<(), BrowserError> {
         if let Some((kind, text)) = self.pending.take() {
             self.span(class_of(kind), &text)?;
         }
         Ok(())
     }
 
-    fn span(&self, class: &str, text: &str) -> Result<HtmlElement, JsValue> {
+    fn span(&self, class: &str, text: &str) -> Result<HtmlElement, BrowserError> {
         let span: HtmlElement = self.document.create_element("span")?.unchecked_into();
         span.set_class_name(class);
         span.set_text_content(Some(text));
@@ -454,7 +455,7 @@ fn class_of(kind: PartKind) -> &'static str {
     }
 }
 
-fn adopt_style(document: &Document, shadow: &ShadowRoot) -> Result<(), JsValue> {
+fn adopt_style(document: &Document, shadow: &ShadowRoot) -> Result<(), BrowserError> {
     let sheet = SHEET.with(|sheet| {
         let mut sheet = sheet.borrow_mut();
         if sheet.is_none() {

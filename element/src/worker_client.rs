@@ -219,10 +219,10 @@ fn channel_id() -> String {
 }
 
 /// The one encoder for messages to the worker.
-fn encode(message: &ToWorker) -> Result<JsValue, JsValue> {
+fn encode(message: &ToWorker) -> Result<JsValue, Error> {
     message
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(JsValue::from)
+        .map_err(|error| Error::from(JsValue::from(error)))
 }
 
 impl Drop for WorkerClient {

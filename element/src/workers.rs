@@ -34,7 +34,7 @@ pub fn set_worker_code(source: js_sys::JsString, wasm_module: JsValue) {
 }
 
 /// A Blob URL for the worker module, created once per page and shared by all elements.
-fn worker_url() -> Result<String, JsValue> {
+fn worker_url() -> Result<String, Error> {
     WORKER_URL.with(|cell| {
         if let Some(url) = cell.borrow().as_ref() {
             return Ok(url.clone());
@@ -94,7 +94,7 @@ fn spawn(
     route: Route,
 ) -> Result<WorkerClient, Error> {
     let start_failed = |error: Error| Error::WorkerStart(error.to_string());
-    let script_url = worker_url().map_err(|error| start_failed(error.into()))?;
+    let script_url = worker_url().map_err(start_failed)?;
     let wasm_module = WASM_MODULE.with(|cell| cell.borrow().clone());
     WorkerClient::spawn(
         &script_url,
