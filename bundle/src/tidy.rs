@@ -1,9 +1,10 @@
 //! Tidiness checks, run as native tests: every source file says what it is for in its first
 //! line, ARCHITECTURE.md names only files that exist, untyped JS (`Reflect`) is read only in
-//! binding modules, and no element or worker module outgrows 500 lines of code.
+//! binding modules, and the modules of the element and the worker stay under 500 lines of code
+//! each and use each other without a cycle.
 #![cfg(test)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -207,4 +208,125 @@ fn test_modules_do_not_count_toward_a_modules_length() {
         2
     );
     assert_eq!(lines_before_tests("a\nb\n"), 2);
+}
+
+/// The modules of `crate_src` (e.g. `element/src`) each module's code names through `crate::`,
+/// outside comments and its test module.
+fn module_uses(crate_src: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph = BTreeMap::new();
+    let Ok(entries) = fs::read_dir(root().join(crate_src)) else {
+        return graph;
+    };
+    let files: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
+    let modules: BTreeSet<String> = files
+        .iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        .filter_map(|path| Some(path.file_stem()?.to_string_lossy().into_owned()))
+        .filter(|name| name != "lib")
+        .collect();
+    for module in &modules {
+        let text = fs::read_to_string(root().join(crate_src).join(format!("{module}.rs")))
+            .unwrap_or_default();
+        let code: Vec<&str> = text
+            .lines()
+            .take_while(|line| !line.starts_with("#[cfg(test)]"))
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect();
+        let code = code.join("\n");
+        let mut uses = BTreeSet::new();
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            // `use crate::{a, b::C}` names several.
+            let named: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group
+                    .split('}')
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .collect(),
+                None => vec![rest],
+            };
+            for name in named {
+                let name: String = name
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if modules.contains(&name) && &name != module {
+                    uses.insert(name);
+                }
+            }
+        }
+        graph.insert(module.clone(), uses);
+    }
+    graph
+}
+
+/// A cycle in `graph`, as the modules along it, if there is one.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|seen| seen == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn element_and_worker_modules_use_each_other_without_a_cycle() {
+    for crate_src in ["element/src", "worker/src"] {
+        let graph = module_uses(crate_src);
+        assert!(graph.len() > 5, "found only {graph:?} in {crate_src}");
+        if let Some(cycle) = find_cycle(&graph) {
+            panic!(
+                "modules of {crate_src} use each other in a circle: {}",
+                cycle.join(" → ")
+            );
+        }
+    }
+}
+
+#[test]
+fn a_cycle_is_found_and_named() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (from, to) in edges {
+            graph
+                .entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
+            graph.entry(to.to_string()).or_default();
+        }
+        graph
+    };
+    assert_eq!(
+        find_cycle(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])),
+        None
+    );
+    assert_eq!(
+        find_cycle(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
 }
