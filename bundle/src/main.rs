@@ -2,6 +2,7 @@
 mod assemble;
 mod ci;
 mod ledger;
+mod minify_names;
 mod pipeline;
 mod python_files;
 mod tidy;

@@ -10,7 +10,7 @@ use python_runner_sizes::{self as sizes, SizeRow};
 use crate::ledger::Ledger;
 use crate::wasm::{self, Profile, WASM_CRATES};
 use crate::workspace::Workspace;
-use crate::{assemble, python_files};
+use crate::{assemble, minify_names, python_files};
 
 /// The one file users load.
 pub const BUNDLE_FILE: &str = "python-runner.js";
@@ -71,6 +71,15 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<PathBuf> {
             Ok(())
         })?,
     }
+
+    step("minify wasm names", || {
+        for wasm_crate in &WASM_CRATES {
+            let wasm_file = wasm::bindgen_wasm(&work_dir, wasm_crate);
+            let glue_file = wasm::bindgen_glue(&work_dir, wasm_crate);
+            minify_names::minify(&wasm_file, &glue_file, wasm_crate.stem)?;
+        }
+        Ok(())
+    })?;
 
     step("deflate wasm", || {
         for (wasm_crate, rows) in WASM_CRATES.iter().zip(&mut wasm_size_rows) {

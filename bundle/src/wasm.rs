@@ -169,3 +169,10 @@ pub fn bindgen_wasm(work_dir: &Path, wasm_crate: &WasmCrate) -> PathBuf {
         .join(wasm_crate.work_folder)
         .join(format!("{}_bg.wasm", wasm_crate.stem))
 }
+
+/// The JS glue that wasm-bindgen writes for `wasm_crate` in `work_dir`.
+pub fn bindgen_glue(work_dir: &Path, wasm_crate: &WasmCrate) -> PathBuf {
+    work_dir
+        .join(wasm_crate.work_folder)
+        .join(format!("{}.js", wasm_crate.stem))
+}
