@@ -1,8 +1,9 @@
 //! Step 3a: shortens the names that the wasm and its glue share: wasm-bindgen names each import
-//! `__wbg_<name>_<16 hex digits>` (module `./<stem>_bg.js`) and each closure shim export
-//! `wasm_bindgen__convert__closures_____invoke__h<16 hex digits>`. The names are written twice,
+//! `__wbg_<name>_<16 hex digits>` (module `./<stem>_bg.js`), each closure shim export
+//! `wasm_bindgen__convert__closures_____invoke__h<16 hex digits>` and each snippet's module
+//! `./snippets/<crate>-<hash>/<file>.js`. The names are written twice,
 //! in the wasm (deflated apart) and in the glue, and their hashes do not compress: shortening
-//! them takes about 7 KB off the gzip size of `python-runner.js`. Only names change; each is
+//! them takes about 7.5 KB off the gzip size of `python-runner.js`. Only names change; each is
 //! renamed in both files, and a glue that does not name each one exactly as expected is an error.
 use std::collections::HashMap;
 use std::fs;
@@ -10,8 +11,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-/// The prefix of wasm-bindgen's closure shim exports, the only exports renamed (the others are
-/// few, short and named by the templates and wasm-bindgen's runtime).
+/// The prefix of wasm-bindgen's closure shim exports: the glue also names a local function so.
 const CLOSURE_EXPORT_PREFIX: &str = "wasm_bindgen__convert__closures_____invoke__";
 
 /// The import module of the glue's own functions, renamed to [`GLUE_MODULE`].
@@ -23,7 +23,8 @@ fn glue_module(stem: &str) -> String {
 const GLUE_MODULE: &str = "a";
 
 /// Renames, in `wasm_file` and `glue_file` (wasm-bindgen's output for `stem`), every import of
-/// the glue's module and every closure shim export to a short name. Returns how many names changed.
+/// the glue's module, every export and every snippet module to a short name. Returns how many
+/// names changed.
 pub fn minify(wasm_file: &Path, glue_file: &Path, stem: &str) -> Result<usize> {
     let wasm = fs::read(wasm_file).with_context(|| format!("reading {}", wasm_file.display()))?;
     let glue = fs::read_to_string(glue_file)
@@ -38,37 +39,34 @@ pub fn minify(wasm_file: &Path, glue_file: &Path, stem: &str) -> Result<usize> {
 fn minify_module(wasm: &[u8], glue: &str, module: &str) -> Result<(Vec<u8>, String, usize)> {
     let sections = sections(wasm)?;
     let mut import_names: HashMap<String, String> = HashMap::new();
-    let mut export_names: HashMap<String, String> = HashMap::new();
+    // The snippets' modules (`./snippets/<crate>-<hash>/<file>.js`): `b`, `c`, ...
+    let mut modules: HashMap<String, String> = HashMap::new();
+    let mut export_names: Vec<(String, String)> = Vec::new();
     let mut output = wasm[..8].to_vec();
     for (id, body) in sections {
         let body = match id {
             IMPORT_SECTION => {
                 let mut imports = read_imports(body)?;
                 for import in &mut imports {
-                    if import.module != module {
-                        continue;
+                    if import.module == module {
+                        let next = short_name(import_names.len());
+                        let short = import_names.entry(import.name.clone()).or_insert(next);
+                        import.name = short.clone();
+                        import.module = GLUE_MODULE.to_owned();
+                    } else if import.module.starts_with("./snippets/") {
+                        let next = short_name(modules.len() + 1);
+                        import.module =
+                            modules.entry(import.module.clone()).or_insert(next).clone();
                     }
-                    let next = short_name(import_names.len());
-                    let short = import_names.entry(import.name.clone()).or_insert(next);
-                    import.name = short.clone();
-                    import.module = GLUE_MODULE.to_owned();
                 }
                 write_imports(&imports)
             }
             EXPORT_SECTION => {
                 let mut exports = read_exports(body)?;
-                let taken: Vec<String> = exports.iter().map(|e| e.name.clone()).collect();
-                // `_` and letters: none of wasm-bindgen's own names, but checked all the same.
-                let mut fresh = (0..)
-                    .map(|index| format!("_{}", short_name(index)))
-                    .filter(|name| !taken.contains(name));
-                for export in &mut exports {
-                    if !export.name.starts_with(CLOSURE_EXPORT_PREFIX) {
-                        continue;
-                    }
-                    let short = fresh.next().context("no short name left")?;
-                    export_names.insert(export.name.clone(), short.clone());
-                    export.name = short;
+                for (index, export) in exports.iter_mut().enumerate() {
+                    // `_` and letters: none of wasm-bindgen's own names.
+                    let short = format!("_{}", short_name(index));
+                    export_names.push((std::mem::replace(&mut export.name, short.clone()), short));
                 }
                 write_exports(&exports)
             }
@@ -83,25 +81,45 @@ fn minify_module(wasm: &[u8], glue: &str, module: &str) -> Result<(Vec<u8>, Stri
     }
 
     // The glue names each import once, as a key of its import object (`name: function(...`),
-    // and each export as `wasm.name` (and a same-named local function, renamed along).
+    // each export as `wasm.name` (a closure shim also as a same-named local function, renamed
+    // along), and each module as a key of the imports object (`"module": import0`).
     let mut glue = glue.to_owned();
     for (old, new) in &import_names {
-        glue = replace_word(&glue, old, new, 1, ":")
+        let found;
+        (glue, found) = replace_word(&glue, old, new, ":")
             .with_context(|| format!("renaming the import `{old}` in the glue"))?;
-    }
-    for (old, new) in &export_names {
-        glue = replace_word(&glue, old, new, 0, "")
-            .with_context(|| format!("renaming the export `{old}` in the glue"))?;
-        if !glue.contains(&format!("wasm.{new}(")) {
-            bail!("the glue never calls the export `{old}` as `wasm.{old}(`");
+        if found != 1 {
+            bail!("the glue names the import `{old}` {found} times, not once");
         }
     }
-    let quoted_module = format!("\"{module}\": ");
-    if glue.matches(&quoted_module).count() != 1 {
-        bail!("the glue does not name the import module `{module}` exactly once");
+    for (old, new) in &export_names {
+        let (old_word, new_word) = if old.starts_with(CLOSURE_EXPORT_PREFIX) {
+            (old.clone(), new.clone())
+        } else {
+            (format!("wasm.{old}"), format!("wasm.{new}"))
+        };
+        (glue, _) = replace_word(&glue, &old_word, &new_word, "")
+            .with_context(|| format!("renaming the export `{old}` in the glue"))?;
     }
-    let glue = glue.replace(&quoted_module, &format!("\"{GLUE_MODULE}\": "));
-    Ok((output, glue, import_names.len() + export_names.len()))
+    if glue.contains("wasm[") || glue.contains("exports[") {
+        bail!("the glue reads an export by a computed name");
+    }
+    for (old, new) in std::iter::once((module, GLUE_MODULE)).chain(
+        modules
+            .iter()
+            .map(|(old, new)| (old.as_str(), new.as_str())),
+    ) {
+        let quoted = format!("\"{old}\": import");
+        if !glue.contains(&quoted) {
+            bail!("the glue's imports object has no key `{old}`");
+        }
+        glue = glue.replace(&quoted, &format!("\"{new}\": import"));
+    }
+    Ok((
+        output,
+        glue,
+        import_names.len() + export_names.len() + modules.len(),
+    ))
 }
 
 /// The `index`th short name: `a` to `z`, `A` to `Z`, then two letters and more.
@@ -118,15 +136,9 @@ fn short_name(mut index: usize) -> String {
     }
 }
 
-/// Replaces every occurrence of the identifier `old` (not part of a longer identifier) by `new`;
-/// `count`, unless 0, is how many there must be, and `followed_by` what must follow each.
-fn replace_word(
-    text: &str,
-    old: &str,
-    new: &str,
-    count: usize,
-    followed_by: &str,
-) -> Result<String> {
+/// Replaces every occurrence of the identifier `old` (not part of a longer identifier) by `new`,
+/// each of which must be followed by `followed_by`; returns the text and how many there were.
+fn replace_word(text: &str, old: &str, new: &str, followed_by: &str) -> Result<(String, usize)> {
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
     let mut output = String::with_capacity(text.len());
     let mut rest = text;
@@ -151,10 +163,7 @@ fn replace_word(
         rest = after;
     }
     output.push_str(rest);
-    if found == 0 || (count != 0 && found != count) {
-        bail!("found `{old}` {found} times");
-    }
-    Ok(output)
+    Ok((output, found))
 }
 
 const IMPORT_SECTION: u8 = 2;
@@ -388,12 +397,13 @@ mod tests {
 
     const GLUE: &str = "const import0 = {\n  __wbg_f_0123: function() {},\n  __wbg_g_4567: function() { x__wbg_f_0123; },\n  mem: m,\n};\n\
         function wasm_bindgen__convert__closures_____invoke__h99(a) { wasm.wasm_bindgen__convert__closures_____invoke__h99(a); }\n\
+        export function run() { wasm.run(); wasm.runner(); }\n\
         return { \"./x_bg.js\": import0, \"./snippets/s.js\": import1 };\n";
 
     #[test]
     fn renames_glue_imports_and_closure_exports_in_both_files() -> Result<()> {
         let (wasm, glue, renamed) = minify_module(&module(), GLUE, "./x_bg.js")?;
-        assert_eq!(renamed, 4);
+        assert_eq!(renamed, 6);
         let imports = read_imports(
             sections(&wasm)?
                 .iter()
@@ -405,10 +415,7 @@ mod tests {
             .iter()
             .map(|i| (i.module.as_str(), i.name.as_str()))
             .collect();
-        assert_eq!(
-            names,
-            [("a", "a"), ("a", "b"), ("./snippets/s.js", "h"), ("a", "c")]
-        );
+        assert_eq!(names, [("a", "a"), ("a", "b"), ("b", "h"), ("a", "c")]);
         let exports = read_exports(
             sections(&wasm)?
                 .iter()
@@ -417,12 +424,13 @@ mod tests {
                 .1,
         )?;
         let names: Vec<&str> = exports.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["run", "_a"]);
+        assert_eq!(names, ["_a", "_b"]);
         assert_eq!(
             glue,
             "const import0 = {\n  a: function() {},\n  b: function() { x__wbg_f_0123; },\n  c: m,\n};\n\
-             function _a(a) { wasm._a(a); }\n\
-             return { \"a\": import0, \"./snippets/s.js\": import1 };\n"
+             function _b(a) { wasm._b(a); }\n\
+             export function run() { wasm._a(); wasm.runner(); }\n\
+             return { \"a\": import0, \"b\": import1 };\n"
         );
         // Everything but the names is unchanged: same sections, same descriptions.
         assert_eq!(sections(&wasm)?.len(), 3);
