@@ -24,7 +24,7 @@ pub fn read(event: &Event) -> Option<Request> {
             .and_then(|data| data.get_data("text/plain").ok())
             .unwrap_or_default();
         pasted.contains('\n').then(|| Request::Submit {
-            pasted: pasted.replace("\r\n", "\n"),
+            pasted: crate::code::unix_newlines(&pasted),
         })
     } else {
         let key = event.dyn_ref::<KeyboardEvent>()?;

@@ -89,8 +89,12 @@ impl OutputLog {
                     continue;
                 };
                 let room = MAX_LINE_CHARS.saturating_sub(line.chars);
-                let (shown, hidden) = match text.char_indices().nth(room) {
-                    Some((cut, _)) => (&text[..cut], text[cut..].chars().count()),
+                let (shown, hidden) = match text
+                    .char_indices()
+                    .nth(room)
+                    .and_then(|(cut, _)| text.split_at_checked(cut))
+                {
+                    Some((shown, hidden)) => (shown, hidden.chars().count()),
                     None => (text, 0),
                 };
                 if !shown.is_empty() {
