@@ -5,11 +5,15 @@
 //! in the wasm (deflated apart) and in the glue, and their hashes do not compress: shortening
 //! them takes about 7.5 KB off the gzip size of `python-runner.js`. Only names change; each is
 //! renamed in both files, and a glue that does not name each one exactly as expected is an error.
+//! The wasm is read with `wasmparser`; its import and export sections are written anew with
+//! `wasm-encoder`, and every other section is copied byte for byte.
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use wasm_encoder::{EntityType, ExportKind, ExportSection, ImportSection, Module, RawSection};
+use wasmparser::{Encoding, Parser, Payload};
 
 /// The prefix of wasm-bindgen's closure shim exports: the glue also names a local function so.
 const CLOSURE_EXPORT_PREFIX: &str = "wasm_bindgen__convert__closures_____invoke__";
@@ -37,44 +41,56 @@ pub fn minify(wasm_file: &Path, glue_file: &Path, stem: &str) -> Result<usize> {
 
 /// [`minify`] on the bytes of a module and the text of its glue.
 fn minify_module(wasm: &[u8], glue: &str, module: &str) -> Result<(Vec<u8>, String, usize)> {
-    let sections = sections(wasm)?;
     let mut import_names: HashMap<String, String> = HashMap::new();
     // The snippets' modules (`./snippets/<crate>-<hash>/<file>.js`): `b`, `c`, ...
     let mut modules: HashMap<String, String> = HashMap::new();
     let mut export_names: Vec<(String, String)> = Vec::new();
-    let mut output = wasm[..8].to_vec();
-    for (id, body) in sections {
-        let body = match id {
-            IMPORT_SECTION => {
-                let mut imports = read_imports(body)?;
-                for import in &mut imports {
+    let mut output = Module::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.context("parsing the wasm")? {
+            Payload::Version {
+                encoding: Encoding::Component,
+                ..
+            } => bail!("a wasm component, not a module"),
+            Payload::ImportSection(reader) => {
+                let mut imports = ImportSection::new();
+                for import in reader.into_imports() {
+                    let import = import.context("parsing the wasm's imports")?;
+                    let (mut import_module, mut name) = (import.module, import.name);
                     if import.module == module {
                         let next = short_name(import_names.len());
-                        let short = import_names.entry(import.name.clone()).or_insert(next);
-                        import.name = short.clone();
-                        import.module = GLUE_MODULE.to_owned();
+                        name = import_names.entry(import.name.to_owned()).or_insert(next);
+                        import_module = GLUE_MODULE;
                     } else if import.module.starts_with("./snippets/") {
                         let next = short_name(modules.len() + 1);
-                        import.module =
-                            modules.entry(import.module.clone()).or_insert(next).clone();
+                        import_module = modules.entry(import.module.to_owned()).or_insert(next);
                     }
+                    let ty = EntityType::try_from(import.ty).with_context(|| {
+                        format!("the import `{}` `{}`", import.module, import.name)
+                    })?;
+                    imports.import(import_module, name, ty);
                 }
-                write_imports(&imports)
+                output.section(&imports);
             }
-            EXPORT_SECTION => {
-                let mut exports = read_exports(body)?;
-                for (index, export) in exports.iter_mut().enumerate() {
+            Payload::ExportSection(reader) => {
+                let mut exports = ExportSection::new();
+                for (index, export) in reader.into_iter().enumerate() {
+                    let export = export.context("parsing the wasm's exports")?;
                     // `_` and letters: none of wasm-bindgen's own names.
                     let short = format!("_{}", short_name(index));
-                    export_names.push((std::mem::replace(&mut export.name, short.clone()), short));
+                    exports.export(&short, ExportKind::from(export.kind), export.index);
+                    export_names.push((export.name.to_owned(), short));
                 }
-                write_exports(&exports)
+                output.section(&exports);
             }
-            _ => body.to_vec(),
-        };
-        output.push(id);
-        write_leb(&mut output, body.len());
-        output.extend_from_slice(&body);
+            // Every other section as it is, byte for byte.
+            other => {
+                if let Some((id, range)) = other.as_section() {
+                    let data = wasm.get(range).context("a section is out of the module")?;
+                    output.section(&RawSection { id, data });
+                }
+            }
+        }
     }
     if import_names.is_empty() {
         bail!("no import of module `{module}`: is this wasm-bindgen's output?");
@@ -116,7 +132,7 @@ fn minify_module(wasm: &[u8], glue: &str, module: &str) -> Result<(Vec<u8>, Stri
         glue = glue.replace(&quoted, &format!("\"{new}\": import"));
     }
     Ok((
-        output,
+        output.finish(),
         glue,
         import_names.len() + export_names.len() + modules.len(),
     ))
@@ -166,233 +182,107 @@ fn replace_word(text: &str, old: &str, new: &str, followed_by: &str) -> Result<(
     Ok((output, found))
 }
 
-const IMPORT_SECTION: u8 = 2;
-const EXPORT_SECTION: u8 = 7;
-
-/// The sections of a module as (id, body), after checking its header.
-fn sections(wasm: &[u8]) -> Result<Vec<(u8, &[u8])>> {
-    if wasm.len() < 8 || &wasm[..4] != b"\0asm" || wasm[4..8] != [1, 0, 0, 0] {
-        bail!("not a wasm module (version 1)");
-    }
-    let mut reader = Reader { bytes: wasm, at: 8 };
-    let mut sections = Vec::new();
-    while !reader.done() {
-        let id = reader.byte()?;
-        let length = reader.leb()?;
-        sections.push((id, reader.take(length)?));
-    }
-    Ok(sections)
-}
-
-struct Import {
-    module: String,
-    name: String,
-    /// The import's description (kind and type), copied as it is.
-    description: Vec<u8>,
-}
-
-fn read_imports(body: &[u8]) -> Result<Vec<Import>> {
-    let mut reader = Reader { bytes: body, at: 0 };
-    let count = reader.leb()?;
-    let mut imports = Vec::with_capacity(count);
-    for _ in 0..count {
-        let module = reader.name()?;
-        let name = reader.name()?;
-        let start = reader.at;
-        match reader.byte()? {
-            // Function: type index.
-            0 => {
-                reader.leb()?;
-            }
-            // Table: reference type, limits.
-            1 => {
-                reader.byte()?;
-                reader.limits()?;
-            }
-            // Memory: limits.
-            2 => reader.limits()?,
-            // Global: value type, mutability.
-            3 => {
-                reader.take(2)?;
-            }
-            // Tag: attribute, type index.
-            4 => {
-                reader.byte()?;
-                reader.leb()?;
-            }
-            kind => bail!("import `{module}` `{name}` has an unknown kind {kind}"),
-        }
-        imports.push(Import {
-            module,
-            name,
-            description: body[start..reader.at].to_vec(),
-        });
-    }
-    if !reader.done() {
-        bail!("trailing bytes in the import section");
-    }
-    Ok(imports)
-}
-
-fn write_imports(imports: &[Import]) -> Vec<u8> {
-    let mut body = Vec::new();
-    write_leb(&mut body, imports.len());
-    for import in imports {
-        write_name(&mut body, &import.module);
-        write_name(&mut body, &import.name);
-        body.extend_from_slice(&import.description);
-    }
-    body
-}
-
-struct Export {
-    name: String,
-    kind: u8,
-    index: usize,
-}
-
-fn read_exports(body: &[u8]) -> Result<Vec<Export>> {
-    let mut reader = Reader { bytes: body, at: 0 };
-    let count = reader.leb()?;
-    let mut exports = Vec::with_capacity(count);
-    for _ in 0..count {
-        exports.push(Export {
-            name: reader.name()?,
-            kind: reader.byte()?,
-            index: reader.leb()?,
-        });
-    }
-    if !reader.done() {
-        bail!("trailing bytes in the export section");
-    }
-    Ok(exports)
-}
-
-fn write_exports(exports: &[Export]) -> Vec<u8> {
-    let mut body = Vec::new();
-    write_leb(&mut body, exports.len());
-    for export in exports {
-        write_name(&mut body, &export.name);
-        body.push(export.kind);
-        write_leb(&mut body, export.index);
-    }
-    body
-}
-
-fn write_leb(output: &mut Vec<u8>, mut value: usize) {
-    loop {
-        // Truncation intended: the low seven bits.
-        let low = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            output.push(low);
-            return;
-        }
-        output.push(low | 0x80);
-    }
-}
-
-fn write_name(output: &mut Vec<u8>, name: &str) {
-    write_leb(output, name.len());
-    output.extend_from_slice(name.as_bytes());
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn done(&self) -> bool {
-        self.at >= self.bytes.len()
-    }
-
-    fn byte(&mut self) -> Result<u8> {
-        let byte = *self.bytes.get(self.at).context("the module ends early")?;
-        self.at += 1;
-        Ok(byte)
-    }
-
-    fn take(&mut self, length: usize) -> Result<&'a [u8]> {
-        let end = self
-            .at
-            .checked_add(length)
-            .filter(|end| *end <= self.bytes.len())
-            .context("the module ends early")?;
-        let taken = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(taken)
-    }
-
-    /// An unsigned LEB128 number of at most 32 bits.
-    fn leb(&mut self) -> Result<usize> {
-        let mut value = 0usize;
-        for shift in (0..35).step_by(7) {
-            let byte = self.byte()?;
-            value |= usize::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        bail!("a LEB128 number is too long")
-    }
-
-    fn name(&mut self) -> Result<String> {
-        let length = self.leb()?;
-        let bytes = self.take(length)?;
-        String::from_utf8(bytes.to_vec()).context("a name is not UTF-8")
-    }
-
-    /// Table or memory limits: flags, minimum, maximum if flagged (32-bit indices only).
-    fn limits(&mut self) -> Result<()> {
-        let flags = self.byte()?;
-        if flags & !0x03 != 0 {
-            bail!("unsupported limits flags {flags:#x}");
-        }
-        self.leb()?;
-        if flags & 1 != 0 {
-            self.leb()?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use wasm_encoder::{
+        CodeSection, CustomSection, Function, FunctionSection, Instruction, MemoryType, SectionId,
+        TypeSection,
+    };
+    use wasmparser::{ExternalKind, TypeRef};
+
     /// A module importing `f` and `g` from `./x_bg.js`, `h` from a snippet, a memory from
-    /// `./x_bg.js`, and exporting `run` and a closure shim.
+    /// `./x_bg.js`, and exporting `run` and a closure shim, with a custom section at the end.
     fn module() -> Vec<u8> {
-        let mut imports = Vec::new();
-        write_leb(&mut imports, 4);
-        for (module, name) in [("./x_bg.js", "__wbg_f_0123"), ("./x_bg.js", "__wbg_g_4567")] {
-            write_name(&mut imports, module);
-            write_name(&mut imports, name);
-            imports.extend_from_slice(&[0, 0]);
-        }
-        write_name(&mut imports, "./snippets/s.js");
-        write_name(&mut imports, "h");
-        imports.extend_from_slice(&[0, 0]);
-        write_name(&mut imports, "./x_bg.js");
-        write_name(&mut imports, "mem");
-        imports.extend_from_slice(&[2, 1, 1, 2]);
-        let mut exports = Vec::new();
-        write_leb(&mut exports, 2);
-        write_name(&mut exports, "run");
-        exports.extend_from_slice(&[0, 3]);
-        write_name(
-            &mut exports,
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        let mut imports = ImportSection::new();
+        imports
+            .import("./x_bg.js", "__wbg_f_0123", EntityType::Function(0))
+            .import("./x_bg.js", "__wbg_g_4567", EntityType::Function(0))
+            .import("./snippets/s.js", "h", EntityType::Function(0))
+            .import(
+                "./x_bg.js",
+                "mem",
+                MemoryType {
+                    minimum: 1,
+                    maximum: Some(2),
+                    memory64: false,
+                    shared: false,
+                    page_size_log2: None,
+                },
+            );
+        let mut functions = FunctionSection::new();
+        functions.function(0).function(0);
+        let mut exports = ExportSection::new();
+        exports.export("run", ExportKind::Func, 3).export(
             "wasm_bindgen__convert__closures_____invoke__h99",
+            ExportKind::Func,
+            4,
         );
-        exports.extend_from_slice(&[0, 4]);
-        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
-        for (id, body) in [(1u8, vec![1, 0x60, 0, 0]), (2, imports), (7, exports)] {
-            wasm.push(id);
-            write_leb(&mut wasm, body.len());
-            wasm.extend(body);
+        let mut code = CodeSection::new();
+        for callee in [0, 2] {
+            let mut body = Function::new([]);
+            body.instruction(&Instruction::Call(callee))
+                .instruction(&Instruction::End);
+            code.function(&body);
         }
-        wasm
+        let mut wasm = Module::new();
+        wasm.section(&types)
+            .section(&imports)
+            .section(&functions)
+            .section(&exports)
+            .section(&code)
+            .section(&CustomSection {
+                name: "x".into(),
+                data: [1, 2, 3].as_slice().into(),
+            });
+        wasm.finish()
+    }
+
+    /// Every section but the imports and exports, as (id, contents).
+    fn other_sections(wasm: &[u8]) -> Result<Vec<(u8, &[u8])>> {
+        let mut sections = Vec::new();
+        for payload in Parser::new(0).parse_all(wasm) {
+            if let Some((id, range)) = payload?.as_section() {
+                if ![SectionId::Import, SectionId::Export]
+                    .map(u8::from)
+                    .contains(&id)
+                {
+                    sections.push((id, wasm.get(range).context("out of the module")?));
+                }
+            }
+        }
+        Ok(sections)
+    }
+
+    fn imports(wasm: &[u8]) -> Result<Vec<(String, String, TypeRef)>> {
+        for payload in Parser::new(0).parse_all(wasm) {
+            if let Payload::ImportSection(reader) = payload? {
+                let mut imports = Vec::new();
+                for import in reader.into_imports() {
+                    let import = import?;
+                    imports.push((import.module.to_owned(), import.name.to_owned(), import.ty));
+                }
+                return Ok(imports);
+            }
+        }
+        bail!("no imports")
+    }
+
+    fn exports(wasm: &[u8]) -> Result<Vec<(String, ExternalKind, u32)>> {
+        for payload in Parser::new(0).parse_all(wasm) {
+            if let Payload::ExportSection(reader) = payload? {
+                let mut exports = Vec::new();
+                for export in reader {
+                    let export = export?;
+                    exports.push((export.name.to_owned(), export.kind, export.index));
+                }
+                return Ok(exports);
+            }
+        }
+        bail!("no exports")
     }
 
     const GLUE: &str = "const import0 = {\n  __wbg_f_0123: function() {},\n  __wbg_g_4567: function() { x__wbg_f_0123; },\n  mem: m,\n};\n\
@@ -402,29 +292,30 @@ mod tests {
 
     #[test]
     fn renames_glue_imports_and_closure_exports_in_both_files() -> Result<()> {
-        let (wasm, glue, renamed) = minify_module(&module(), GLUE, "./x_bg.js")?;
+        let input = module();
+        wasmparser::validate(&input)?;
+        let (wasm, glue, renamed) = minify_module(&input, GLUE, "./x_bg.js")?;
         assert_eq!(renamed, 6);
-        let imports = read_imports(
-            sections(&wasm)?
-                .iter()
-                .find(|(id, _)| *id == IMPORT_SECTION)
-                .context("no imports")?
-                .1,
-        )?;
-        let names: Vec<(&str, &str)> = imports
-            .iter()
-            .map(|i| (i.module.as_str(), i.name.as_str()))
-            .collect();
-        assert_eq!(names, [("a", "a"), ("a", "b"), ("b", "h"), ("a", "c")]);
-        let exports = read_exports(
-            sections(&wasm)?
-                .iter()
-                .find(|(id, _)| *id == EXPORT_SECTION)
-                .context("no exports")?
-                .1,
-        )?;
-        let names: Vec<&str> = exports.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["_a", "_b"]);
+        wasmparser::validate(&wasm)?;
+        let memory = imports(&input)?[3].2;
+        assert!(matches!(memory, TypeRef::Memory(m) if m.initial == 1 && m.maximum == Some(2)));
+        let function = TypeRef::Func(0);
+        assert_eq!(
+            imports(&wasm)?,
+            [
+                ("a".to_owned(), "a".to_owned(), function),
+                ("a".to_owned(), "b".to_owned(), function),
+                ("b".to_owned(), "h".to_owned(), function),
+                ("a".to_owned(), "c".to_owned(), memory),
+            ]
+        );
+        assert_eq!(
+            exports(&wasm)?,
+            [
+                ("_a".to_owned(), ExternalKind::Func, 3),
+                ("_b".to_owned(), ExternalKind::Func, 4),
+            ]
+        );
         assert_eq!(
             glue,
             "const import0 = {\n  a: function() {},\n  b: function() { x__wbg_f_0123; },\n  c: m,\n};\n\
@@ -432,9 +323,9 @@ mod tests {
              export function run() { wasm._a(); wasm.runner(); }\n\
              return { \"a\": import0, \"b\": import1 };\n"
         );
-        // Everything but the names is unchanged: same sections, same descriptions.
-        assert_eq!(sections(&wasm)?.len(), 3);
-        assert_eq!(imports[3].description, [2, 1, 1, 2]);
+        // Everything but the names is unchanged: the other sections byte for byte, in order.
+        assert_eq!(other_sections(&wasm)?, other_sections(&input)?);
+        assert_eq!(other_sections(&wasm)?.len(), 4);
         Ok(())
     }
 
@@ -447,6 +338,13 @@ mod tests {
     #[test]
     fn fails_without_imports_of_the_glue_module() {
         assert!(minify_module(&module(), GLUE, "./y_bg.js").is_err());
+    }
+
+    #[test]
+    fn fails_on_what_is_not_a_wasm_module() {
+        for bytes in [&b"\0asm"[..], b"\0asm\x0d\0\x01\0", &module()[..30]] {
+            assert!(minify_module(bytes, GLUE, "./x_bg.js").is_err());
+        }
     }
 
     #[test]
