@@ -53,6 +53,12 @@ pub fn preferred_transport(host: &HtmlElement) -> Option<Transport> {
     Transport::from_wire(&attribute(host, "transport")?)
 }
 
+/// Whether Python waits until the element comes near the viewport: `loading="lazy"` or no
+/// `loading` (the default, as for `<img loading>`); `loading="eager"` starts it at connect.
+pub fn lazy(host: &HtmlElement) -> bool {
+    !attribute(host, "loading").is_some_and(|loading| loading.eq_ignore_ascii_case("eager"))
+}
+
 /// Whether the element names an archive (`src`).
 pub fn has_archive(host: &HtmlElement) -> bool {
     attribute(host, "src").is_some()

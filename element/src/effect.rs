@@ -91,6 +91,8 @@ pub enum ElementEvent {
 pub enum Effect {
     /// Start a worker (or adopt the spare) and send it `Init`; report with [`Machine::worker_spawned`](crate::machine::Machine::worker_spawned).
     SpawnWorker,
+    /// Tell the machine when the element comes near the viewport ([`Machine::came_near`](crate::machine::Machine::came_near)).
+    WatchViewport,
     /// Tell the worker just spawned that an archive is coming, download it (once per page) and
     /// deliver it; report with [`Machine::archive_downloaded`](crate::machine::Machine::archive_downloaded) or [`Machine::archive_failed`](crate::machine::Machine::archive_failed).
     AnnounceArchive,

@@ -11,6 +11,7 @@ use crate::input::{self, Request};
 use crate::instances::{self, Instance};
 use crate::machine::{Booted, Effect, ElementEvent, STOP_GRACE_MS};
 use crate::timers::{delay, next_frame};
+use crate::viewport;
 use crate::worker_client::{choose_transport, WorkerClient, WorkerEvent};
 use crate::workers;
 use crate::InstanceId;
@@ -48,6 +49,12 @@ fn apply(
 ) -> Vec<Effect> {
     let result = match effect {
         Effect::SpawnWorker => return spawn_worker(id, instance),
+        Effect::WatchViewport => {
+            viewport::watch(id, &instance.host, |id| {
+                update(id, |instance| instance.machine.came_near());
+            });
+            Ok(())
+        }
         Effect::AnnounceArchive => return announce_archive(id, instance),
         Effect::WarmSpare => {
             if let (Ok(pyodide_url), Some(worker)) =

@@ -7,7 +7,7 @@
 //! Glue: `lifecycle.rs` (connect, disconnect, properties), `effects.rs` (carries out the
 //! machine's effects), `instances.rs` (the live instances), `workers.rs` and `spare.rs`
 //! (starting workers, the pre-warmed spare), `worker_client.rs` (one worker), `archive.rs`
-//! (downloads), `view.rs` (the shadow DOM), `events.rs`, `input.rs`, `attributes.rs`,
+//! (downloads), `view.rs` (the shadow DOM), `viewport.rs` (lazy start), `events.rs`, `input.rs`, `attributes.rs`,
 //! `timers.rs`, `listener.rs`.
 #![deny(clippy::unwrap_used)]
 
@@ -29,6 +29,7 @@ pub mod machine;
 mod spare;
 mod timers;
 mod view;
+mod viewport;
 mod worker_client;
 mod workers;
 

@@ -15,6 +15,7 @@ use crate::listener::Listener;
 use crate::machine::{Machine, Status};
 use crate::spare;
 use crate::view::View;
+use crate::viewport;
 use crate::InstanceId;
 
 fn build(id: InstanceId, shadow: &ShadowRoot) -> Result<Instance, BrowserError> {
@@ -73,7 +74,9 @@ fn connect_now(id: InstanceId, host: &HtmlElement) {
     }
     let manual = host.has_attribute("manual");
     let has_archive = attributes::has_archive(host);
+    let lazy = attributes::lazy(host);
     update(id, |instance| {
+        instance.machine.set_lazy(lazy);
         instance.machine.connected(manual, has_archive)
     });
     let document = host.owner_document();
@@ -110,7 +113,10 @@ pub fn disconnected(id: InstanceId) {
     wasm_bindgen_futures::spawn_local(async move {
         let detached = instances::with(id, |instance| !instance.host.is_connected());
         if detached == Some(true) {
-            update(id, |instance| instance.machine.disconnected());
+            update(id, |instance| {
+                viewport::unwatch(&instance.host);
+                instance.machine.disconnected()
+            });
             if instances::remove(id) {
                 spare::clear();
             }

@@ -6,11 +6,9 @@
 //! Every decision lives here: when to run, stop, restart, announce the archive, warm the spare,
 //! and whether a worker speaks our protocol.
 
-use python_runner_protocol::sync::Layout;
-use python_runner_protocol::{
-    ErrorKind, ErrorPayload, OutputPart, PythonException, Reply, RunId, Transport, WaitReason,
-    WaitSeq, PROTOCOL_VERSION,
-};
+use python_runner_protocol::{ErrorKind, Reply, RunId, Transport, WaitReason, WaitSeq};
+
+mod from_worker;
 
 pub use crate::effect::{
     diagnostics, Booted, Effect, ElementEvent, Status, CANCELLED_NOTICE, RESTARTED_NOTICE,
@@ -33,6 +31,8 @@ pub struct Machine {
     connected: bool,
     code: Option<String>,
     manual: bool,
+    /// Python starts when the element comes near the viewport (`loading="lazy"`, the default).
+    lazy: bool,
     run_requested: bool,
     current_run: Option<RunId>,
     next_run_id: RunId,
@@ -53,6 +53,7 @@ impl Default for Machine {
             connected: false,
             code: None,
             manual: false,
+            lazy: false,
             run_requested: false,
             current_run: None,
             next_run_id: 1,
@@ -93,16 +94,22 @@ impl Machine {
         self.code.as_deref()
     }
 
-    /// The element was connected to a document (`has_archive`: it names a `src`). The worker
-    /// starts at once, before the code is known, so Pyodide loads while the page is still parsing.
+    /// The element was connected to a document (`has_archive`: it names a `src`). An eager
+    /// element's worker starts at once, before the code is known, so Pyodide loads while the page
+    /// is still parsing; a lazy one's when it comes near the viewport ([`Machine::came_near`]),
+    /// or when it is asked to run.
     pub fn connected(&mut self, manual: bool, has_archive: bool) -> Vec<Effect> {
         let mut effects = Vec::new();
         self.connected = true;
         self.manual = manual;
         self.has_archive = has_archive;
         if self.worker == WorkerPhase::Absent {
-            self.worker = WorkerPhase::Booting;
-            self.spawn(&mut effects);
+            if self.lazy {
+                effects.push(Effect::WatchViewport);
+            } else {
+                self.worker = WorkerPhase::Booting;
+                self.spawn(&mut effects);
+            }
         }
         // Moving an element (disconnect + connect in one task) must not run its code again.
         if !manual && !self.has_run && self.current_run.is_none() {
@@ -128,6 +135,24 @@ impl Machine {
     /// The `manual` attribute changed.
     pub fn set_manual(&mut self, manual: bool) {
         self.manual = manual;
+    }
+
+    /// Whether Python waits until the element comes near the viewport (`loading`, read when the
+    /// element connects).
+    pub fn set_lazy(&mut self, lazy: bool) {
+        self.lazy = lazy;
+    }
+
+    /// The element came near the viewport: its Python starts (and its archive downloads), and
+    /// its code runs once Python is ready unless it is `manual`.
+    pub fn came_near(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.connected && self.worker == WorkerPhase::Absent {
+            self.worker = WorkerPhase::Booting;
+            self.spawn(&mut effects);
+        }
+        self.settle(&mut effects);
+        effects
     }
 
     /// Run was clicked (or `run()` called). A failed worker is replaced first; a run in
@@ -198,153 +223,6 @@ impl Machine {
         if self.current_run == Some(run) && self.stopping == Some(run) {
             self.restart(STUCK_NOTICE, &mut effects);
         }
-        effects
-    }
-
-    /// The worker waits: for a line of input (the input field appears) or for a sleep to end.
-    pub fn worker_waiting(&mut self, id: RunId, seq: WaitSeq, reason: WaitReason) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        if reason == WaitReason::Drain {
-            // The page has read every message before this one: the worker may post more. A
-            // run that is being stopped, or is no longer current, stops here instead.
-            let reply = if self.current_run == Some(id) && self.stopping.is_none() {
-                Reply::Message(None)
-            } else {
-                Reply::Interrupted
-            };
-            return vec![Effect::SendReply { seq, reply }];
-        }
-        if self.current_run != Some(id) || self.stopping.is_some() {
-            return effects;
-        }
-        self.waiting = Some((seq, reason));
-        if reason == WaitReason::Input {
-            effects.push(Effect::ShowInput { seq });
-        }
-        effects
-    }
-
-    /// The user entered a line in the input field. A line too long for the transport is
-    /// refused with a notice, and the field stays.
-    pub fn input_submitted(&mut self, line: String) -> Vec<Effect> {
-        let Some((seq, WaitReason::Input)) = self.waiting else {
-            return Vec::new();
-        };
-        let reply = Reply::Message(Some(line));
-        if let Err(too_large) = Layout::check_fits(reply.to_json().len()) {
-            return vec![Effect::notice(&too_large.to_string())];
-        }
-        self.waiting = None;
-        // The reply first: Python goes on while the page removes the field (a layout pass).
-        vec![Effect::SendReply { seq, reply }, Effect::HideInput]
-    }
-
-    /// The worker loaded Python. A worker speaking another protocol version (a stale cached
-    /// copy of the bundle, say) fails instead.
-    pub fn worker_ready(&mut self, booted: Booted) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        if self.worker != WorkerPhase::Booting {
-            return effects;
-        }
-        if booted.protocol != PROTOCOL_VERSION {
-            let message = format!(
-                "The worker speaks protocol version {}, the element version {PROTOCOL_VERSION}",
-                booted.protocol
-            );
-            self.fail_worker(ErrorKind::Protocol, message, &mut effects);
-            return effects;
-        }
-        self.worker = WorkerPhase::Ready;
-        self.transport = booted.transport;
-        effects.push(Effect::ShowDiagnostics(diagnostics(
-            &booted.pyodide_version,
-            booted.transport,
-        )));
-        effects.push(Effect::Dispatch(ElementEvent::Ready {
-            pyodide_version: booted.pyodide_version,
-        }));
-        // Stop came while Python loaded, and the worker started the run before it read the
-        // cancel: stop it the way this transport can.
-        if self.current_run.is_some() && self.stopping == self.current_run {
-            self.stopping = None;
-            self.stop(&mut effects);
-        }
-        self.settle(&mut effects);
-        effects
-    }
-
-    /// Output from the worker; output of an older run is dropped.
-    pub fn worker_output(&mut self, id: RunId, parts: Vec<OutputPart>) -> Vec<Effect> {
-        if self.current_run != Some(id) {
-            return Vec::new();
-        }
-        vec![
-            Effect::AppendOutput(parts.clone()),
-            Effect::Dispatch(ElementEvent::Output { parts }),
-        ]
-    }
-
-    /// A run ended, by `exception` if it did not run to the end.
-    pub fn worker_done(&mut self, id: RunId, exception: Option<PythonException>) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        if self.current_run != Some(id) {
-            return effects;
-        }
-        self.current_run = None;
-        self.has_run = true;
-        let stopped = self.stopping.take() == Some(id);
-        if stopped && self.worker == WorkerPhase::Booting {
-            // Only a cancelled run ends before its worker is ready.
-            effects.push(Effect::notice(CANCELLED_NOTICE));
-        }
-        self.end_waiting(&mut effects);
-        effects.push(Effect::Dispatch(ElementEvent::Done {
-            exception: exception.as_ref().map(PythonException::line),
-            stopped,
-        }));
-        match exception {
-            // A KeyboardInterrupt the user asked for is not an error.
-            Some(exception) if !(stopped && exception.is_keyboard_interrupt()) => {
-                effects.push(Effect::Dispatch(ElementEvent::Error {
-                    kind: ErrorKind::Python,
-                    message: exception.line(),
-                }));
-            }
-            _ => {}
-        }
-        self.settle(&mut effects);
-        effects
-    }
-
-    /// The worker reported a failure: `id` is `None` when Python could not start at all.
-    pub fn worker_failed(&mut self, id: Option<RunId>, error: ErrorPayload) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        match id {
-            None => self.fail_worker(error.kind, error.message, &mut effects),
-            Some(id) if self.current_run == Some(id) => {
-                self.end_waiting(&mut effects);
-                effects.push(Effect::ShowError(error.message.clone()));
-                effects.push(Effect::Dispatch(ElementEvent::Error {
-                    kind: error.kind,
-                    message: error.message,
-                }));
-            }
-            Some(_) => {}
-        }
-        effects
-    }
-
-    /// The worker died (script error, crash): it is terminated; Run starts a new one.
-    pub fn worker_crashed(&mut self, reason: &str) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        if self.worker == WorkerPhase::Absent {
-            return effects;
-        }
-        self.fail_worker(
-            ErrorKind::Worker,
-            format!("The Python worker stopped unexpectedly: {reason}"),
-            &mut effects,
-        );
         effects
     }
 
@@ -474,7 +352,9 @@ impl Machine {
         } else {
             match self.worker {
                 _ if self.archive_failed => Status::Error,
-                WorkerPhase::Absent | WorkerPhase::Booting => Status::Loading,
+                // Connected without a worker: lazy, waiting to come near the viewport.
+                WorkerPhase::Absent => Status::Idle,
+                WorkerPhase::Booting => Status::Loading,
                 WorkerPhase::Failed => Status::Error,
                 WorkerPhase::Ready if self.run_requested => Status::Loading,
                 WorkerPhase::Ready if self.has_run => Status::Done,
@@ -498,7 +378,10 @@ impl Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use python_runner_protocol::PartKind;
+    use python_runner_protocol::sync::Layout;
+    use python_runner_protocol::{
+        ErrorPayload, OutputPart, PartKind, PythonException, PROTOCOL_VERSION,
+    };
 
     /// A connected element whose worker is ready and whose run 1 of `code` is in flight.
     fn running(code: &str) -> Machine {
@@ -529,6 +412,78 @@ mod tests {
             kind,
             text: text.into(),
         }
+    }
+
+    fn lazy() -> Machine {
+        let mut machine = Machine::default();
+        machine.set_lazy(true);
+        machine
+    }
+
+    #[test]
+    fn a_lazy_element_starts_python_when_it_comes_near_the_viewport() {
+        let mut machine = lazy();
+        assert_eq!(machine.connected(false, true), vec![Effect::WatchViewport]);
+        assert_eq!(machine.code_changed("print(1)".into()), vec![]);
+        assert_eq!(machine.status(), Status::Idle);
+        // Python starts, the archive downloads, and the code runs once Python is ready.
+        assert_eq!(
+            machine.came_near(),
+            vec![
+                Effect::SpawnWorker,
+                Effect::AnnounceArchive,
+                Effect::ClearOutput,
+                Effect::SendRun {
+                    id: 1,
+                    code: "print(1)".into()
+                },
+                Effect::SetStatus(Status::Loading),
+            ]
+        );
+        // Coming near again (scrolling back) starts nothing more.
+        assert_eq!(machine.came_near(), vec![]);
+    }
+
+    #[test]
+    fn a_lazy_element_asked_to_run_starts_at_once() {
+        let mut machine = lazy();
+        machine.connected(true, false);
+        machine.code_changed("print(1)".into());
+        assert_eq!(
+            machine.run_requested(),
+            vec![
+                Effect::ClearOutput,
+                Effect::SpawnWorker,
+                Effect::ClearOutput,
+                Effect::SendRun {
+                    id: 1,
+                    code: "print(1)".into()
+                },
+                Effect::SetStatus(Status::Loading),
+            ]
+        );
+        assert_eq!(machine.came_near(), vec![]);
+    }
+
+    #[test]
+    fn a_lazy_element_that_leaves_and_comes_back_waits_for_the_viewport_again() {
+        let mut machine = lazy();
+        machine.connected(false, false);
+        machine.came_near();
+        machine.disconnected();
+        assert_eq!(machine.connected(false, false), vec![Effect::WatchViewport]);
+        assert_eq!(machine.status(), Status::Idle);
+    }
+
+    #[test]
+    fn a_manual_lazy_element_starts_python_near_the_viewport_but_runs_nothing() {
+        let mut machine = lazy();
+        machine.connected(true, false);
+        machine.code_changed("print(1)".into());
+        assert_eq!(
+            machine.came_near(),
+            vec![Effect::SpawnWorker, Effect::SetStatus(Status::Loading)]
+        );
     }
 
     #[test]

@@ -363,7 +363,6 @@ impl View {
         {
             focus(&self.run_button);
         }
-        self.run_button.set_disabled(status == Status::Idle);
         self.stop_button.set_disabled(!running);
     }
 

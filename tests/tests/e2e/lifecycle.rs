@@ -1,4 +1,5 @@
-//! Lifecycle scenarios: when the element runs and when it stops: a `manual` element, the `code` property and
+//! Lifecycle scenarios: when the element runs and when it stops: lazy start near the viewport, a `manual`
+//! element, the `code` property and
 //! properties set before the upgrade, the upgrade while the page still parses, removal while running, the
 //! bundle loaded from another origin or by `import()`.
 
@@ -8,6 +9,56 @@ use anyhow::{ensure, Context, Result};
 use python_runner_tests::{Browser, Server};
 use serde_json::json;
 use std::time::Duration;
+
+/// Python starts near the viewport: the visible element and the `loading="eager"` one start at once, the
+/// far ones only when scrolled to (with their archive) or asked to run; one never reached loads nothing.
+pub(crate) fn lazy(b: &Browser, server: &Server) -> Result<()> {
+    wait_done(b, "top")?;
+    wait_done(b, "eager")?;
+    expect_outputs(b, "top", &[("stdout", "top\n")])?;
+    expect_outputs(b, "eager", &[("stdout", "eager\n")])?;
+    let states = || {
+        b.eval(
+            "return ['scrolled', 'asked', 'never'].map((id) => document.getElementById(id).state)",
+        )
+    };
+    ensure!(
+        states()? == json!(["idle", "idle", "idle"]),
+        "far elements started before they came near the viewport: {}",
+        states()?
+    );
+    let archive_requested = || {
+        server
+            .requests()
+            .iter()
+            .any(|request| request.url.ends_with("project.zip?lazy"))
+    };
+    ensure!(
+        !archive_requested(),
+        "the far element's archive was downloaded before it came near the viewport"
+    );
+    // The two started elements, and at most the spare warmed after their runs.
+    let workers = b.eval("return window.__workers.length")?;
+    ensure!(
+        workers
+            .as_u64()
+            .is_some_and(|count| (2..=3).contains(&count)),
+        "{workers} workers started for 2 elements near the viewport (and the spare)"
+    );
+    b.eval(&format!("{}.scrollIntoView(); return null", el("scrolled")))?;
+    wait_done(b, "scrolled")?;
+    expect_outputs(b, "scrolled", &[("stdout", "scrolled hello from mypkg\n")])?;
+    ensure!(
+        archive_requested(),
+        "the scrolled-to element's archive was never downloaded"
+    );
+    b.eval(&format!("{}.run(); return null", el("asked")))?;
+    wait_done(b, "asked")?;
+    expect_outputs(b, "asked", &[("stdout", "asked\n")])?;
+    let never = b.eval(&format!("return {}.state", el("never")))?;
+    ensure!(never == json!("idle"), "#never is {never}, not idle");
+    Ok(())
+}
 
 pub(crate) fn manual(b: &Browser, _server: &Server) -> Result<()> {
     let id = "manual";

@@ -34,7 +34,7 @@ use input_stop::{
 use library::{demo_library, library_comsync, library_extras, library_runner};
 use libtest_mimic::{Arguments, Failed, Trial};
 use lifecycle::{
-    code_property, cross_origin_script, manual, module_import, parsing_upgrade,
+    code_property, cross_origin_script, lazy, manual, module_import, parsing_upgrade,
     removed_while_running,
 };
 use output::{html_literal, output_flood, snippet, syntax_error, two_elements};
@@ -132,6 +132,13 @@ const SCENARIOS: &[Scenario] = &[
         name: "two_elements",
         query: "",
         check: two_elements,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "lazy",
+        query: "",
+        check: lazy,
         allowed_console_errors: &[],
         allowed_failed_requests: &[],
     },
