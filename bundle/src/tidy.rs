@@ -139,6 +139,26 @@ fn architecture_names_only_files_that_exist() {
 }
 
 #[test]
+fn architecture_is_a_short_read() {
+    let text = fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap_or_default();
+    let words = text.split_whitespace().count();
+    assert!(
+        (500..=1_250).contains(&words),
+        "ARCHITECTURE.md has {words} words; keep it to about 1,200 (a map, not a manual)"
+    );
+    let long: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.chars().count() > 120)
+        .map(|(number, _)| number + 1)
+        .collect();
+    assert!(
+        long.is_empty(),
+        "ARCHITECTURE.md lines over 120 characters: {long:?}"
+    );
+}
+
+#[test]
 fn file_names_are_found_in_backticks_only() {
     let named =
         named_files("`a.rs` b.rs `c/d.js` `not a.rs` `e.js/` `*.rs` `x.y` `<n>/p.html` `/d/p.js`");
