@@ -26,6 +26,7 @@ mod lifecycle;
 mod listener;
 pub mod log;
 pub mod machine;
+pub mod pool;
 mod spare;
 mod timers;
 mod view;

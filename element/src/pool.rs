@@ -1,0 +1,409 @@
+//! The workers of one runtime (elements sharing a Pyodide URL, transport and group), and which of
+//! them runs an element's code: the decisions of "many runners on one page", in plain Rust.
+//!
+//! Each element keeps its own `__main__` (a session) in the worker where it last ran, its home.
+//! A run goes home when the home is free, else to any free worker (where the element's namespace
+//! is fresh), else to a new worker (the page's spare joins the pool) unless one is still booting
+//! or the pool is at [`MAX_WORKERS`]; otherwise it waits for the first worker to finish. So
+//! nobody waits behind a busy loop or an `input()`, a page of snippets boots one Pyodide, and
+//! runs that arrive while it boots queue for it. A worker that is lost (replaced by a restart,
+//! crashed, retired) takes the sessions that lived there with it: their elements are told.
+//!
+//! Not yet wired to the element: the glue (one pool per runtime key) comes with the shared
+//! worker's routing of messages by run.
+
+use std::collections::VecDeque;
+
+use python_runner_protocol::Transport;
+
+use crate::InstanceId;
+
+/// Identifies one worker on the page.
+pub type WorkerId = u32;
+
+/// Workers one runtime may have at once (each is a Pyodide of 100–200 MB).
+pub const MAX_WORKERS: usize = 4;
+
+/// How long a worker beyond the first may stay idle before it is retired, ms.
+pub const RETIRE_AFTER_MS: f64 = 60_000.0;
+
+/// Which elements share a runtime, besides the Pyodide URL and the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Group {
+    /// The default: elements naming the same archive (or none), so two archives that both
+    /// define `mypkg` never meet.
+    Archive(Option<String>),
+    /// `runtime="name"`: the elements the author grouped.
+    Named(String),
+    /// `runtime="own"`: one element alone, as before sharing.
+    Own(InstanceId),
+}
+
+/// What identifies a runtime on the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeKey {
+    /// The Pyodide distribution.
+    pub pyodide_url: String,
+    /// How its workers wait for the page.
+    pub transport: Transport,
+    /// Who shares it.
+    pub group: Group,
+}
+
+/// Where an element's run goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Run on this worker (it may still be booting: it holds the run until Python is ready).
+    /// `fresh`: the element's namespace is not there (first run, or it last ran elsewhere).
+    Run { worker: WorkerId, fresh: bool },
+    /// Start this new worker (or adopt the page's spare for it) and run there.
+    Spawn { worker: WorkerId },
+    /// Wait for a worker to finish; `busy` workers are running code.
+    Wait { busy: usize },
+}
+
+#[derive(Debug)]
+struct Slot {
+    id: WorkerId,
+    ready: bool,
+    /// The element whose run this worker has.
+    running: Option<InstanceId>,
+    /// Elements whose namespace lives here (this is their home).
+    sessions: Vec<InstanceId>,
+    /// When it last finished a run (page time, ms).
+    idle_since: f64,
+}
+
+/// The workers of one runtime and the elements waiting for one.
+#[derive(Debug, Default)]
+pub struct Pool {
+    slots: Vec<Slot>,
+    queue: VecDeque<InstanceId>,
+}
+
+impl Pool {
+    /// How many workers the runtime has.
+    pub fn workers(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Element `element` wants to run its code; `new_worker` numbers a worker if one starts.
+    pub fn request(
+        &mut self,
+        element: InstanceId,
+        new_worker: impl FnOnce() -> WorkerId,
+    ) -> Decision {
+        if self.queue.contains(&element) {
+            return Decision::Wait { busy: self.busy() };
+        }
+        if let Some(slot) = self.running_on(element) {
+            // Asked again while running (Run restarts: the machine stops the run first).
+            return Decision::Run {
+                worker: slot,
+                fresh: false,
+            };
+        }
+        let home = self
+            .slots
+            .iter()
+            .position(|slot| slot.sessions.contains(&element));
+        let free = |slot: &Slot| slot.running.is_none();
+        let chosen = match home {
+            Some(home) if free(&self.slots[home]) => Some(home),
+            _ => self.slots.iter().position(free),
+        };
+        if let Some(index) = chosen {
+            return self.assign(index, element);
+        }
+        let booting = self.slots.iter().any(|slot| !slot.ready);
+        if booting || self.slots.len() >= MAX_WORKERS {
+            self.queue.push_back(element);
+            return Decision::Wait { busy: self.busy() };
+        }
+        let id = new_worker();
+        self.slots.push(Slot {
+            id,
+            ready: false,
+            running: Some(element),
+            sessions: Vec::new(),
+            idle_since: 0.0,
+        });
+        self.move_session(element, self.slots.len() - 1);
+        Decision::Spawn { worker: id }
+    }
+
+    /// Worker `worker` loaded Python.
+    pub fn ready(&mut self, worker: WorkerId) {
+        if let Some(slot) = self.slot(worker) {
+            slot.ready = true;
+        }
+    }
+
+    /// The run on `worker` ended at page time `now`: the first element waiting runs there.
+    pub fn finished(&mut self, worker: WorkerId, now: f64) -> Option<(InstanceId, Decision)> {
+        let index = self.slots.iter().position(|slot| slot.id == worker)?;
+        self.slots[index].running = None;
+        self.slots[index].idle_since = now;
+        let next = self.queue.pop_front()?;
+        Some((next, self.assign(index, next)))
+    }
+
+    /// Worker `worker` is gone (terminated to stop a run, crashed, retired). Returns the elements
+    /// whose namespace lived there, but for `except` (the element whose restart it was, which
+    /// says so itself); the element running there, if any, is among them or is `except`.
+    pub fn lost(&mut self, worker: WorkerId, except: Option<InstanceId>) -> Vec<InstanceId> {
+        let Some(index) = self.slots.iter().position(|slot| slot.id == worker) else {
+            return Vec::new();
+        };
+        let slot = self.slots.remove(index);
+        slot.sessions
+            .into_iter()
+            .filter(|element| Some(*element) != except)
+            .collect()
+    }
+
+    /// Element `element` left the page: it waits no more and its namespace is dropped. Returns
+    /// the worker still running its code, which the caller stops.
+    pub fn leave(&mut self, element: InstanceId) -> Option<WorkerId> {
+        self.queue.retain(|waiting| *waiting != element);
+        for slot in &mut self.slots {
+            slot.sessions.retain(|session| *session != element);
+        }
+        self.running_on(element)
+    }
+
+    /// Workers to retire at page time `now`: idle ones beyond the first, idle for
+    /// [`RETIRE_AFTER_MS`]. Report each with [`Pool::lost`].
+    pub fn to_retire(&self, now: f64) -> Vec<WorkerId> {
+        self.slots
+            .iter()
+            .skip(1)
+            .filter(|slot| slot.running.is_none() && now - slot.idle_since >= RETIRE_AFTER_MS)
+            .map(|slot| slot.id)
+            .collect()
+    }
+
+    fn assign(&mut self, index: usize, element: InstanceId) -> Decision {
+        let fresh = !self.slots[index].sessions.contains(&element);
+        self.slots[index].running = Some(element);
+        self.move_session(element, index);
+        Decision::Run {
+            worker: self.slots[index].id,
+            fresh,
+        }
+    }
+
+    /// Makes slot `index` the element's home (a namespace left elsewhere is dropped with it).
+    fn move_session(&mut self, element: InstanceId, index: usize) {
+        for (other, slot) in self.slots.iter_mut().enumerate() {
+            if other != index {
+                slot.sessions.retain(|session| *session != element);
+            } else if !slot.sessions.contains(&element) {
+                slot.sessions.push(element);
+            }
+        }
+    }
+
+    fn running_on(&self, element: InstanceId) -> Option<WorkerId> {
+        self.slots
+            .iter()
+            .find(|slot| slot.running == Some(element))
+            .map(|slot| slot.id)
+    }
+
+    fn busy(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| slot.running.is_some())
+            .count()
+    }
+
+    fn slot(&mut self, worker: WorkerId) -> Option<&mut Slot> {
+        self.slots.iter_mut().find(|slot| slot.id == worker)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pool whose new workers are numbered 1, 2, 3, …
+    struct Page {
+        pool: Pool,
+        next: WorkerId,
+    }
+
+    impl Page {
+        fn new() -> Self {
+            Page {
+                pool: Pool::default(),
+                next: 0,
+            }
+        }
+
+        fn request(&mut self, element: InstanceId) -> Decision {
+            let next = &mut self.next;
+            self.pool.request(element, || {
+                *next += 1;
+                *next
+            })
+        }
+    }
+
+    #[test]
+    fn snippets_that_run_while_python_boots_queue_for_the_one_booting_worker() {
+        let mut page = Page::new();
+        assert_eq!(page.request(1), Decision::Spawn { worker: 1 });
+        for element in 2..=8 {
+            assert_eq!(page.request(element), Decision::Wait { busy: 1 });
+        }
+        page.pool.ready(1);
+        // Each finished run hands the worker to the next snippet, in order.
+        for element in 2..=8 {
+            assert_eq!(
+                page.pool.finished(1, 0.0),
+                Some((
+                    element,
+                    Decision::Run {
+                        worker: 1,
+                        fresh: true
+                    }
+                ))
+            );
+        }
+        assert_eq!(page.pool.finished(1, 0.0), None);
+        assert_eq!(page.pool.workers(), 1);
+    }
+
+    #[test]
+    fn a_run_goes_home_to_its_namespace_when_home_is_free() {
+        let mut page = Page::new();
+        page.request(1);
+        page.pool.ready(1);
+        page.pool.finished(1, 0.0);
+        assert_eq!(
+            page.request(1),
+            Decision::Run {
+                worker: 1,
+                fresh: false
+            }
+        );
+    }
+
+    #[test]
+    fn nobody_waits_behind_a_busy_worker_a_new_one_joins() {
+        let mut page = Page::new();
+        page.request(1); // A: while True: pass, or input()
+        page.pool.ready(1);
+        assert_eq!(page.request(2), Decision::Spawn { worker: 2 });
+        page.pool.ready(2);
+        // A's input() still has its worker; B's namespace now lives in worker 2.
+        page.pool.finished(2, 0.0);
+        page.pool.finished(1, 0.0);
+        assert_eq!(
+            page.request(2),
+            Decision::Run {
+                worker: 2,
+                fresh: false
+            }
+        );
+        assert_eq!(
+            page.request(1),
+            Decision::Run {
+                worker: 1,
+                fresh: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_run_whose_home_is_busy_runs_fresh_elsewhere_and_moves_home() {
+        let mut page = Page::new();
+        page.request(1);
+        page.pool.ready(1);
+        page.request(2);
+        page.pool.ready(2);
+        page.pool.finished(1, 0.0);
+        page.pool.finished(2, 0.0);
+        page.request(3); // 3 takes worker 1 (free), then 1's home is busy
+        assert_eq!(
+            page.request(1),
+            Decision::Run {
+                worker: 2,
+                fresh: true
+            }
+        );
+        page.pool.finished(1, 0.0);
+        page.pool.finished(2, 0.0);
+        assert_eq!(
+            page.request(1),
+            Decision::Run {
+                worker: 2,
+                fresh: false
+            }
+        );
+    }
+
+    #[test]
+    fn at_the_cap_runs_wait_for_the_first_free_worker() {
+        let mut page = Page::new();
+        for element in 1..=MAX_WORKERS as InstanceId {
+            let decision = page.request(element);
+            assert_eq!(decision, Decision::Spawn { worker: element });
+            page.pool.ready(element);
+        }
+        assert_eq!(page.request(99), Decision::Wait { busy: MAX_WORKERS });
+        assert_eq!(page.request(99), Decision::Wait { busy: MAX_WORKERS });
+        assert_eq!(
+            page.pool.finished(3, 0.0),
+            Some((
+                99,
+                Decision::Run {
+                    worker: 3,
+                    fresh: true
+                }
+            ))
+        );
+    }
+
+    #[test]
+    fn a_lost_worker_names_the_elements_whose_namespace_it_held() {
+        let mut page = Page::new();
+        page.request(1);
+        page.pool.ready(1);
+        page.pool.finished(1, 0.0);
+        page.request(2);
+        page.pool.finished(1, 0.0);
+        page.request(3); // running on worker 1: its restart replaces worker 1
+        assert_eq!(page.pool.lost(1, Some(3)), vec![1, 2]);
+        assert_eq!(page.pool.workers(), 0);
+        assert_eq!(page.request(1), Decision::Spawn { worker: 2 });
+    }
+
+    #[test]
+    fn an_element_that_leaves_stops_waiting_and_names_the_worker_running_it() {
+        let mut page = Page::new();
+        page.request(1);
+        page.request(2);
+        assert_eq!(page.pool.leave(2), None);
+        assert_eq!(page.pool.leave(1), Some(1));
+        page.pool.ready(1);
+        assert_eq!(page.pool.finished(1, 0.0), None);
+    }
+
+    #[test]
+    fn idle_workers_beyond_the_first_retire_after_a_minute() {
+        let mut page = Page::new();
+        page.request(1);
+        page.pool.ready(1);
+        page.request(2);
+        page.pool.ready(2);
+        page.pool.finished(1, 1_000.0);
+        page.pool.finished(2, 1_000.0);
+        assert_eq!(
+            page.pool.to_retire(1_000.0 + RETIRE_AFTER_MS - 1.0),
+            Vec::<WorkerId>::new()
+        );
+        assert_eq!(page.pool.to_retire(1_000.0 + RETIRE_AFTER_MS), vec![2]);
+    }
+}
