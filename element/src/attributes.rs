@@ -101,5 +101,6 @@ pub fn run_options(host: &HtmlElement) -> RunOptions {
                 .trim_end_matches('/')
                 .to_string()
         }),
+        ..RunOptions::default()
     }
 }

@@ -108,10 +108,13 @@ fn apply(
             Ok(())
         }
         Effect::SendRun { id: run_id, code } => {
+            let mut options = attributes::run_options(&instance.host);
+            // The element's own `__main__`, wherever its code runs.
+            options.session = ["e", &id.to_string()].concat();
             let message = ToWorker::Run {
                 id: run_id,
                 code,
-                options: attributes::run_options(&instance.host),
+                options,
             };
             return to_worker(instance, |worker| worker.send(&message));
         }

@@ -23,7 +23,7 @@ use crate::channel::Channel;
 use crate::contract::{InstallForRunArgs, RunCodeArgs};
 use crate::dispatch::{Dispatcher, Effect};
 use crate::events::Session;
-use crate::js::{attachment, post, ImportsModule, PyCallable, Pyodide};
+use crate::js::{attachment, post, ImportsModule, PyCallable, Pyodide, RunnerModule};
 use crate::python;
 
 /// Worker-wide state, shared by the message handler and the boot task.
@@ -188,7 +188,7 @@ fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: String, options: RunOp
     };
     session.current_run.set(id);
     if !options.install_imports {
-        start_run(state, id, &code, options.entry.as_deref());
+        start_run(state, id, &code, &options);
         return;
     }
     // Install what the code imports first (async: micropip downloads), then run it.
@@ -222,7 +222,7 @@ fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: String, options: RunOp
                 }],
             });
         }
-        start_run(&state, id, &code, options.entry.as_deref());
+        start_run(&state, id, &code, &options);
     });
 }
 
@@ -250,15 +250,30 @@ async fn install_imports(
 
 /// Runs code; Python posts output through `send_event` as it goes. With JSPI the run is entered
 /// through `callPromising`, so Python can suspend on a promise while it waits for the page.
-fn start_run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str, entry: Option<&str>) {
-    let (run_code, send_event, session) = {
+fn start_run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str, options: &RunOptions) {
+    let (run_code, send_event, session, pyodide) = {
         let state = state.borrow();
         (
             state.run_code.clone(),
             state.send_event.as_ref().clone(),
             state.session.clone(),
+            state.pyodide.clone(),
         )
     };
+    if let (true, Some(pyodide)) = (options.fresh_session, pyodide) {
+        let reset = pyodide.pyimport(python::RUNNER_MODULE).and_then(|module| {
+            module
+                .unchecked_into::<RunnerModule>()
+                .reset_session(&options.session)
+        });
+        if let Err(error) = reset {
+            web_sys::console::error_1(
+                &["python-runner: reset_session: ", &describe(&error)]
+                    .concat()
+                    .into(),
+            );
+        }
+    }
     let Some(run_code) = run_code else {
         post(&FromWorker::Failed {
             id: Some(id),
@@ -275,8 +290,11 @@ fn start_run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: &str, entry: Opt
         source: code.into(),
         send: send_event,
         filename: python::FILENAME.into(),
-        session: "".into(),
-        entry: entry.map_or(JsValue::NULL, JsValue::from),
+        session: options.session.as_str().into(),
+        entry: options
+            .entry
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from),
     }
     .in_order()
     .iter()

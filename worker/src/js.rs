@@ -70,6 +70,8 @@ extern "C" {
     pub type RunnerModule;
     #[wasm_bindgen(method, catch)]
     pub fn add_to_path(this: &RunnerModule, folder: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    pub fn reset_session(this: &RunnerModule, session: &str) -> Result<(), JsValue>;
 
     /// `pyodide_worker_runner.imports` (a PyProxy of the module).
     pub type ImportsModule;

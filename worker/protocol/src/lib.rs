@@ -24,7 +24,7 @@ pub use sync::{Reply, TooLarge, Transport};
 pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// The key under which a message carries its one object that serde cannot (a `SharedArrayBuffer`
 /// or an `ArrayBuffer`), beside its typed fields: `Init`'s shared memory, `ArchiveData`'s bytes.
@@ -116,6 +116,12 @@ pub struct RunOptions {
     pub install_imports: bool,
     /// The package index micropip uses instead of PyPI (`package-index`).
     pub package_index: Option<String>,
+    /// Whose `__main__` the code runs in: one namespace per session, so elements that share a
+    /// worker never see each other's variables.
+    pub session: String,
+    /// Forget the session's namespace first (the element last ran in another worker, so what
+    /// this worker remembers of it is stale).
+    pub fresh_session: bool,
 }
 
 /// Messages from the worker to the element.

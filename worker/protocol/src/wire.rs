@@ -94,6 +94,8 @@ impl ToWorker {
                         entry: options.string("entry"),
                         install_imports: options.boolean("install_imports").unwrap_or(false),
                         package_index: options.string("package_index"),
+                        session: options.string("session").unwrap_or_default(),
+                        fresh_session: options.boolean("fresh_session").unwrap_or(false),
                     },
                 })
             }

@@ -34,6 +34,8 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
                 entry: Some("mypkg.main".into()),
                 install_imports: true,
                 package_index: Some("https://a.test/simple/".into()),
+                session: "e3".into(),
+                fresh_session: true,
             },
         },
         ToWorker::Archive {
