@@ -137,6 +137,8 @@ struct Driver {
     stdin: Option<ChildStdin>,
     url: String,
     log_path: PathBuf,
+    /// The watchdog's pid, which is also the id of the process group it leads (chromedriver and Chromium).
+    pgid: u32,
 }
 
 impl Driver {
@@ -165,11 +167,13 @@ read -r _; trap '' TERM; kill -TERM 0; wait; sleep 3; rm -rf -- "$dir""#;
             .spawn()
             .with_context(|| format!("could not start {} under /bin/sh", chromedriver.display()))?;
         let stdin = watchdog.stdin.take();
+        let pgid = watchdog.id();
         let mut driver = Driver {
             watchdog: Some(watchdog),
             stdin,
             url: String::new(),
             log_path,
+            pgid,
         };
         // chromedriver prints "ChromeDriver was started successfully on port N." once it listens.
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -618,6 +622,89 @@ impl Browser {
     pub fn chromedriver_log_tail(&self, lines: usize) -> String {
         self.driver.log_tail(lines)
     }
+
+    /// The memory of the browser's processes (Linux only): over every process of chromedriver's process group
+    /// (the watchdog shell, chromedriver, Chromium and all its helpers: renderers, workers' renderer, GPU,
+    /// network, zygotes), the sum of each one's proportional set size (Pss, `/proc/<pid>/smaps_rollup`: shared
+    /// pages split among the processes sharing them), or its resident set size (`VmRSS` of `/proc/<pid>/status`)
+    /// where smaps_rollup cannot be read. Chromium's crashpad handlers run in a session of their own and are not
+    /// counted. Processes that exit during the scan are skipped.
+    pub fn memory(&self) -> Result<BrowserMemory> {
+        let mut memory = BrowserMemory::default();
+        let entries = std::fs::read_dir("/proc").context("listing /proc")?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_str().is_none_or(|n| n.parse::<u32>().is_err()) {
+                continue;
+            }
+            let dir = entry.path();
+            let in_group = std::fs::read_to_string(dir.join("stat"))
+                .ok()
+                .and_then(|stat| proc_stat_pgrp(&stat))
+                .is_some_and(|pgrp| pgrp == self.driver.pgid);
+            if !in_group {
+                continue;
+            }
+            let pss = std::fs::read_to_string(dir.join("smaps_rollup"))
+                .ok()
+                .and_then(|text| proc_kib_field(&text, "Pss:"));
+            if let Some(bytes) = pss {
+                memory.bytes += bytes;
+                memory.pss += 1;
+            } else if let Some(bytes) = std::fs::read_to_string(dir.join("status"))
+                .ok()
+                .and_then(|text| proc_kib_field(&text, "VmRSS:"))
+            {
+                memory.bytes += bytes;
+                memory.rss += 1;
+            }
+            // Else it exited meanwhile, or is a zombie (no memory left).
+        }
+        if memory.pss + memory.rss == 0 {
+            bail!(
+                "no process of the browser's process group {} found in /proc",
+                self.driver.pgid
+            );
+        }
+        Ok(memory)
+    }
+}
+
+/// What [`Browser::memory`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BrowserMemory {
+    /// Sum over the processes, bytes.
+    pub bytes: u64,
+    /// Processes counted by their Pss.
+    pub pss: usize,
+    /// Processes counted by their `VmRSS` (smaps_rollup could not be read).
+    pub rss: usize,
+}
+
+impl BrowserMemory {
+    /// How the sum was made: `Pss`, `VmRSS` or `Pss+VmRSS` (some processes each way).
+    pub fn method(&self) -> &'static str {
+        match (self.pss > 0, self.rss > 0) {
+            (true, false) => "Pss",
+            (false, true) => "VmRSS",
+            _ => "Pss+VmRSS",
+        }
+    }
+}
+
+/// The process group (`pgrp`, the 5th field) of a `/proc/<pid>/stat` line. The 2nd field, `(comm)`, may hold
+/// spaces and parentheses, so the fields are read after its last `)`: state, ppid, pgrp.
+pub fn proc_stat_pgrp(stat: &str) -> Option<u32> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// A `Name:   1234 kB` line of `/proc/<pid>/smaps_rollup` or `/proc/<pid>/status`, in bytes.
+pub fn proc_kib_field(text: &str, name: &str) -> Option<u64> {
+    let line = text.lines().find(|line| line.starts_with(name))?;
+    let mut words = line[name.len()..].split_whitespace();
+    let kib: u64 = words.next()?.parse().ok()?;
+    (words.next() == Some("kB")).then_some(kib * 1024)
 }
 
 impl Drop for Browser {

@@ -5,7 +5,9 @@ pub mod browser;
 pub mod server;
 pub mod suite;
 
-pub use browser::{Browser, BrowserOptions, ConsoleEntry};
+pub use browser::{
+    proc_kib_field, proc_stat_pgrp, Browser, BrowserMemory, BrowserOptions, ConsoleEntry,
+};
 pub use server::{workspace_root, RequestRecord, Server, ServerOptions};
 pub use suite::Suite;
 

@@ -2,12 +2,13 @@
 //! worker (cold and warm, in headless Chromium), the element's interaction latencies per transport (input, Stop,
 //! restart with the spare worker), its time to first output with an archive (`src`) the server delays, the library
 //! build `python-runner.mjs` against the upstream npm packages it replaces (same page, same Pyodide), print
-//! floods in the element against a bare Pyodide worker, and the size of `target/dist/python-runner.js`; prints a
-//! table and writes JSON to `target/bench/`. Run through `cargo bundle bench`, which builds the release bundle
-//! first.
+//! floods in the element against a bare Pyodide worker, many runners on one page (time and browser memory for 1, 8
+//! and 30 auto-run snippets in view, and the workers a page of 30 snippets with one in view boots), and the size
+//! of `target/dist/python-runner.js`; prints a table and writes JSON to `target/bench/`. Run through
+//! `cargo bundle bench`, which builds the release bundle first.
 //!
 //! This file holds the arguments, the run of every part and the report's glue; each part lives in its own module
-//! (`first_output`, `interaction`, `archive`, `library`, `flood`: its measurements, JSON and table section), beside
+//! (`first_output`, `interaction`, `archive`, `library`, `flood`, `many`: its measurements, JSON and table section), beside
 //! the shared `page` (browser and page steps), `stats`, `text` (table formatting) and `machine` (versions, load,
 //! the bundle snapshot).
 
@@ -17,6 +18,7 @@ mod flood;
 mod interaction;
 mod library;
 mod machine;
+mod many;
 mod page;
 mod stats;
 mod text;
@@ -33,6 +35,7 @@ use library::{
 use machine::{
     chromium_version, cpu_model, gzip_size, load_average, pyodide_version, snapshot_root,
 };
+use many::{many_table, run_many, ManyRun, ManyServer};
 use page::SAMPLE_LIMIT;
 use python_runner_tests::{report, workspace_root, Server, ServerOptions};
 use serde_json::{json, Value};
@@ -65,6 +68,9 @@ Prints a table; writes target/bench/bench-<unix time>.json and target/bench/late
   --skip-flood        no output flood part (below)
   --only-flood        only the output flood part
   --flood-runs N      flood samples per case and variant (default 3, --quick 1)
+  --skip-many         no many-runners part (below)
+  --only-many         only the many-runners part
+  --many-runs N       many-runners samples per case and server (default 3, --quick 1)
 
 Interaction (one warm browser, fresh profile, per variant: isolated, transport atomics; isolated, transport
 service-worker; not isolated, transport jspi; not isolated, transport service-worker: the page registers
@@ -107,6 +113,19 @@ memory growth < 100 MB). Every sample checks the characters received and the ele
 Stop during while True: print(\"flood\") after 500 ms of output -> KeyboardInterrupt on screen, 5 samples
 (--quick: 2), target median <= 50 ms.
 
+Many runners on one page (issue \"Many runners on one page\"; per server, isolated and not isolated, one warm
+browser, fresh profile, window 1280x900, tests/fixtures/bench/many.html, a warm-up load, then a fresh page per
+sample): auto-run elements (hide-code, code print('snippet', i), lazy start: each starts within 1.5 screens of the
+viewport) created by a script that wraps window.Worker first. Time from the elements created until every one's
+output event holds its line, and browser memory growth: the sum of the Pss (/proc/<pid>/smaps_rollup; VmRSS of
+/proc/<pid>/status where unreadable) of the processes in chromedriver's process group (chromedriver, Chromium and
+all its helpers), 1 s after all printed with the page and its workers alive, minus the same sum on about:blank
+right before the page (2 s after leaving the previous one). Cases: 1, 8 and 30 snippets, all in the viewport (a
+grid); ratios to 1 snippet, targets: 8: time <= 1.2, memory <= 1.3; 30: time <= 1.3, memory <= 1.5. And 30
+snippets 3000 px apart, only the first in view: the workers the page created 4 s after the first snippet printed,
+target <= 2 (one Pyodide, plus the spare the element pre-warms 300 ms after code first runs). Linux only (/proc).
+Not measured: the demo page demo/index.html.
+
 Exit status: 0 when every variant and every interaction measurement produced at least one sample (targets missed
 or not), 1 otherwise.";
 
@@ -135,6 +154,10 @@ struct Args {
     flood: bool,
     /// Flood samples per case and variant (`--flood-runs`); `None`: the default for `--quick` or not.
     flood_runs: Option<usize>,
+    /// The many-runners part (many snippets on one page); off with `--skip-many`.
+    many: bool,
+    /// Many-runners samples per case and server.
+    many_runs: usize,
     /// Some `--only-*` flag was given (for saying why a part did not run).
     only: bool,
 }
@@ -148,6 +171,7 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
     let (mut skip_archive, mut only_archive, mut archive_runs) = (false, false, None);
     let (mut skip_library, mut only_library) = (false, false);
     let (mut skip_flood, mut only_flood, mut flood_runs) = (false, false, None);
+    let (mut skip_many, mut only_many, mut many_runs) = (false, false, None);
     let mut it = args.iter();
     let count = |flag: &str, value: Option<&String>| -> Result<usize> {
         let value = value.with_context(|| format!("{flag} needs a value"))?;
@@ -179,13 +203,16 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
             "--skip-flood" => skip_flood = true,
             "--only-flood" => only_flood = true,
             "--flood-runs" => flood_runs = Some(count(flag, value().as_ref())?),
+            "--skip-many" => skip_many = true,
+            "--only-many" => only_many = true,
+            "--many-runs" => many_runs = Some(count(flag, value().as_ref())?),
             "--help" | "-h" => return Ok(None),
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
     }
     let (cold_default, warm_default, archive_default) = if quick { (2, 3, 2) } else { (5, 9, 5) };
     // Without any --only-* flag every part runs; with some, exactly the named ones; --skip-* then removes parts.
-    let only = only_interaction || only_archive || only_library || only_flood;
+    let only = only_interaction || only_archive || only_library || only_flood || only_many;
     let args = Args {
         cold_runs: cold.or(runs).unwrap_or(cold_default),
         warm_runs: warm.or(runs).unwrap_or(warm_default),
@@ -200,6 +227,8 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
         library: (!only || only_library) && !skip_library,
         flood: (!only || only_flood) && !skip_flood,
         flood_runs,
+        many: (!only || only_many) && !skip_many,
+        many_runs: many_runs.unwrap_or(if quick { 1 } else { 3 }),
         only,
     };
     if skip_interaction && only_interaction {
@@ -214,6 +243,12 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
     if skip_flood && only_flood {
         bail!("--skip-flood and --only-flood leave nothing to measure");
     }
+    if skip_many && only_many {
+        bail!("--skip-many and --only-many leave nothing to measure");
+    }
+    if args.many && args.many_runs == 0 {
+        bail!("--many-runs 0 leaves the many-runners part nothing to measure (use --skip-many)");
+    }
     if args.flood && args.flood_runs == Some(0) {
         bail!("--flood-runs 0 leaves the flood part nothing to measure (use --skip-flood)");
     }
@@ -225,6 +260,7 @@ fn parse_args(args: &[String]) -> Result<Option<Args>> {
         && !args.archive
         && !args.library
         && !args.flood
+        && !args.many
         && args.cold_runs == 0
         && args.warm_runs == 0
     {
@@ -273,6 +309,8 @@ struct Report<'a> {
     library: Option<(&'a [LibraryRun], LibraryCounts, &'a [String])>,
     /// `None`: the output flood part was skipped.
     flood: Option<&'a FloodRun>,
+    /// `None`: the many-runners part was skipped.
+    many: Option<&'a ManyRun>,
     /// Why a part that did not run was left out (`--only-*`, or its `--skip-*`).
     only: bool,
 }
@@ -360,6 +398,17 @@ fn table(r: &Report<'_>) -> String {
             );
         }
     }
+    match r.many {
+        Some(run) => many_table(&mut out, run),
+        None => {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "Many runners on one page: skipped ({})",
+                skipped_why(r.only, "--skip-many")
+            );
+        }
+    }
     out.lines()
         .map(|line| line.trim_end().to_owned() + "\n")
         .collect()
@@ -391,7 +440,7 @@ fn run(args: &Args) -> Result<bool> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let load_start = load_average();
     eprintln!(
-        "bench: Chromium {chromium}, Pyodide {pyodide}, {cores} cores; parts:{}{}{}{}{}",
+        "bench: Chromium {chromium}, Pyodide {pyodide}, {cores} cores; parts:{}{}{}{}{}{}",
         if args.ttfo {
             format!(
                 " time to first output (cold {}, warm {} per variant)",
@@ -408,6 +457,11 @@ fn run(args: &Args) -> Result<bool> {
         },
         if args.library { " library" } else { "" },
         if args.flood { " flood" } else { "" },
+        if args.many {
+            format!(" many ({} per case and server)", args.many_runs)
+        } else {
+            String::new()
+        },
     );
 
     let counts = InteractionCounts::new(args.quick);
@@ -446,9 +500,14 @@ fn run(args: &Args) -> Result<bool> {
     }
     let flood_counts = FloodCounts::new(args.quick, args.flood_runs);
     let flood = args.flood.then(|| run_flood(&isolated, flood_counts));
+    let mut many = args.many.then(|| ManyRun::new(args.many_runs));
+    if let Some(many) = &mut many {
+        many.servers
+            .push(run_many(&isolated, ManyServer::Isolated, args.many_runs));
+    }
     drop(isolated);
     let ttfo_plain = args.ttfo && args.warm_runs > 0 && args.not_isolated;
-    if ttfo_plain || args.interaction || args.library {
+    if ttfo_plain || args.interaction || args.library || args.many {
         let plain = Server::start(ServerOptions::not_isolated().with_root(snapshot.path()))?;
         if ttfo_plain {
             scenarios.push(run_warm(
@@ -470,6 +529,10 @@ fn run(args: &Args) -> Result<bool> {
                 upstream_missing.as_deref(),
             ));
         }
+        if let Some(many) = &mut many {
+            many.servers
+                .push(run_many(&plain, ManyServer::NotIsolated, args.many_runs));
+        }
     }
     let took = started.elapsed();
     let load_end = load_average();
@@ -484,7 +547,8 @@ fn run(args: &Args) -> Result<bool> {
     }) && interaction.iter().all(Interaction::complete)
         && archive.as_ref().is_none_or(ArchiveRun::complete)
         && library.iter().all(LibraryRun::complete)
-        && flood.as_ref().is_none_or(FloodRun::complete);
+        && flood.as_ref().is_none_or(FloodRun::complete)
+        && many.as_ref().is_none_or(ManyRun::complete);
     let report = Report {
         date: iso_utc(unix),
         chromium: &chromium,
@@ -501,6 +565,7 @@ fn run(args: &Args) -> Result<bool> {
             .library
             .then_some((&library[..], library_counts, &upstream[..])),
         flood: flood.as_ref(),
+        many: many.as_ref(),
         only: args.only,
     };
     let json = json!({
@@ -527,6 +592,8 @@ fn run(args: &Args) -> Result<bool> {
             "library": args.library,
             "flood": args.flood,
             "flood_runs": args.flood.then_some(flood_counts.runs),
+            "many": args.many,
+            "many_runs": args.many.then_some(args.many_runs),
             "sample_limit_s": SAMPLE_LIMIT.as_secs(),
         },
         "duration_s": round1(took.as_secs_f64()),
@@ -572,6 +639,10 @@ fn run(args: &Args) -> Result<bool> {
         "flood": flood.as_ref().map_or_else(
             || json!({ "skipped": skipped_why(args.only, "--skip-flood") }),
             FloodRun::to_json,
+        ),
+        "many": many.as_ref().map_or_else(
+            || json!({ "skipped": skipped_why(args.only, "--skip-many") }),
+            ManyRun::to_json,
         ),
         "complete": complete,
     });
@@ -635,7 +706,8 @@ mod tests {
             "--skip-interaction".to_owned(),
             "--skip-archive".to_owned(),
             "--skip-library".to_owned(),
-            "--skip-flood".to_owned()
+            "--skip-flood".to_owned(),
+            "--skip-many".to_owned()
         ])
         .is_err());
         assert!(parse_args(&[
@@ -709,5 +781,37 @@ mod tests {
         assert!(parse("--only-flood --runs 0").is_some());
         // With the flood part still on, there is something to measure.
         assert!(parse("--runs=0 --skip-interaction --skip-archive --skip-library").is_some());
+    }
+
+    #[test]
+    fn parses_many_flags() {
+        let full = parse("").expect("args");
+        assert!(full.many && full.many_runs == 3);
+        assert_eq!(parse("--quick").expect("args").many_runs, 1);
+        let only = parse("--only-many --quick").expect("args");
+        assert!(!only.ttfo && !only.interaction && !only.archive && !only.library && !only.flood);
+        assert!(only.many && only.only && only.many_runs == 1);
+        for other in [
+            "--only-interaction",
+            "--only-archive",
+            "--only-library",
+            "--only-flood",
+        ] {
+            assert!(!parse(other).expect("args").many, "{other}");
+        }
+        let both = parse("--only-many --only-flood").expect("args");
+        assert!(both.many && both.flood && !both.library);
+        let skip = parse("--skip-many").expect("args");
+        assert!(skip.ttfo && skip.flood && !skip.many);
+        assert_eq!(parse("--many-runs=5 --quick").expect("args").many_runs, 5);
+        assert!(parse("--skip-many --many-runs 0").is_some());
+        assert!(parse_args(&["--many-runs".to_owned(), "0".to_owned()]).is_err());
+        assert!(parse_args(&["--only-many".to_owned(), "--skip-many".to_owned()]).is_err());
+        assert!(parse("--only-many --runs 0").is_some());
+        // With the many part still on, there is something to measure.
+        assert!(
+            parse("--runs=0 --skip-interaction --skip-archive --skip-library --skip-flood")
+                .is_some()
+        );
     }
 }
