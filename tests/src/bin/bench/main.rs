@@ -129,8 +129,8 @@ Not measured: the demo page demo/index.html.
 Exit status: 0 when every variant and every interaction measurement produced at least one sample (targets missed
 or not), 1 otherwise.";
 
-/// Gzip -9 size the bundle should not exceed.
-const TARGET_GZIP: u64 = 55 * 1024;
+/// Gzip -9 size the bundle should not exceed: the goal (the hard cap, 100 KiB, is `cargo bundle test`'s).
+const TARGET_GZIP: u64 = 80 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Args {
