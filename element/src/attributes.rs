@@ -5,6 +5,8 @@ use python_runner_protocol::{ArchiveSpec, RunOptions, Transport};
 use web_sys::HtmlElement;
 
 use crate::error::Error;
+use crate::pool::Group;
+use crate::InstanceId;
 
 /// Attributes whose changes the element reacts to.
 pub const OBSERVED: &[&str] = &["hide-code", "manual"];
@@ -57,6 +59,32 @@ pub fn preferred_transport(host: &HtmlElement) -> Option<Transport> {
 /// `loading` (the default, as for `<img loading>`); `loading="eager"` starts it at connect.
 pub fn lazy(host: &HtmlElement) -> bool {
     !attribute(host, "loading").is_some_and(|loading| loading.eq_ignore_ascii_case("eager"))
+}
+
+/// Whom the element shares Python with (`runtime`): the page (the default), a named group, or
+/// nobody (`own`).
+pub fn group(host: &HtmlElement, id: InstanceId) -> Group {
+    match attribute(host, "runtime") {
+        Some(name) if name.eq_ignore_ascii_case("own") => Group::Own(id),
+        Some(name) if !name.is_empty() => Group::Named(name),
+        _ => Group::Page,
+    }
+}
+
+/// What makes the element's archive this archive (`src`, `format`, `extract-dir`, `integrity`),
+/// if it names one: elements whose archives differ never share a Python.
+pub fn archive_identity(host: &HtmlElement) -> Option<String> {
+    let src = attribute(host, "src")?;
+    let part = |name| attribute(host, name).unwrap_or_default();
+    Some(
+        [
+            src.as_str(),
+            &part("format"),
+            &part("extract-dir"),
+            &part("integrity"),
+        ]
+        .join("\n"),
+    )
 }
 
 /// Whether the element names an archive (`src`).

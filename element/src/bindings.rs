@@ -34,6 +34,10 @@ pub fn boot(worker_source: js_sys::JsString, wasm_module: JsValue) {
         return;
     }
     workers::set_worker_code(worker_source, wasm_module);
+    crate::runtimes::init(
+        crate::effects::on_runtime_event,
+        crate::effects::start_worker,
+    );
     Shell::define(TAG);
     define_properties(TAG);
 }

@@ -20,6 +20,13 @@ pub const STOP_GRACE_MS: u32 = 1000;
 /// The notice shown when Stop had to replace Python because this page cannot interrupt it.
 pub const RESTARTED_NOTICE: &str = "Python was restarted to stop the program (this page cannot interrupt running code). Variables and imports from earlier runs are gone.";
 
+/// Shown in an element's next run when another element's Stop replaced the Python holding its
+/// namespace.
+pub const SESSION_LOST_NOTICE: &str = "Python was restarted to stop another program on this page. Variables and imports from earlier runs are gone.";
+
+/// Shown when a run started in another Python because its own was busy with another program.
+pub const MOVED_NOTICE: &str = "Another program on this page was using this snippet's Python, so this run started in a fresh one: variables and imports from earlier runs are not here.";
+
 /// The notice shown when Stop came while Python was still loading and the run was dropped.
 pub const CANCELLED_NOTICE: &str = "Stopped before Python was ready: the program did not run.";
 

@@ -10,9 +10,11 @@ use crate::events;
 use crate::input::{self, Request};
 use crate::instances::{self, Instance};
 use crate::machine::{Booted, Effect, ElementEvent, STOP_GRACE_MS};
+use crate::pool::{RuntimeKey, WorkerId};
+use crate::runtimes::{self, Lease, RuntimeEvent};
 use crate::timers::{delay, next_frame};
 use crate::viewport;
-use crate::worker_client::{choose_transport, WorkerClient, WorkerEvent};
+use crate::worker_client::{choose_transport, WorkerEvent};
 use crate::workers;
 use crate::InstanceId;
 
@@ -63,7 +65,7 @@ fn apply(
                 workers::refill_spare(
                     pyodide_url,
                     worker.transport(),
-                    on_worker_event,
+                    runtimes::on_worker_event,
                     instances::any_live,
                 );
             }
@@ -156,7 +158,7 @@ fn apply(
 /// missing) has crashed, and the machine hears so.
 fn to_worker(
     instance: &mut Instance,
-    send: impl FnOnce(&WorkerClient) -> Result<(), Error>,
+    send: impl FnOnce(&Lease) -> Result<(), Error>,
 ) -> Vec<Effect> {
     let sent = instance.worker.as_ref().map_or(Err(Error::NoWorker), send);
     match sent {
@@ -165,25 +167,38 @@ fn to_worker(
     }
 }
 
-/// Gives the element a worker: the spare if one matches, else a new one.
+/// Gives the element its share of its runtime (the workers of the elements it shares Python with).
 fn spawn_worker(id: InstanceId, instance: &mut Instance) -> Vec<Effect> {
-    let started = attributes::pyodide_url(&instance.host).and_then(|pyodide_url| {
-        let transport = choose_transport(attributes::preferred_transport(&instance.host));
-        workers::start(
-            id,
+    let attached = attributes::pyodide_url(&instance.host).and_then(|pyodide_url| {
+        let key = RuntimeKey {
             pyodide_url,
-            transport,
-            on_worker_event,
-            instances::any_live,
-        )
+            transport: choose_transport(attributes::preferred_transport(&instance.host)),
+            group: attributes::group(&instance.host, id),
+            archive: attributes::archive_identity(&instance.host),
+        };
+        runtimes::attach(id, key)
     });
-    match started {
-        Ok((worker, booted)) => {
-            instance.worker = Some(worker);
+    match attached {
+        Ok((lease, booted)) => {
+            instance.worker = Some(lease);
             instance.machine.worker_spawned(booted)
         }
         Err(error) => instance.machine.worker_crashed(&error.to_string()),
     }
+}
+
+/// Starts worker `worker` of the runtime `key` (the spare if one matches).
+pub fn start_worker(
+    worker: WorkerId,
+    key: &RuntimeKey,
+) -> Result<(crate::worker_client::WorkerClient, Option<Booted>), Error> {
+    workers::start(
+        worker,
+        key.pyodide_url.clone(),
+        key.transport,
+        runtimes::on_worker_event,
+        instances::any_live,
+    )
 }
 
 /// Shows new output: at once if the log was last rendered more than a frame ago (output that
@@ -286,10 +301,18 @@ fn archive_progress(url: &str, received: u64, total: Option<u64>) {
     });
 }
 
-/// Routes an event of element `id`'s worker to its machine.
-fn on_worker_event(id: InstanceId, event: WorkerEvent) {
+/// Routes an event of element `id`'s runtime to its machine.
+pub fn on_runtime_event(id: InstanceId, event: RuntimeEvent) {
     update(id, |instance| {
         let machine = &mut instance.machine;
+        let event = match event {
+            RuntimeEvent::Worker(event) => event,
+            RuntimeEvent::SessionLost => {
+                machine.session_lost();
+                return Vec::new();
+            }
+            RuntimeEvent::Moved => return machine.moved(),
+        };
         match event {
             WorkerEvent::Message(FromWorker::Ready {
                 protocol,

@@ -10,8 +10,8 @@ use web_sys::HtmlElement;
 
 use crate::listener::Listener;
 use crate::machine::Machine;
+use crate::runtimes::Lease;
 use crate::view::View;
-use crate::worker_client::WorkerClient;
 use crate::InstanceId;
 
 /// One connected element: its view, state machine and worker.
@@ -22,8 +22,8 @@ pub struct Instance {
     pub view: View,
     /// Its state.
     pub machine: Machine,
-    /// Its worker, while it has one.
-    pub worker: Option<WorkerClient>,
+    /// Its share of its runtime's workers, while it has one.
+    pub worker: Option<Lease>,
     /// The archive it waits for (its download progress shows meanwhile).
     pub archive_url: Option<String>,
     /// Listeners that live as long as the instance (Run and Stop clicks).

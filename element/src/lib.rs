@@ -27,6 +27,7 @@ mod listener;
 pub mod log;
 pub mod machine;
 pub mod pool;
+mod runtimes;
 mod spare;
 mod timers;
 mod view;

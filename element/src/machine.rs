@@ -11,8 +11,8 @@ use python_runner_protocol::{ErrorKind, Reply, RunId, Transport, WaitReason, Wai
 mod from_worker;
 
 pub use crate::effect::{
-    diagnostics, Booted, Effect, ElementEvent, Status, CANCELLED_NOTICE, RESTARTED_NOTICE,
-    STOP_GRACE_MS, STUCK_NOTICE,
+    diagnostics, Booted, Effect, ElementEvent, Status, CANCELLED_NOTICE, MOVED_NOTICE,
+    RESTARTED_NOTICE, SESSION_LOST_NOTICE, STOP_GRACE_MS, STUCK_NOTICE,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub struct Machine {
     archive_failed: bool,
     has_archive: bool,
     archive_pending: bool,
+    /// The namespace of earlier runs was lost with another element's restart: the next run says so.
+    session_lost: bool,
 }
 
 impl Default for Machine {
@@ -64,6 +66,7 @@ impl Default for Machine {
             archive_failed: false,
             has_archive: false,
             archive_pending: false,
+            session_lost: false,
         }
     }
 }
@@ -153,6 +156,22 @@ impl Machine {
         }
         self.settle(&mut effects);
         effects
+    }
+
+    /// The worker that held this element's namespace was replaced to stop another element's
+    /// program: the next run says that earlier variables are gone.
+    pub fn session_lost(&mut self) {
+        self.session_lost = self.has_run;
+    }
+
+    /// The run in progress went to another worker than the one holding this element's
+    /// namespace (that one was busy with another element's program): it starts fresh, and says
+    /// so if earlier runs left variables.
+    pub fn moved(&mut self) -> Vec<Effect> {
+        if self.has_run && self.current_run.is_some() {
+            return vec![Effect::notice(MOVED_NOTICE)];
+        }
+        Vec::new()
     }
 
     /// Run was clicked (or `run()` called). A failed worker is replaced first; a run in
@@ -342,6 +361,9 @@ impl Machine {
                 self.current_run = Some(id);
                 self.run_requested = false;
                 effects.push(Effect::ClearOutput);
+                if std::mem::take(&mut self.session_lost) {
+                    effects.push(Effect::notice(SESSION_LOST_NOTICE));
+                }
                 effects.push(Effect::SendRun { id, code });
             }
         }
@@ -484,6 +506,31 @@ mod tests {
             machine.came_near(),
             vec![Effect::SpawnWorker, Effect::SetStatus(Status::Loading)]
         );
+    }
+
+    #[test]
+    fn a_run_after_another_elements_restart_says_the_namespace_is_gone() {
+        let mut machine = running("x = 1");
+        machine.worker_done(1, None);
+        machine.session_lost();
+        assert_eq!(
+            machine.run_requested(),
+            vec![
+                Effect::ClearOutput,
+                Effect::notice(SESSION_LOST_NOTICE),
+                Effect::SendRun {
+                    id: 2,
+                    code: "x = 1".into()
+                },
+                Effect::SetStatus(Status::Running),
+                Effect::WarmSpare,
+            ]
+        );
+        // Once.
+        machine.worker_done(2, None);
+        assert!(!machine
+            .run_requested()
+            .contains(&Effect::notice(SESSION_LOST_NOTICE)));
     }
 
     #[test]

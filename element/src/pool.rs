@@ -9,8 +9,7 @@
 //! runs that arrive while it boots queue for it. A worker that is lost (replaced by a restart,
 //! crashed, retired) takes the sessions that lived there with it: their elements are told.
 //!
-//! Not yet wired to the element: the glue (one pool per runtime key) comes with the shared
-//! worker's routing of messages by run.
+//! `runtimes.rs` keeps one pool per runtime and carries out its decisions.
 
 use std::collections::VecDeque;
 
@@ -27,12 +26,11 @@ pub const MAX_WORKERS: usize = 4;
 /// How long a worker beyond the first may stay idle before it is retired, ms.
 pub const RETIRE_AFTER_MS: f64 = 60_000.0;
 
-/// Which elements share a runtime, besides the Pyodide URL and the transport.
+/// Which elements share a runtime, besides the Pyodide URL, the transport and the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Group {
-    /// The default: elements naming the same archive (or none), so two archives that both
-    /// define `mypkg` never meet.
-    Archive(Option<String>),
+    /// The default: every element of the page.
+    Page,
     /// `runtime="name"`: the elements the author grouped.
     Named(String),
     /// `runtime="own"`: one element alone, as before sharing.
@@ -48,6 +46,9 @@ pub struct RuntimeKey {
     pub transport: Transport,
     /// Who shares it.
     pub group: Group,
+    /// The archive on its `sys.path` (URL, format, folder and integrity), if any: two archives
+    /// that both define `mypkg` never meet.
+    pub archive: Option<String>,
 }
 
 /// Where an element's run goes.
@@ -79,6 +80,8 @@ struct Slot {
 pub struct Pool {
     slots: Vec<Slot>,
     queue: VecDeque<InstanceId>,
+    /// Elements whose namespace was left behind in another worker by their last assignment.
+    moved: Vec<InstanceId>,
 }
 
 impl Pool {
@@ -132,6 +135,23 @@ impl Pool {
         Decision::Spawn { worker: id }
     }
 
+    /// A worker for elements that start before they run (Python loads near the viewport): the
+    /// first worker, numbered by `new_worker`, if the runtime has none.
+    pub fn ensure_worker(&mut self, new_worker: impl FnOnce() -> WorkerId) -> Option<WorkerId> {
+        if !self.slots.is_empty() {
+            return None;
+        }
+        let id = new_worker();
+        self.slots.push(Slot {
+            id,
+            ready: false,
+            running: None,
+            sessions: Vec::new(),
+            idle_since: 0.0,
+        });
+        Some(id)
+    }
+
     /// Worker `worker` loaded Python.
     pub fn ready(&mut self, worker: WorkerId) {
         if let Some(slot) = self.slot(worker) {
@@ -160,6 +180,12 @@ impl Pool {
             .into_iter()
             .filter(|element| Some(*element) != except)
             .collect()
+    }
+
+    /// The elements waiting for a worker, in order, taken out of the queue (to ask again once
+    /// the pool changed, e.g. after the worker they waited for was lost).
+    pub fn take_queue(&mut self) -> Vec<InstanceId> {
+        self.queue.drain(..).collect()
     }
 
     /// Element `element` left the page: it waits no more and its namespace is dropped. Returns
@@ -193,15 +219,25 @@ impl Pool {
         }
     }
 
-    /// Makes slot `index` the element's home (a namespace left elsewhere is dropped with it).
+    /// Makes slot `index` the element's home (a namespace left elsewhere is dropped with it,
+    /// and the element is listed in [`Pool::take_moved`]).
     fn move_session(&mut self, element: InstanceId, index: usize) {
         for (other, slot) in self.slots.iter_mut().enumerate() {
-            if other != index {
-                slot.sessions.retain(|session| *session != element);
-            } else if !slot.sessions.contains(&element) {
-                slot.sessions.push(element);
+            if other == index {
+                if !slot.sessions.contains(&element) {
+                    slot.sessions.push(element);
+                }
+            } else if let Some(at) = slot.sessions.iter().position(|s| *s == element) {
+                slot.sessions.swap_remove(at);
+                self.moved.push(element);
             }
         }
+    }
+
+    /// The elements whose last run went to another worker than the one holding their namespace
+    /// (its variables are not where the run is), since the last call.
+    pub fn take_moved(&mut self) -> Vec<InstanceId> {
+        std::mem::take(&mut self.moved)
     }
 
     fn running_on(&self, element: InstanceId) -> Option<WorkerId> {
@@ -273,6 +309,27 @@ mod tests {
         }
         assert_eq!(page.pool.finished(1, 0.0), None);
         assert_eq!(page.pool.workers(), 1);
+    }
+
+    #[test]
+    fn a_runtime_started_near_the_viewport_has_one_worker_that_takes_the_first_run() {
+        let mut page = Page::new();
+        let mut next = 0;
+        let mut new_worker = || {
+            next += 1;
+            next
+        };
+        assert_eq!(page.pool.ensure_worker(&mut new_worker), Some(1));
+        assert_eq!(page.pool.ensure_worker(&mut new_worker), None);
+        page.next = next;
+        assert_eq!(
+            page.request(1),
+            Decision::Run {
+                worker: 1,
+                fresh: true
+            }
+        );
+        assert_eq!(page.request(2), Decision::Wait { busy: 1 });
     }
 
     #[test]

@@ -14,15 +14,15 @@ use python_runner_protocol::{FromWorker, Transport};
 
 use crate::error::Error;
 use crate::machine::Booted;
+use crate::pool::WorkerId;
 use crate::worker_client::{WorkerClient, WorkerEvent};
-use crate::InstanceId;
 
-/// Who receives a worker's events: an element, or nobody yet (a spare).
-pub type Owner = Rc<Cell<Option<InstanceId>>>;
+/// Who receives a worker's events: the runtime's worker it became, or nobody yet (a spare).
+pub type Owner = Rc<Cell<Option<WorkerId>>>;
 
 /// A spare handed to an element.
 pub struct Adopted {
-    /// The worker, now reporting to the element.
+    /// The worker, now reporting as the runtime's worker.
     pub client: WorkerClient,
     /// What it said when it finished booting, if it has.
     pub booted: Option<Booted>,
@@ -42,8 +42,8 @@ thread_local! {
     static NEXT_SERIAL: Cell<u32> = const { Cell::new(1) };
 }
 
-/// Hands the spare for `pyodide_url` and `transport` (if any) to element `id`.
-pub fn take(pyodide_url: &str, transport: Transport, id: InstanceId) -> Option<Adopted> {
+/// Hands the spare for `pyodide_url` and `transport` (if any) to a runtime as its worker `id`.
+pub fn take(pyodide_url: &str, transport: Transport, id: WorkerId) -> Option<Adopted> {
     let spare = SPARES.with(|spares| {
         let mut spares = spares.borrow_mut();
         let index = spares

@@ -49,7 +49,6 @@ pub fn choose_transport(preferred: Option<Transport>) -> Transport {
 /// One running worker. Dropping it terminates the worker and removes its listeners.
 pub struct WorkerClient {
     worker: Worker,
-    transport: Transport,
     writer: Writer,
     _listeners: [Listener; 3],
 }
@@ -111,7 +110,6 @@ impl WorkerClient {
         // From here on, an error drops `client`, which terminates the worker.
         let client = Self {
             worker,
-            transport,
             writer,
             _listeners: listeners,
         };
@@ -149,11 +147,6 @@ impl WorkerClient {
         }
         client.worker.post_message(&init)?;
         Ok(client)
-    }
-
-    /// The transport this worker was started with.
-    pub fn transport(&self) -> Transport {
-        self.transport
     }
 
     /// Sends a message to the worker.

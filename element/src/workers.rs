@@ -9,13 +9,13 @@ use wasm_bindgen::JsValue;
 
 use crate::error::Error;
 use crate::machine::Booted;
+use crate::pool::WorkerId;
 use crate::spare::{self, Owner};
 use crate::timers::delay;
 use crate::worker_client::{WorkerClient, WorkerEvent};
-use crate::InstanceId;
 
-/// Where an element's worker events go.
-pub type Route = fn(InstanceId, WorkerEvent);
+/// Where a runtime's worker events go.
+pub type Route = fn(WorkerId, WorkerEvent);
 
 /// How long after code starts running (or a spare is taken) the next spare starts booting.
 const SPARE_DELAY_MS: u32 = 300;
@@ -52,10 +52,10 @@ fn worker_url() -> Result<String, Error> {
     })
 }
 
-/// A worker for element `id`, whose events go to `route`: the spare if one matches (with what
-/// it said when it booted, if it has), else a new one. Taking the spare starts the next one.
+/// A runtime's worker `id`, whose events go to `route`: the spare if one matches (with what it
+/// said when it booted, if it has), else a new one. Taking the spare starts the next one.
 pub fn start(
-    id: InstanceId,
+    id: WorkerId,
     pyodide_url: String,
     transport: Transport,
     route: Route,

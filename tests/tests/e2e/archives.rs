@@ -163,7 +163,8 @@ pub(crate) fn install_imports(b: &Browser, _server: &Server) -> Result<()> {
         ],
     )?;
     expect_events(b, "table", 1, None)?;
-    // A package nobody has: its name and micropip's reason, then the run fails at the import.
+    // A package nobody has: its name and micropip's reason, then the run fails at the import. It runs
+    // in the Python #table ran in (one per page), where micropip is loaded already.
     wait_done(b, "nope")?;
     expect_outputs(
         b,
@@ -171,7 +172,7 @@ pub(crate) fn install_imports(b: &Browser, _server: &Server) -> Result<()> {
         &[
             (
                 "install",
-                "Loading micropip…\nInstalling not_a_real_package_xyz…\nCould not install not_a_real_package_xyz: ValueError: Can't fetch metadata for 'not-a-real-package-xyz'. Please make sure you have entered a correct package name and correctly specified index_urls (if you changed them).\n",
+                "Installing not_a_real_package_xyz…\nCould not install not_a_real_package_xyz: ValueError: Can't fetch metadata for 'not-a-real-package-xyz'. Please make sure you have entered a correct package name and correctly specified index_urls (if you changed them).\n",
             ),
             (
                 "traceback",

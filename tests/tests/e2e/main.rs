@@ -13,7 +13,7 @@
 //! tests of comsync and pyodide-worker-runner, run by the page with a module worker and a module service worker,
 //! each case's outcome recorded in `window.__results` and checked here.
 //!
-//! One module per area (`output`, `lifecycle`, `errors`, `input_stop`, `archives`, `library`), each holding its
+//! One module per area (`output`, `lifecycle`, `errors`, `input_stop`, `archives`, `sharing`, `library`), each holding its
 //! scenarios' checks; `element` reads the element for all of them. Test names are `<scenario>::isolated` and
 //! `<scenario>::not_isolated`, whatever module the scenario lives in.
 
@@ -24,6 +24,7 @@ mod input_stop;
 mod library;
 mod lifecycle;
 mod output;
+mod sharing;
 
 use anyhow::{ensure, Context, Result};
 use archives::{archive, archive_errors, install_imports};
@@ -40,6 +41,7 @@ use lifecycle::{
 use output::{html_literal, output_flood, snippet, syntax_error, two_elements};
 use python_runner_tests::{workspace_root, Browser, Server, Suite};
 use serde_json::json;
+use sharing::shared;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -132,6 +134,13 @@ const SCENARIOS: &[Scenario] = &[
         name: "two_elements",
         query: "",
         check: two_elements,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "shared",
+        query: "",
+        check: shared,
         allowed_console_errors: &[],
         allowed_failed_requests: &[],
     },

@@ -1,0 +1,207 @@
+//! Where a runtime's worker events go: to the element whose run they belong to (with its own run
+//! id), to every element waiting for the runtime's Python, or to the next run waiting for a
+//! worker (the rest of the runtimes is in `runtimes.rs`).
+
+use python_runner_protocol::{ErrorPayload, FromWorker};
+
+use super::{send_later, Outbox, Run, Runtime, RuntimeEvent, Start, PAGE};
+use crate::machine::Booted;
+use crate::pool::{Decision, WorkerId};
+use crate::worker_client::{WorkerClient, WorkerEvent};
+use crate::InstanceId;
+
+/// An event from worker `worker` of some runtime.
+pub fn on_worker_event(worker: WorkerId, event: WorkerEvent) {
+    let mut outbox = Outbox::new();
+    let mut dropped = None;
+    PAGE.with(|page| {
+        let mut page = page.borrow_mut();
+        let Some(start) = page.start else {
+            return;
+        };
+        let Some(runtime) = page
+            .runtimes
+            .iter_mut()
+            .find(|runtime| runtime.workers.iter().any(|w| w.id == worker))
+        else {
+            return;
+        };
+        dropped = runtime.on_event(worker, event, start, &mut outbox);
+    });
+    drop(dropped);
+    send_later(outbox);
+}
+
+impl Runtime {
+    /// Routes one event of worker `worker`; returns a worker to drop.
+    fn on_event(
+        &mut self,
+        worker: WorkerId,
+        event: WorkerEvent,
+        start: Start,
+        outbox: &mut Outbox,
+    ) -> Option<WorkerClient> {
+        let mut message = match event {
+            WorkerEvent::Message(FromWorker::Failed { id: None, error }) => {
+                // Python could not start there.
+                let failed = WorkerEvent::Message(FromWorker::Failed { id: None, error });
+                return self.broke(worker, failed, start, outbox);
+            }
+            WorkerEvent::Message(message) => message,
+            crashed @ WorkerEvent::Crashed(_) => return self.broke(worker, crashed, start, outbox),
+        };
+        // A run's message: to its element, with the element's own run id.
+        if let FromWorker::Output { id, .. }
+        | FromWorker::Waiting { id, .. }
+        | FromWorker::Done { id, .. }
+        | FromWorker::Failed { id: Some(id), .. } = &mut message
+        {
+            let wire = *id;
+            let run = self
+                .runs
+                .iter()
+                .position(|run| run.wire == wire && run.worker == worker);
+            let finished = matches!(message, FromWorker::Done { .. });
+            if let Some(index) = run {
+                let Run { element, local, .. } = self.runs[index];
+                if finished {
+                    self.runs.swap_remove(index);
+                }
+                if let FromWorker::Output { id, .. }
+                | FromWorker::Waiting { id, .. }
+                | FromWorker::Done { id, .. }
+                | FromWorker::Failed { id: Some(id), .. } = &mut message
+                {
+                    *id = local;
+                }
+                outbox.push((element, RuntimeEvent::Worker(WorkerEvent::Message(message))));
+            }
+            if finished {
+                self.next_run(worker, start, outbox);
+            }
+            return None;
+        }
+        match message {
+            FromWorker::Ready {
+                protocol,
+                pyodide_version,
+                transport,
+            } => {
+                let booted = Booted {
+                    protocol,
+                    pyodide_version,
+                    transport,
+                };
+                self.pool.ready(worker);
+                if let Some(w) = self.workers.iter_mut().find(|w| w.id == worker) {
+                    w.booted = Some(booted.clone());
+                }
+                for (member, ready) in &mut self.members {
+                    if !std::mem::replace(ready, true) {
+                        outbox.push((*member, RuntimeEvent::Worker(ready_event(&booted))));
+                    }
+                }
+            }
+            FromWorker::ArchiveFailed { error } => self.archive_failed(&error, outbox),
+            _ => {}
+        }
+        None
+    }
+
+    /// Every worker reports the archive's failure; the elements hear it once.
+    fn archive_failed(&mut self, error: &ErrorPayload, outbox: &mut Outbox) {
+        if std::mem::replace(&mut self.archive_failure_told, true) {
+            return;
+        }
+        for (member, _) in &self.members {
+            let failed = FromWorker::ArchiveFailed {
+                error: error.clone(),
+            };
+            outbox.push((*member, RuntimeEvent::Worker(WorkerEvent::Message(failed))));
+        }
+    }
+
+    /// The first run waiting for a worker goes to `worker`, which just finished one.
+    fn next_run(&mut self, worker: WorkerId, start: Start, outbox: &mut Outbox) {
+        let Some((next, decision)) = self.pool.finished(worker, js_sys::Date::now()) else {
+            return;
+        };
+        self.tell_moved(outbox);
+        let Some(index) = self.pending.iter().position(|p| p.element == next) else {
+            return;
+        };
+        let run = self.pending.swap_remove(index);
+        let sent = match decision {
+            Decision::Run { worker, fresh } => self.dispatch(run, worker, fresh),
+            Decision::Spawn { worker } => self
+                .start_worker(worker, start)
+                .and_then(|()| self.dispatch(run, worker, true)),
+            Decision::Wait { .. } => Ok(()),
+        };
+        if let Err(error) = sent {
+            outbox.push((
+                next,
+                RuntimeEvent::Worker(WorkerEvent::Crashed(error.to_string())),
+            ));
+        }
+    }
+
+    /// Python broke in `worker` (it could not start, or its worker died): `event` goes to the
+    /// element running there and, unless another worker is ready, to every element waiting
+    /// for the runtime's Python; the namespaces it held are lost. Returns the worker to drop.
+    fn broke(
+        &mut self,
+        worker: WorkerId,
+        event: WorkerEvent,
+        start: Start,
+        outbox: &mut Outbox,
+    ) -> Option<WorkerClient> {
+        let mut told: Vec<InstanceId> = self
+            .runs
+            .iter()
+            .filter(|run| run.worker == worker)
+            .map(|run| run.element)
+            .collect();
+        if self
+            .workers
+            .iter()
+            .all(|w| w.id == worker || w.booted.is_none())
+        {
+            for (member, ready) in &self.members {
+                if !ready && !told.contains(member) {
+                    told.push(*member);
+                }
+            }
+        }
+        let removed = self.remove_worker(worker, None, outbox);
+        // Runs that waited for the lost worker ask the pool again.
+        let waiting = self.pool.take_queue();
+        for element in waiting {
+            if let Some(index) = self.pending.iter().position(|p| p.element == element) {
+                let run = self.pending.remove(index);
+                if let Err(error) = self.request(run, start, outbox) {
+                    outbox.push((
+                        element,
+                        RuntimeEvent::Worker(WorkerEvent::Crashed(error.to_string())),
+                    ));
+                }
+            }
+        }
+        for element in told {
+            let event = match &event {
+                WorkerEvent::Crashed(reason) => WorkerEvent::Crashed(reason.clone()),
+                WorkerEvent::Message(message) => WorkerEvent::Message(message.clone()),
+            };
+            outbox.push((element, RuntimeEvent::Worker(event)));
+        }
+        removed
+    }
+}
+
+fn ready_event(booted: &Booted) -> WorkerEvent {
+    WorkerEvent::Message(FromWorker::Ready {
+        protocol: booted.protocol,
+        pyodide_version: booted.pyodide_version.clone(),
+        transport: booted.transport,
+    })
+}
