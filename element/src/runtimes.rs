@@ -168,7 +168,12 @@ pub fn attach(element: InstanceId, key: RuntimeKey) -> Result<(Lease, Option<Boo
         };
         let runtime = &mut page.runtimes[index];
         if let Some(id) = runtime.pool.ensure_worker(next_worker) {
-            runtime.start_worker(id, start)?;
+            if let Err(error) = runtime.start_worker(id, start) {
+                if runtime.members.is_empty() {
+                    page.runtimes.swap_remove(index);
+                }
+                return Err(error);
+            }
         }
         let booted = runtime
             .workers
@@ -362,8 +367,12 @@ impl Runtime {
         self.pending.len() != before
     }
 
+    /// Starts worker `id`, which the pool already counts; a worker that cannot start leaves the
+    /// pool again, so nothing waits for it.
     fn start_worker(&mut self, id: WorkerId, start: Start) -> Result<(), Error> {
-        let (client, booted) = start(id, &self.key)?;
+        let (client, booted) = start(id, &self.key).inspect_err(|_| {
+            self.pool.lost(id, None);
+        })?;
         if booted.is_some() {
             self.pool.ready(id);
         }
