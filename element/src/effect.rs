@@ -98,6 +98,8 @@ pub enum ElementEvent {
 pub enum Effect {
     /// Start a worker (or adopt the spare) and send it `Init`; report with [`Machine::worker_spawned`](crate::machine::Machine::worker_spawned).
     SpawnWorker,
+    /// Show whether the run waits for a free Python (every worker of its runtime is busy).
+    ShowQueued(bool),
     /// Tell the machine when the element comes near the viewport ([`Machine::came_near`](crate::machine::Machine::came_near)).
     WatchViewport,
     /// Tell the worker just spawned that an archive is coming, download it (once per page) and

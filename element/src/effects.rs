@@ -71,6 +71,10 @@ fn apply(
             }
             Ok(())
         }
+        Effect::ShowQueued(queued) => {
+            instance.view.set_queued(queued);
+            Ok(())
+        }
         Effect::ShowDiagnostics(text) => {
             instance.view.set_diagnostics(&text);
             Ok(())
@@ -312,6 +316,8 @@ pub fn on_runtime_event(id: InstanceId, event: RuntimeEvent) {
                 return Vec::new();
             }
             RuntimeEvent::Moved => return machine.moved(),
+            RuntimeEvent::Queued => return machine.queued(true),
+            RuntimeEvent::Dispatched => return machine.queued(false),
         };
         match event {
             WorkerEvent::Message(FromWorker::Ready {

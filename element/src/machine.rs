@@ -174,6 +174,14 @@ impl Machine {
         Vec::new()
     }
 
+    /// The run in progress waits for a free Python (`true`), or got one (`false`).
+    pub fn queued(&mut self, queued: bool) -> Vec<Effect> {
+        if self.current_run.is_none() && queued {
+            return Vec::new();
+        }
+        vec![Effect::ShowQueued(queued)]
+    }
+
     /// Run was clicked (or `run()` called). A failed worker is replaced first; a run in
     /// progress is stopped first, and the code runs again once it has ended.
     pub fn run_requested(&mut self) -> Vec<Effect> {
@@ -531,6 +539,15 @@ mod tests {
         assert!(!machine
             .run_requested()
             .contains(&Effect::notice(SESSION_LOST_NOTICE)));
+    }
+
+    #[test]
+    fn a_run_waiting_for_a_free_python_says_so_until_it_gets_one() {
+        let mut machine = running("print(1)");
+        assert_eq!(machine.queued(true), vec![Effect::ShowQueued(true)]);
+        assert_eq!(machine.queued(false), vec![Effect::ShowQueued(false)]);
+        machine.worker_done(1, None);
+        assert_eq!(machine.queued(true), vec![]);
     }
 
     #[test]

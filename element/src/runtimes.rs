@@ -39,6 +39,10 @@ pub enum RuntimeEvent {
     SessionLost,
     /// The element's run went to another worker than its namespace's (that one was busy).
     Moved,
+    /// The element's run waits for a free worker.
+    Queued,
+    /// The element's run that waited got a worker.
+    Dispatched,
 }
 
 struct Worker {
@@ -423,6 +427,7 @@ impl Runtime {
                 self.dispatch(run, worker, true)
             }
             Decision::Wait { .. } => {
+                outbox.push((run.element, RuntimeEvent::Queued));
                 self.pending.push(run);
                 Ok(())
             }

@@ -51,6 +51,8 @@ pub struct View {
     shown_first: u64,
     /// Download progress of the archive, shown after "Loading Python…".
     progress: Option<String>,
+    /// The run waits for a free Python (every worker of its runtime is busy).
+    queued: bool,
     status_value: Status,
     python_available: bool,
     input: Option<(HtmlInputElement, [Listener; 2])>,
@@ -107,6 +109,7 @@ impl View {
             rendered_at: f64::NEG_INFINITY,
             shown_first: 0,
             progress: None,
+            queued: false,
             status_value: Status::Idle,
             python_available: true,
             input: None,
@@ -332,6 +335,12 @@ impl View {
         self.show_status_text();
     }
 
+    /// Says whether the run waits for a free Python.
+    pub fn set_queued(&mut self, queued: bool) {
+        self.queued = queued;
+        self.show_status_text();
+    }
+
     fn show_status_text(&self) {
         let text = match self.status_value {
             Status::Idle | Status::Ready | Status::Done => String::new(),
@@ -339,6 +348,9 @@ impl View {
                 Some(progress) => ["Loading Python… (", progress, ")"].concat(),
                 None => "Loading Python…".to_string(),
             },
+            Status::Running if self.queued => {
+                "Waiting for a free Python (the others are busy)…".to_string()
+            }
             Status::Running => "Running…".to_string(),
             Status::Error if self.python_available => "Run runs the code again.".to_string(),
             Status::Error => "Python is not available. Run tries again.".to_string(),
@@ -353,6 +365,8 @@ impl View {
         self.render();
         self.status_value = status;
         self.python_available = python_available;
+        // A run that ended no longer waits for anything.
+        self.queued &= status == Status::Running;
         self.show_status_text();
         let running = status == Status::Running;
         if !running

@@ -131,6 +131,7 @@ impl Runtime {
             return;
         };
         let run = self.pending.swap_remove(index);
+        outbox.push((next, RuntimeEvent::Dispatched));
         let sent = match decision {
             Decision::Run { worker, fresh } => self.dispatch(run, worker, fresh),
             Decision::Spawn { worker } => self
@@ -179,6 +180,7 @@ impl Runtime {
         for element in waiting {
             if let Some(index) = self.pending.iter().position(|p| p.element == element) {
                 let run = self.pending.remove(index);
+                outbox.push((element, RuntimeEvent::Dispatched));
                 if let Err(error) = self.request(run, start, outbox) {
                     outbox.push((
                         element,
