@@ -98,20 +98,21 @@ thread_local! {
     static NEXT_RUN: Cell<RunId> = const { Cell::new(1) };
 }
 
-fn next_worker() -> WorkerId {
-    NEXT_WORKER.with(|next| {
+/// The next number of `counter` (page-wide worker and run ids).
+fn take_next(counter: &'static std::thread::LocalKey<Cell<u32>>) -> u32 {
+    counter.with(|next| {
         let id = next.get();
         next.set(id.wrapping_add(1));
         id
     })
 }
 
+fn next_worker() -> WorkerId {
+    take_next(&NEXT_WORKER)
+}
+
 fn next_run() -> RunId {
-    NEXT_RUN.with(|next| {
-        let id = next.get();
-        next.set(id.wrapping_add(1));
-        id
-    })
+    take_next(&NEXT_RUN)
 }
 
 /// Sets where element events go and how workers start (once, at boot).

@@ -18,6 +18,7 @@ use crate::js;
 use crate::listener::Listener;
 
 /// What a worker told us, decoded.
+#[derive(Clone)]
 pub enum WorkerEvent {
     /// A protocol message.
     Message(FromWorker),

@@ -190,11 +190,7 @@ impl Runtime {
             }
         }
         for element in told {
-            let event = match &event {
-                WorkerEvent::Crashed(reason) => WorkerEvent::Crashed(reason.clone()),
-                WorkerEvent::Message(message) => WorkerEvent::Message(message.clone()),
-            };
-            outbox.push((element, RuntimeEvent::Worker(event)));
+            outbox.push((element, RuntimeEvent::Worker(event.clone())));
         }
         removed
     }

@@ -40,6 +40,18 @@ pub(crate) fn wait_done(b: &Browser, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Waits until `#id` has fired more than `before` `done` events.
+pub(crate) fn wait_done_after(b: &Browser, id: &str, before: usize) -> Result<()> {
+    b.wait_for(
+        &format!(
+            "window.__events.filter((e) => e.id === {} && e.type === 'done').length > {before}",
+            json!(id)
+        ),
+        BOOT_TIMEOUT,
+    )?;
+    Ok(())
+}
+
 /// The output chunks of the element as (class, text), consecutive chunks of the same class merged, so the
 /// assertions do not depend on how output was split into chunks. Skips the input field; fails on any other
 /// child that is not a `span`.

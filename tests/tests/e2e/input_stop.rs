@@ -3,7 +3,7 @@
 
 use crate::element::{
     count_events, el, events, expect_events, expect_outputs, outputs, unregister_service_workers,
-    wait_done,
+    wait_done, wait_done_after,
 };
 use crate::BOOT_TIMEOUT;
 use anyhow::{ensure, Result};
@@ -41,7 +41,7 @@ fn type_line(b: &Browser, id: &str, text: &str) -> Result<()> {
 }
 
 /// Puts `text` into the input field and presses Enter with a synthetic event (for lines too long to type).
-fn enter_line(b: &Browser, id: &str, text_js: &str) -> Result<()> {
+pub(crate) fn enter_line(b: &Browser, id: &str, text_js: &str) -> Result<()> {
     wait_input_field(b, id)?;
     b.eval(&format!(
         "const i = {}.shadowRoot.querySelector('input.stdin'); i.value = {text_js};
@@ -151,13 +151,7 @@ fn run_expect(b: &Browser, id: &str, code: &str, expected: &[(&str, &str)]) -> R
 fn click_stop_and_wait(b: &Browser, id: &str) -> Result<()> {
     let done_before = count_events(b, id, "done")?;
     b.click_in_shadow(&format!("#{id}"), "button.stop")?;
-    b.wait_for(
-        &format!(
-            "window.__events.filter((e) => e.id === {} && e.type === 'done').length > {done_before}",
-            json!(id)
-        ),
-        BOOT_TIMEOUT,
-    )?;
+    wait_done_after(b, id, done_before)?;
     b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
     Ok(())
 }

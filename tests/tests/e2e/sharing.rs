@@ -2,11 +2,11 @@
 //! nobody waits behind `input()` or a busy loop; `runtime="own"` keeps a private Python; a restart
 //! that took other elements' variables with it says so in their next run.
 
-use crate::element::{count_events, el, expect_outputs, wait_done};
+use crate::element::{count_events, el, expect_outputs, wait_done, wait_done_after};
+use crate::input_stop::enter_line;
 use crate::BOOT_TIMEOUT;
 use anyhow::{ensure, Result};
 use python_runner_tests::{Browser, Server};
-use serde_json::json;
 
 const SESSION_LOST: &str =
     "Python was restarted to stop another program on this page. Variables and imports from earlier runs are gone.";
@@ -16,36 +16,6 @@ const STUCK: &str = "Python did not stop within 1 second, so it was restarted. V
 /// Clicks Run on `#id`.
 fn click_run(b: &Browser, id: &str) -> Result<()> {
     b.click_in_shadow(&format!("#{id}"), "button.run")
-}
-
-/// Waits until `#id` has fired more than `before` `done` events.
-fn wait_done_after(b: &Browser, id: &str, before: usize) -> Result<()> {
-    b.wait_for(
-        &format!(
-            "window.__events.filter((e) => e.id === {} && e.type === 'done').length > {before}",
-            json!(id)
-        ),
-        BOOT_TIMEOUT,
-    )?;
-    Ok(())
-}
-
-/// Waits for `#id`'s input field and answers it with `line`.
-fn answer(b: &Browser, id: &str, line: &str) -> Result<()> {
-    b.wait_for(
-        &format!(
-            "{}.shadowRoot.querySelector('input.stdin') !== null",
-            el(id)
-        ),
-        BOOT_TIMEOUT,
-    )?;
-    b.eval(&format!(
-        "const i = {}.shadowRoot.querySelector('input.stdin'); i.value = {};
-         i.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Enter', bubbles: true}}));",
-        el(id),
-        json!(line)
-    ))?;
-    Ok(())
 }
 
 fn state(b: &Browser, id: &str) -> Result<String> {
@@ -95,7 +65,7 @@ pub(crate) fn shared(b: &Browser, _server: &Server) -> Result<()> {
         "#ask stopped waiting while b ran"
     );
     let ask_before = count_events(b, "ask", "done")?;
-    answer(b, "ask", "Ada")?;
+    enter_line(b, "ask", "\"Ada\"")?;
     wait_done_after(b, "ask", ask_before)?;
     expect_outputs(
         b,
@@ -137,7 +107,7 @@ pub(crate) fn shared(b: &Browser, _server: &Server) -> Result<()> {
     );
     let ask_before = count_events(b, "ask", "done")?;
     click_run(b, "ask")?;
-    answer(b, "ask", "Grace")?;
+    enter_line(b, "ask", "\"Grace\"")?;
     wait_done_after(b, "ask", ask_before)?;
     expect_outputs(
         b,

@@ -6,7 +6,7 @@
 use crate::first_output::Variant;
 use crate::page::{console_errors, number, page_step, settle_warm};
 use crate::stats::{max_of, median, p90, round3, Series, Stats};
-use crate::text::{fine_ms, first_line, pass, with_target, write_failures};
+use crate::text::{fine_ms, first_line, one_method, pass, with_target, write_failures};
 use anyhow::{bail, Context, Result};
 use python_runner_tests::{report, Browser, BrowserOptions, Server};
 use serde_json::{json, Value};
@@ -366,19 +366,12 @@ impl FloodRun {
 
     /// The memory method of the element samples (they all use the same, else it says so).
     fn memory_method(&self) -> String {
-        let mut methods: Vec<&str> = self
-            .cases
-            .iter()
-            .flat_map(|c| &c.element)
-            .filter_map(|s| s.memory_method.as_deref())
-            .collect();
-        methods.sort_unstable();
-        methods.dedup();
-        match methods.as_slice() {
-            [] => "(no sample)".into(),
-            [one] => (*one).to_owned(),
-            several => format!("MIXED: {}", several.join(", ")),
-        }
+        one_method(
+            self.cases
+                .iter()
+                .flat_map(|c| &c.element)
+                .filter_map(|s| s.memory_method.as_deref()),
+        )
     }
 
     pub(crate) fn to_json(&self) -> Value {

@@ -5,7 +5,7 @@
 
 use crate::page::{console_errors, launch_browser, RESULT_JS};
 use crate::stats::{median, round1, round3};
-use crate::text::{first_line, pass, with_target, write_failures};
+use crate::text::{first_line, one_method, pass, with_target, write_failures};
 use anyhow::{bail, Context, Result};
 use python_runner_tests::{report, Browser, BrowserMemory, Server};
 use serde_json::{json, Value};
@@ -322,20 +322,13 @@ impl ManyRun {
 
     /// How the memory was summed over the samples (`Pss` unless some process was unreadable).
     fn memory_method(&self) -> String {
-        let mut methods: Vec<&str> = self
-            .servers
-            .iter()
-            .flat_map(|s| &s.cases)
-            .flat_map(|c| &c.samples)
-            .filter_map(|s| s.memory_method)
-            .collect();
-        methods.sort_unstable();
-        methods.dedup();
-        match methods.as_slice() {
-            [] => "(no sample)".into(),
-            [one] => (*one).to_owned(),
-            several => format!("MIXED: {}", several.join(", ")),
-        }
+        one_method(
+            self.servers
+                .iter()
+                .flat_map(|s| &s.cases)
+                .flat_map(|c| &c.samples)
+                .filter_map(|s| s.memory_method),
+        )
     }
 
     pub(crate) fn to_json(&self) -> Value {

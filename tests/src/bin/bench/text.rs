@@ -70,6 +70,18 @@ pub(crate) fn failure_with(error: &str, console_errors: &[String]) -> String {
     out
 }
 
+/// The one method the samples' memory was measured with, "(no sample)", or "MIXED: a, b".
+pub(crate) fn one_method<'a>(methods: impl Iterator<Item = &'a str>) -> String {
+    let mut methods: Vec<&str> = methods.collect();
+    methods.sort_unstable();
+    methods.dedup();
+    match methods.as_slice() {
+        [] => "(no sample)".into(),
+        [one] => (*one).to_owned(),
+        several => format!("MIXED: {}", several.join(", ")),
+    }
+}
+
 /// The first line of a text (of an error: its message; the causes follow on the next lines).
 pub(crate) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
@@ -108,6 +120,9 @@ mod tests {
         assert_eq!(iso_utc(1_764_164_705), "2025-11-26T13:45:05Z");
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(56_320), "56,320");
+        assert_eq!(one_method(["b", "a", "b"].into_iter()), "MIXED: a, b");
+        assert_eq!(one_method(["Pss", "Pss"].into_iter()), "Pss");
+        assert_eq!(one_method(std::iter::empty()), "(no sample)");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(fine_ms(0.12345), "0.123");
         assert_eq!(fine_ms(12.345), "12.35");
