@@ -328,8 +328,32 @@ export class PyodideClient extends SyncClient {
   }
 }
 
+// Pyodide checks for an interrupt with `result = buffer[0]; buffer[0] = 0`: a 2 the page stores between the two
+// steps is lost and Python keeps running (7 of 300 in Chromium). The worker therefore gets a view of the page's
+// Int32Array whose element 0 is read with Atomics.exchange (read and clear in one step) and written with
+// Atomics.store (a 0 is ignored); everything else (length, buffer, methods, instanceof) is the array's own.
+function atomicInterrupts(array) {
+  if (!(array instanceof Int32Array)) return array;
+  return new Proxy(array, {
+    get(target, key) {
+      if (key === "0") return Atomics.exchange(target, 0, 0);
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+    set(target, key, value) {
+      // Pyodide writes the 0 after its read: the exchange has cleared it already, and a store here would drop a
+      // signal the page stored in between.
+      if (key !== "0") target[key] = value;
+      else if (value) Atomics.store(target, 0, value);
+      return true;
+    },
+  });
+}
+
 export function pyodideExpose(fn) {
-  return syncExpose((extras, interruptBuffer, ...args) => fn({ ...extras, interruptBuffer }, ...args));
+  return syncExpose((extras, interruptBuffer, ...args) =>
+    fn({ ...extras, interruptBuffer: atomicInterrupts(interruptBuffer) }, ...args),
+  );
 }
 
 export function makeRunnerCallback(extras, { input, output, other }) {

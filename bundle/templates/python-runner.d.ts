@@ -292,7 +292,11 @@ export declare function initPyodide(pyodide: PyodideLike): void;
 
 /** `SyncExtras` plus the interrupt buffer the page made for this call. */
 export interface PyodideExtras extends SyncExtras {
-  /** Pass it to `pyodide.setInterruptBuffer` so that `interrupt()` raises KeyboardInterrupt; null without SharedArrayBuffer. */
+  /**
+   * Pass it to `pyodide.setInterruptBuffer` so that `interrupt()` raises KeyboardInterrupt; null without SharedArrayBuffer.
+   * A Proxy of the call's Int32Array whose element 0 is read and cleared in one atomic step (`Atomics` functions reject
+   * it: use `new Int32Array(interruptBuffer.buffer)` for them).
+   */
   interruptBuffer: Int32Array | null;
 }
 

@@ -256,6 +256,15 @@ pub(crate) fn library_extras(b: &Browser, _server: &Server) -> Result<()> {
             Case::new(None, "seedAfterInterrupt", ok(json!(2))),
             Case::new(
                 None,
+                "interruptView",
+                ok(if isolated {
+                    json!([true, 1, true, 2, 0])
+                } else {
+                    json!(null)
+                }),
+            ),
+            Case::new(
+                None,
                 "runnerInput",
                 run("input_prompt:Name? ;input:Zoë\n;stdout:Zoë!\n;", "Name? ;"),
             ),
