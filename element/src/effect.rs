@@ -24,6 +24,14 @@ pub const RESTARTED_NOTICE: &str = "Python was restarted to stop the program (th
 /// namespace.
 pub const SESSION_LOST_NOTICE: &str = "Python was restarted to stop another program on this page. Variables and imports from earlier runs are gone.";
 
+/// Shown in an element's next run when the extra Python holding its namespace was shut down after
+/// [`crate::pool::RETIRE_AFTER_MS`] unused.
+pub const RETIRED_NOTICE: &str = "This snippet's Python was shut down after a minute unused, to free memory. Variables and imports from earlier runs are gone.";
+
+/// Shown when Stop came while the run waited for a free Python.
+pub const DEQUEUED_NOTICE: &str =
+    "Stopped while waiting for a free Python: the program did not run.";
+
 /// Shown when a run started in another Python because its own was busy with another program.
 pub const MOVED_NOTICE: &str = "Another program on this page was using this snippet's Python, so this run started in a fresh one: variables and imports from earlier runs are not here.";
 

@@ -311,8 +311,8 @@ pub fn on_runtime_event(id: InstanceId, event: RuntimeEvent) {
         let machine = &mut instance.machine;
         let event = match event {
             RuntimeEvent::Worker(event) => event,
-            RuntimeEvent::SessionLost => {
-                machine.session_lost();
+            RuntimeEvent::SessionLost { retired } => {
+                machine.session_lost(retired);
                 return Vec::new();
             }
             RuntimeEvent::Moved => return machine.moved(),

@@ -11,8 +11,9 @@ use python_runner_protocol::{ErrorKind, Reply, RunId, Transport, WaitReason, Wai
 mod from_worker;
 
 pub use crate::effect::{
-    diagnostics, Booted, Effect, ElementEvent, Status, CANCELLED_NOTICE, MOVED_NOTICE,
-    RESTARTED_NOTICE, SESSION_LOST_NOTICE, STOP_GRACE_MS, STUCK_NOTICE,
+    diagnostics, Booted, Effect, ElementEvent, Status, CANCELLED_NOTICE, DEQUEUED_NOTICE,
+    MOVED_NOTICE, RESTARTED_NOTICE, RETIRED_NOTICE, SESSION_LOST_NOTICE, STOP_GRACE_MS,
+    STUCK_NOTICE,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +44,11 @@ pub struct Machine {
     archive_failed: bool,
     has_archive: bool,
     archive_pending: bool,
-    /// The namespace of earlier runs was lost with another element's restart: the next run says so.
-    session_lost: bool,
+    /// The namespace of earlier runs was lost (another element's restart, or its Python retired):
+    /// the next run says so with this notice.
+    session_lost: Option<&'static str>,
+    /// The run in progress waits for a free Python of its runtime.
+    queued: bool,
 }
 
 impl Default for Machine {
@@ -66,7 +70,8 @@ impl Default for Machine {
             archive_failed: false,
             has_archive: false,
             archive_pending: false,
-            session_lost: false,
+            session_lost: None,
+            queued: false,
         }
     }
 }
@@ -159,9 +164,14 @@ impl Machine {
     }
 
     /// The worker that held this element's namespace was replaced to stop another element's
-    /// program: the next run says that earlier variables are gone.
-    pub fn session_lost(&mut self) {
-        self.session_lost = self.has_run;
+    /// program, or `retired` unused: the next run says that earlier variables are gone.
+    pub fn session_lost(&mut self, retired: bool) {
+        let notice = if retired {
+            RETIRED_NOTICE
+        } else {
+            SESSION_LOST_NOTICE
+        };
+        self.session_lost = self.has_run.then_some(notice);
     }
 
     /// The run in progress went to another worker than the one holding this element's
@@ -179,7 +189,15 @@ impl Machine {
         if self.current_run.is_none() && queued {
             return Vec::new();
         }
-        vec![Effect::ShowQueued(queued)]
+        self.queued = queued && self.current_run.is_some();
+        let mut effects = vec![Effect::ShowQueued(queued)];
+        if !queued && self.current_run.is_some() && self.stopping == self.current_run {
+            // Stop came while the run waited, but a worker took it before the cancel arrived:
+            // stop it there.
+            self.stopping = None;
+            self.stop(&mut effects);
+        }
+        effects
     }
 
     /// Run was clicked (or `run()` called). A failed worker is replaced first; a run in
@@ -292,8 +310,9 @@ impl Machine {
             return; // Already stopping; the grace timer escalates if needed.
         }
         let ready = self.worker == WorkerPhase::Ready;
-        if self.worker == WorkerPhase::Booting {
-            // The run waits in the worker for Python: drop it there; no restart, no lost load.
+        if self.worker == WorkerPhase::Booting || self.queued {
+            // The run waits in the worker for Python, or for a free worker: drop it there; no
+            // restart, no lost load.
             self.stopping = Some(run);
             effects.push(Effect::CancelRun { run });
             return;
@@ -356,6 +375,10 @@ impl Machine {
 
     /// Starts a requested run when everything is in place, and recomputes the status.
     fn settle(&mut self, effects: &mut Vec<Effect>) {
+        if self.queued && self.current_run.is_none() {
+            self.queued = false;
+            effects.push(Effect::ShowQueued(false));
+        }
         // A run is sent while the worker still boots: the worker queues it, so the code runs
         // the moment Python is ready, without a round trip through the page.
         if self.run_requested
@@ -369,8 +392,8 @@ impl Machine {
                 self.current_run = Some(id);
                 self.run_requested = false;
                 effects.push(Effect::ClearOutput);
-                if std::mem::take(&mut self.session_lost) {
-                    effects.push(Effect::notice(SESSION_LOST_NOTICE));
+                if let Some(notice) = self.session_lost.take() {
+                    effects.push(Effect::notice(notice));
                 }
                 effects.push(Effect::SendRun { id, code });
             }
@@ -520,7 +543,7 @@ mod tests {
     fn a_run_after_another_elements_restart_says_the_namespace_is_gone() {
         let mut machine = running("x = 1");
         machine.worker_done(1, None);
-        machine.session_lost();
+        machine.session_lost(false);
         assert_eq!(
             machine.run_requested(),
             vec![
@@ -539,6 +562,62 @@ mod tests {
         assert!(!machine
             .run_requested()
             .contains(&Effect::notice(SESSION_LOST_NOTICE)));
+    }
+
+    #[test]
+    fn a_lost_namespace_says_why_in_the_next_run() {
+        let mut machine = running("x = 1");
+        machine.worker_done(1, None);
+        machine.session_lost(true);
+        assert!(machine
+            .run_requested()
+            .contains(&Effect::notice(RETIRED_NOTICE)));
+    }
+
+    #[test]
+    fn stop_while_waiting_for_a_free_python_drops_the_run_without_a_restart() {
+        for transport in [
+            Transport::Atomics,
+            Transport::Jspi,
+            Transport::ServiceWorker,
+        ] {
+            let mut machine = Machine::default();
+            machine.connected(false, false);
+            machine.code_changed("print(1)".into());
+            machine.worker_ready(booted("v", transport));
+            machine.queued(true);
+            assert_eq!(machine.stop_requested(), vec![Effect::CancelRun { run: 1 }]);
+            let effects = machine.worker_done(1, None);
+            assert_eq!(effects[0], Effect::notice(DEQUEUED_NOTICE), "{transport:?}");
+            assert!(effects.contains(&Effect::ShowQueued(false)), "{effects:?}");
+            assert!(!effects.contains(&Effect::TerminateWorker), "{effects:?}");
+            // The next run is not said to wait.
+            let effects = machine.run_requested();
+            assert!(!effects.contains(&Effect::ShowQueued(true)), "{effects:?}");
+            let effects = machine.worker_done(2, None);
+            assert!(
+                !effects.contains(&Effect::notice(DEQUEUED_NOTICE)),
+                "{effects:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_that_got_a_worker_before_its_cancel_arrived_is_stopped_there() {
+        let mut machine = running("while True: pass");
+        machine.queued(true);
+        assert_eq!(machine.stop_requested(), vec![Effect::CancelRun { run: 1 }]);
+        let effects = machine.queued(false);
+        assert!(
+            effects.contains(&Effect::Interrupt { run: 1 }),
+            "{effects:?}"
+        );
+        assert!(effects.contains(&Effect::StartStopTimer { run: 1 }));
+        let effects = machine.worker_done(1, Some(exception("KeyboardInterrupt", "")));
+        assert!(
+            !effects.contains(&Effect::notice(DEQUEUED_NOTICE)),
+            "{effects:?}"
+        );
     }
 
     #[test]

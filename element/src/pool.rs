@@ -26,6 +26,11 @@ pub const MAX_WORKERS: usize = 4;
 /// How long a worker beyond the first may stay idle before it is retired, ms.
 pub const RETIRE_AFTER_MS: f64 = 60_000.0;
 
+/// How long every worker may be held by one run while others wait for the first worker to boot
+/// before the first waiting run gets a new worker, ms: long enough for a page of short snippets
+/// to take turns on one Python, short enough that nobody waits behind an `input()` or a loop.
+pub const STALLED_AFTER_MS: f64 = 100.0;
+
 /// Which elements share a runtime, besides the Pyodide URL, the transport and the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Group {
@@ -71,8 +76,8 @@ struct Slot {
     running: Option<InstanceId>,
     /// Elements whose namespace lives here (this is their home).
     sessions: Vec<InstanceId>,
-    /// When it last finished a run (page time, ms).
-    idle_since: f64,
+    /// When its run started, or when it last finished one (page time, ms).
+    since: f64,
 }
 
 /// The workers of one runtime and the elements waiting for one.
@@ -90,10 +95,12 @@ impl Pool {
         self.slots.len()
     }
 
-    /// Element `element` wants to run its code; `new_worker` numbers a worker if one starts.
+    /// Element `element` wants to run its code at page time `now`; `new_worker` numbers a
+    /// worker if one starts.
     pub fn request(
         &mut self,
         element: InstanceId,
+        now: f64,
         new_worker: impl FnOnce() -> WorkerId,
     ) -> Decision {
         if self.queue.contains(&element) {
@@ -116,7 +123,7 @@ impl Pool {
             _ => self.slots.iter().position(free),
         };
         if let Some(index) = chosen {
-            return self.assign(index, element);
+            return self.assign(index, element, now);
         }
         let booting = self.slots.iter().any(|slot| !slot.ready);
         if booting || self.slots.len() >= MAX_WORKERS {
@@ -129,7 +136,7 @@ impl Pool {
             ready: false,
             running: Some(element),
             sessions: Vec::new(),
-            idle_since: 0.0,
+            since: now,
         });
         self.move_session(element, self.slots.len() - 1);
         Decision::Spawn { worker: id }
@@ -147,7 +154,7 @@ impl Pool {
             ready: false,
             running: None,
             sessions: Vec::new(),
-            idle_since: 0.0,
+            since: 0.0,
         });
         Some(id)
     }
@@ -163,9 +170,51 @@ impl Pool {
     pub fn finished(&mut self, worker: WorkerId, now: f64) -> Option<(InstanceId, Decision)> {
         let index = self.slots.iter().position(|slot| slot.id == worker)?;
         self.slots[index].running = None;
-        self.slots[index].idle_since = now;
+        self.slots[index].since = now;
         let next = self.queue.pop_front()?;
-        Some((next, self.assign(index, next)))
+        Some((next, self.assign(index, next, now)))
+    }
+
+    /// Runs wait while every worker has been held by one run for [`STALLED_AFTER_MS`] at page
+    /// time `now` (an `input()`, a long loop): the first waiting run gets a new worker, numbered
+    /// by `new_worker`, if the pool may grow and no worker is booting.
+    pub fn unstall(
+        &mut self,
+        now: f64,
+        new_worker: impl FnOnce() -> WorkerId,
+    ) -> Option<(InstanceId, Decision)> {
+        self.next_stall_check(now).filter(|due| *due == 0.0)?;
+        let element = *self.queue.front()?;
+        let decision = self.request_spilled(element, now, new_worker);
+        Some((element, decision))
+    }
+
+    /// How long from page time `now` until [`Pool::unstall`] may give a waiting run a new worker,
+    /// ms (0: now); `None` while nobody waits, a worker is free or booting, or the pool is full.
+    pub fn next_stall_check(&self, now: f64) -> Option<f64> {
+        let can_grow = self.slots.len() < MAX_WORKERS
+            && self
+                .slots
+                .iter()
+                .all(|slot| slot.ready && slot.running.is_some());
+        if self.queue.is_empty() || !can_grow {
+            return None;
+        }
+        self.slots
+            .iter()
+            .map(|slot| (slot.since + STALLED_AFTER_MS - now).max(0.0))
+            .reduce(f64::max)
+    }
+
+    /// [`Pool::request`] for a waiting element: out of the queue, and asked again.
+    fn request_spilled(
+        &mut self,
+        element: InstanceId,
+        now: f64,
+        new_worker: impl FnOnce() -> WorkerId,
+    ) -> Decision {
+        self.queue.retain(|waiting| *waiting != element);
+        self.request(element, now, new_worker)
     }
 
     /// Worker `worker` is gone (terminated to stop a run, crashed, retired). Returns the elements
@@ -204,14 +253,26 @@ impl Pool {
         self.slots
             .iter()
             .skip(1)
-            .filter(|slot| slot.running.is_none() && now - slot.idle_since >= RETIRE_AFTER_MS)
+            .filter(|slot| slot.running.is_none() && now - slot.since >= RETIRE_AFTER_MS)
             .map(|slot| slot.id)
             .collect()
     }
 
-    fn assign(&mut self, index: usize, element: InstanceId) -> Decision {
+    /// How long from page time `now` until the next idle worker beyond the first is due to
+    /// retire, ms (0: now), if any is idle.
+    pub fn next_retirement(&self, now: f64) -> Option<f64> {
+        self.slots
+            .iter()
+            .skip(1)
+            .filter(|slot| slot.running.is_none())
+            .map(|slot| (slot.since + RETIRE_AFTER_MS - now).max(0.0))
+            .reduce(f64::min)
+    }
+
+    fn assign(&mut self, index: usize, element: InstanceId, now: f64) -> Decision {
         let fresh = !self.slots[index].sessions.contains(&element);
         self.slots[index].running = Some(element);
+        self.slots[index].since = now;
         self.move_session(element, index);
         Decision::Run {
             worker: self.slots[index].id,
@@ -279,7 +340,7 @@ mod tests {
 
         fn request(&mut self, element: InstanceId) -> Decision {
             let next = &mut self.next;
-            self.pool.request(element, || {
+            self.pool.request(element, 0.0, || {
                 *next += 1;
                 *next
             })
@@ -449,6 +510,38 @@ mod tests {
     }
 
     #[test]
+    fn runs_waiting_for_the_first_python_spill_when_it_is_held_by_one_run() {
+        let mut page = Page::new();
+        // Element 1 runs as soon as Python is ready; 2 and 3 wait for it.
+        page.request(1);
+        page.request(2);
+        page.request(3);
+        assert_eq!(page.pool.next_stall_check(0.0), None, "booting");
+        page.pool.ready(1);
+        // Short snippets take turns: each start on the worker restarts the clock.
+        assert_eq!(page.pool.next_stall_check(40.0), Some(60.0));
+        assert_eq!(page.pool.unstall(40.0, || 9), None);
+        assert_eq!(
+            page.pool.finished(1, 50.0),
+            Some((
+                2,
+                Decision::Run {
+                    worker: 1,
+                    fresh: true
+                }
+            ))
+        );
+        assert_eq!(page.pool.next_stall_check(100.0), Some(50.0));
+        // Element 2 waits in input(): element 3 gets a new worker, and nobody else is due.
+        assert_eq!(
+            page.pool.unstall(150.0, || 2),
+            Some((3, Decision::Spawn { worker: 2 }))
+        );
+        assert_eq!(page.pool.next_stall_check(150.0), None);
+        assert_eq!(page.pool.workers(), 2);
+    }
+
+    #[test]
     fn idle_workers_beyond_the_first_retire_after_a_minute() {
         let mut page = Page::new();
         page.request(1);
@@ -462,5 +555,11 @@ mod tests {
             Vec::<WorkerId>::new()
         );
         assert_eq!(page.pool.to_retire(1_000.0 + RETIRE_AFTER_MS), vec![2]);
+        // When to look again: the first worker never retires; a busy one is not due.
+        assert_eq!(page.pool.next_retirement(31_000.0), Some(30_000.0));
+        assert_eq!(page.pool.next_retirement(99_000.0), Some(0.0));
+        page.request(2);
+        page.request(1);
+        assert_eq!(page.pool.next_retirement(31_000.0), None);
     }
 }

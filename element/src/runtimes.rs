@@ -22,6 +22,7 @@ use crate::worker_client::{WorkerClient, WorkerEvent};
 use crate::InstanceId;
 
 mod route;
+mod upkeep;
 pub use route::on_worker_event;
 
 /// Where events for an element go.
@@ -35,8 +36,9 @@ pub type Start = fn(WorkerId, &RuntimeKey) -> Result<(WorkerClient, Option<Boote
 pub enum RuntimeEvent {
     /// From a worker, run ids translated to the element's own.
     Worker(WorkerEvent),
-    /// The worker that held the element's namespace is gone (another element's restart).
-    SessionLost,
+    /// The worker that held the element's namespace is gone: another element's restart, or it
+    /// was `retired` unused.
+    SessionLost { retired: bool },
     /// The element's run went to another worker than its namespace's (that one was busy).
     Moved,
     /// The element's run waits for a free worker.
@@ -311,7 +313,9 @@ impl Drop for Lease {
             runtime.pending.retain(|pending| pending.element != element);
             if let Some(worker) = runtime.pool.leave(element) {
                 // Its code still runs there: only a new Python stops it for sure.
-                if let Some(client) = runtime.remove_worker(worker, Some(element), &mut outbox) {
+                if let Some(client) =
+                    runtime.remove_worker(worker, Some(element), false, &mut outbox)
+                {
                     dropped.push(client);
                 }
             }
@@ -419,7 +423,9 @@ impl Runtime {
 
     /// Finds a worker for `run` (the pool decides) and sends it, or keeps it waiting.
     fn request(&mut self, run: Pending, start: Start, outbox: &mut Outbox) -> Result<(), Error> {
-        let decision = self.pool.request(run.element, next_worker);
+        let decision = self
+            .pool
+            .request(run.element, js_sys::Date::now(), next_worker);
         self.tell_moved(outbox);
         match decision {
             Decision::Run { worker, fresh } => self.dispatch(run, worker, fresh),
@@ -430,6 +436,7 @@ impl Runtime {
             Decision::Wait { .. } => {
                 outbox.push((run.element, RuntimeEvent::Queued));
                 self.pending.push(run);
+                self.watch_stalls();
                 Ok(())
             }
         }
@@ -463,16 +470,18 @@ impl Runtime {
     }
 
     /// Terminates worker `worker` (returned, to be dropped once nothing is borrowed); tells the
-    /// elements whose namespace it held, but for `except`.
+    /// elements whose namespace it held, but for `except`, that it was lost (`retired`, or to a
+    /// restart).
     fn remove_worker(
         &mut self,
         worker: WorkerId,
         except: Option<InstanceId>,
+        retired: bool,
         outbox: &mut Outbox,
     ) -> Option<WorkerClient> {
         for element in self.pool.lost(worker, except) {
             if self.is_member(element) {
-                outbox.push((element, RuntimeEvent::SessionLost));
+                outbox.push((element, RuntimeEvent::SessionLost { retired }));
             }
         }
         self.runs.retain(|run| run.worker != worker);

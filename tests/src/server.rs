@@ -7,6 +7,7 @@
 //! |--------------|---------------------------|--------------------------|
 //! | `/dist/`     | `target/dist/`            | `no-cache`               |
 //! | `/pyodide/`  | `node_modules/pyodide/`   | `public, max-age=86400`  |
+//! | `/slow/pyodide/` | `node_modules/pyodide/`, each answer [`SLOW_PYODIDE_MS`] late | `no-store` |
 //! | `/fixtures/` | `tests/fixtures/`         | `no-cache`               |
 //! | `/pypi/`     | `target/pypi/`            | `no-cache`               |
 //! | `/node_modules/` | `node_modules/` (read by the bench's library part: the upstream npm packages) | `no-cache` |
@@ -290,7 +291,13 @@ struct Mount {
     prefix: &'static str,
     dir: &'static str,
     cache: &'static str,
+    /// Every answer from this mount waits this long, ms.
+    delay_ms: u64,
 }
+
+/// How long Python's files take from `/slow/pyodide/`, each: Python boots in seconds, so a test can act while
+/// it boots.
+const SLOW_PYODIDE_MS: u64 = 1500;
 
 /// The local package index (`bundle/run.sh` downloads the wheels from PyPI and
 /// `tests/pypi/make_index.py` writes `simple/<project>/index.html` and `lock-overrides.json`).
@@ -301,31 +308,43 @@ const MOUNTS: &[Mount] = &[
         prefix: "/dist/",
         dir: "target/dist",
         cache: "no-cache",
+        delay_ms: 0,
     },
     Mount {
         prefix: "/pyodide/",
         dir: "node_modules/pyodide",
         cache: "public, max-age=86400",
+        delay_ms: 0,
+    },
+    Mount {
+        prefix: "/slow/pyodide/",
+        dir: "node_modules/pyodide",
+        cache: "no-store",
+        delay_ms: SLOW_PYODIDE_MS,
     },
     Mount {
         prefix: "/fixtures/",
         dir: "tests/fixtures",
         cache: "no-cache",
+        delay_ms: 0,
     },
     Mount {
         prefix: "/pypi/",
         dir: PYPI_DIR,
         cache: "no-cache",
+        delay_ms: 0,
     },
     Mount {
         prefix: "/node_modules/",
         dir: "node_modules",
         cache: "no-cache",
+        delay_ms: 0,
     },
     Mount {
         prefix: "/",
         dir: "demo",
         cache: "no-cache",
+        delay_ms: 0,
     },
 ];
 
@@ -584,6 +603,9 @@ async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Bod
         .map_or_else(|| request.uri().to_string(), |pq| pq.as_str().to_owned());
     let (raw_path, query) = split_query(&url);
     let mut delay = query_ms(query, "delay_ms").unwrap_or_default();
+    if let Some(mount) = MOUNTS.iter().find(|m| raw_path.starts_with(m.prefix)) {
+        delay = delay.max(Duration::from_millis(mount.delay_ms));
+    }
     for (prefix, extra) in &shared.options.delays {
         if raw_path.starts_with(prefix.as_str()) {
             delay = delay.max(*extra);

@@ -7,7 +7,10 @@ use python_runner_protocol::{
     PROTOCOL_VERSION,
 };
 
-use super::{diagnostics, Booted, Effect, ElementEvent, Machine, WorkerPhase, CANCELLED_NOTICE};
+use super::{
+    diagnostics, Booted, Effect, ElementEvent, Machine, WorkerPhase, CANCELLED_NOTICE,
+    DEQUEUED_NOTICE,
+};
 
 impl Machine {
     /// The worker waits: for a line of input (the input field appears) or for a sleep to end.
@@ -105,6 +108,8 @@ impl Machine {
         if stopped && self.worker == WorkerPhase::Booting {
             // Only a cancelled run ends before its worker is ready.
             effects.push(Effect::notice(CANCELLED_NOTICE));
+        } else if stopped && self.queued {
+            effects.push(Effect::notice(DEQUEUED_NOTICE));
         }
         self.end_waiting(&mut effects);
         effects.push(Effect::Dispatch(ElementEvent::Done {

@@ -4,9 +4,9 @@
 
 use python_runner_protocol::{ErrorPayload, FromWorker};
 
-use super::{send_later, Outbox, Run, Runtime, RuntimeEvent, Start, PAGE};
+use super::{send_later, upkeep, Outbox, Run, Runtime, RuntimeEvent, Start, PAGE};
 use crate::machine::Booted;
-use crate::pool::{Decision, WorkerId};
+use crate::pool::{Decision, WorkerId, RETIRE_AFTER_MS};
 use crate::worker_client::{WorkerClient, WorkerEvent};
 use crate::InstanceId;
 
@@ -27,6 +27,7 @@ pub fn on_worker_event(worker: WorkerId, event: WorkerEvent) {
             return;
         };
         dropped = runtime.on_event(worker, event, start, &mut outbox);
+        runtime.watch_stalls();
     });
     drop(dropped);
     send_later(outbox);
@@ -124,8 +125,22 @@ impl Runtime {
     /// The first run waiting for a worker goes to `worker`, which just finished one.
     fn next_run(&mut self, worker: WorkerId, start: Start, outbox: &mut Outbox) {
         let Some((next, decision)) = self.pool.finished(worker, js_sys::Date::now()) else {
+            if self.pool.workers() > 1 {
+                upkeep::retire_later(RETIRE_AFTER_MS);
+            }
             return;
         };
+        self.dispatch_waiting(next, decision, start, outbox);
+    }
+
+    /// Carries out the pool's `decision` for the run of element `next` that waited for a worker.
+    pub(super) fn dispatch_waiting(
+        &mut self,
+        next: InstanceId,
+        decision: Decision,
+        start: Start,
+        outbox: &mut Outbox,
+    ) {
         self.tell_moved(outbox);
         let Some(index) = self.pending.iter().position(|p| p.element == next) else {
             return;
@@ -174,7 +189,7 @@ impl Runtime {
                 }
             }
         }
-        let removed = self.remove_worker(worker, None, outbox);
+        let removed = self.remove_worker(worker, None, false, outbox);
         // Runs that waited for the lost worker ask the pool again.
         let waiting = self.pool.take_queue();
         for element in waiting {

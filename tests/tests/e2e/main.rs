@@ -41,7 +41,7 @@ use lifecycle::{
 use output::{html_literal, output_flood, snippet, syntax_error, two_elements};
 use python_runner_tests::{workspace_root, Browser, Server, Suite};
 use serde_json::json;
-use sharing::shared;
+use sharing::{groups, queued, shared};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -141,6 +141,20 @@ const SCENARIOS: &[Scenario] = &[
         name: "shared",
         query: "",
         check: shared,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "queued",
+        query: "",
+        check: queued,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "groups",
+        query: "",
+        check: groups,
         allowed_console_errors: &[],
         allowed_failed_requests: &[],
     },
