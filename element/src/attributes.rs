@@ -61,6 +61,22 @@ pub fn lazy(host: &HtmlElement) -> bool {
     !attribute(host, "loading").is_some_and(|loading| loading.eq_ignore_ascii_case("eager"))
 }
 
+/// Whether Python may start from the cached memory snapshot: not with `snapshot="off"` on the
+/// element or `<meta name="python-runner-snapshot" content="off">` on the page.
+pub fn snapshot(host: &HtmlElement) -> bool {
+    let off = |value: Option<String>| value.is_some_and(|value| value.eq_ignore_ascii_case("off"));
+    let page = host
+        .owner_document()
+        .and_then(|document| {
+            document
+                .query_selector("meta[name=python-runner-snapshot]")
+                .ok()
+        })
+        .flatten()
+        .and_then(|meta| meta.get_attribute("content"));
+    !off(attribute(host, "snapshot")) && !off(page)
+}
+
 /// Whom the element shares Python with (`runtime`): the page (the default), a named group, or
 /// nobody (`own`).
 pub fn group(host: &HtmlElement, id: InstanceId) -> Group {

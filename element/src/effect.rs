@@ -1,7 +1,9 @@
 //! What the state machine decides: the [`Effect`]s the glue carries out, the element's
 //! [`Status`] and DOM events, and the texts it shows. Plain Rust.
 
-use python_runner_protocol::{ErrorKind, OutputPart, PartKind, Reply, RunId, Transport, WaitSeq};
+use python_runner_protocol::{
+    ErrorKind, FromWorker, OutputPart, PartKind, Reply, RunId, Transport, WaitSeq,
+};
 
 /// What a worker said when it had loaded Python (its `Ready` message).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +14,38 @@ pub struct Booted {
     pub pyodide_version: String,
     /// How the worker waits for the page.
     pub transport: Transport,
+    /// Whether Python started from the cached memory snapshot.
+    pub warm: bool,
+}
+
+impl Booted {
+    /// What a worker's `Ready` message says, if `message` is one.
+    pub fn of(message: &FromWorker) -> Option<Booted> {
+        match message {
+            FromWorker::Ready {
+                protocol,
+                pyodide_version,
+                transport,
+                warm,
+            } => Some(Booted {
+                protocol: *protocol,
+                pyodide_version: pyodide_version.clone(),
+                transport: *transport,
+                warm: *warm,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The `Ready` message that said this.
+    pub fn message(&self) -> FromWorker {
+        FromWorker::Ready {
+            protocol: self.protocol,
+            pyodide_version: self.pyodide_version.clone(),
+            transport: self.transport,
+            warm: self.warm,
+        }
+    }
 }
 
 /// How long Stop waits for `KeyboardInterrupt` to end a run before it replaces the worker.
@@ -79,6 +113,8 @@ pub enum ElementEvent {
     Ready {
         /// `pyodide.version`.
         pyodide_version: String,
+        /// Whether Python started from the cached memory snapshot.
+        warm: bool,
     },
     /// `done`: a run finished.
     Done {

@@ -10,7 +10,7 @@ use crate::events;
 use crate::input::{self, Request};
 use crate::instances::{self, Instance};
 use crate::machine::{Booted, Effect, ElementEvent, STOP_GRACE_MS};
-use crate::pool::{RuntimeKey, WorkerId};
+use crate::pool::{RuntimeKey, WorkerId, WorkerKind};
 use crate::runtimes::{self, Lease, RuntimeEvent};
 use crate::timers::{delay, next_frame};
 use crate::viewport;
@@ -59,12 +59,9 @@ fn apply(
         }
         Effect::AnnounceArchive => return announce_archive(id, instance),
         Effect::WarmSpare => {
-            if let (Ok(pyodide_url), Some(worker)) =
-                (attributes::pyodide_url(&instance.host), &instance.worker)
-            {
+            if let Some(worker) = &instance.worker {
                 workers::refill_spare(
-                    pyodide_url,
-                    worker.transport(),
+                    worker.kind().clone(),
                     runtimes::on_worker_event,
                     instances::any_live,
                 );
@@ -175,8 +172,11 @@ fn to_worker(
 fn spawn_worker(id: InstanceId, instance: &mut Instance) -> Vec<Effect> {
     let attached = attributes::pyodide_url(&instance.host).and_then(|pyodide_url| {
         let key = RuntimeKey {
-            pyodide_url,
-            transport: choose_transport(attributes::preferred_transport(&instance.host)),
+            kind: WorkerKind {
+                pyodide_url,
+                transport: choose_transport(attributes::preferred_transport(&instance.host)),
+                snapshot: attributes::snapshot(&instance.host),
+            },
             group: attributes::group(&instance.host, id),
             archive: attributes::archive_identity(&instance.host),
         };
@@ -198,8 +198,7 @@ pub fn start_worker(
 ) -> Result<(crate::worker_client::WorkerClient, Option<Booted>), Error> {
     workers::start(
         worker,
-        key.pyodide_url.clone(),
-        key.transport,
+        key.kind.clone(),
         runtimes::on_worker_event,
         instances::any_live,
     )
@@ -320,15 +319,11 @@ pub fn on_runtime_event(id: InstanceId, event: RuntimeEvent) {
             RuntimeEvent::Dispatched => return machine.queued(false),
         };
         match event {
-            WorkerEvent::Message(FromWorker::Ready {
-                protocol,
-                pyodide_version,
-                transport,
-            }) => machine.worker_ready(Booted {
-                protocol,
-                pyodide_version,
-                transport,
-            }),
+            WorkerEvent::Message(ready @ FromWorker::Ready { .. }) => {
+                Booted::of(&ready).map_or_else(Vec::new, |booted| machine.worker_ready(booted))
+            }
+            // Only the snapshot worker says this, and no element listens to it.
+            WorkerEvent::Message(FromWorker::SnapshotMade { .. }) => Vec::new(),
             WorkerEvent::Message(FromWorker::Output { id, parts }) => {
                 machine.worker_output(id, parts)
             }

@@ -12,6 +12,7 @@ use crate::machine::ElementEvent;
 enum Detail<'a> {
     Ready {
         pyodide_version: &'a str,
+        warm: bool,
     },
     Done {
         exception: Option<&'a str>,
@@ -29,7 +30,16 @@ enum Detail<'a> {
 /// Dispatches `event` on `host`.
 pub fn dispatch(host: &HtmlElement, event: &ElementEvent) {
     let (name, detail) = match event {
-        ElementEvent::Ready { pyodide_version } => ("ready", Detail::Ready { pyodide_version }),
+        ElementEvent::Ready {
+            pyodide_version,
+            warm,
+        } => (
+            "ready",
+            Detail::Ready {
+                pyodide_version,
+                warm: *warm,
+            },
+        ),
         ElementEvent::Done { exception, stopped } => (
             "done",
             Detail::Done {

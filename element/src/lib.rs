@@ -28,6 +28,7 @@ pub mod log;
 pub mod machine;
 pub mod pool;
 mod runtimes;
+mod snapshot;
 mod spare;
 mod timers;
 mod view;

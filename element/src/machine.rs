@@ -457,6 +457,7 @@ mod tests {
             protocol: PROTOCOL_VERSION,
             pyodide_version: version.into(),
             transport,
+            warm: false,
         }
     }
 
@@ -653,7 +654,8 @@ mod tests {
             vec![
                 Effect::ShowDiagnostics(diagnostics("314.0.7", Transport::Atomics)),
                 Effect::Dispatch(ElementEvent::Ready {
-                    pyodide_version: "314.0.7".into()
+                    pyodide_version: "314.0.7".into(),
+                    warm: false,
                 }),
                 Effect::SetStatus(Status::Running),
                 Effect::WarmSpare,

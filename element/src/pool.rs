@@ -27,9 +27,10 @@ pub const MAX_WORKERS: usize = 4;
 pub const RETIRE_AFTER_MS: f64 = 60_000.0;
 
 /// How long every worker may be held by one run while others wait for the first worker to boot
-/// before the first waiting run gets a new worker, ms: long enough for a page of short snippets
-/// to take turns on one Python, short enough that nobody waits behind an `input()` or a loop.
-pub const STALLED_AFTER_MS: f64 = 100.0;
+/// before the first waiting run gets a new worker, ms: long enough for a page of snippets to take
+/// turns on one Python (a first run, an install of imports), short enough that nobody waits long
+/// behind a loop. A run waiting in `input()` or `time.sleep` holds its worker at once.
+pub const STALLED_AFTER_MS: f64 = 1000.0;
 
 /// Which elements share a runtime, besides the Pyodide URL, the transport and the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,13 +43,22 @@ pub enum Group {
     Own(InstanceId),
 }
 
-/// What identifies a runtime on the page.
+/// The workers a runtime runs; a spare of the same kind can join it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuntimeKey {
+pub struct WorkerKind {
     /// The Pyodide distribution.
     pub pyodide_url: String,
     /// How its workers wait for the page.
     pub transport: Transport,
+    /// Whether Python starts from the cached memory snapshot (not with `snapshot="off"`).
+    pub snapshot: bool,
+}
+
+/// What identifies a runtime on the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeKey {
+    /// Its workers.
+    pub kind: WorkerKind,
     /// Who shares it.
     pub group: Group,
     /// The archive on its `sys.path` (URL, format, folder and integrity), if any: two archives
@@ -78,6 +88,8 @@ struct Slot {
     sessions: Vec<InstanceId>,
     /// When its run started, or when it last finished one (page time, ms).
     since: f64,
+    /// Its run waits for the reader (`input()`) or the clock (`time.sleep`).
+    blocked: bool,
 }
 
 /// The workers of one runtime and the elements waiting for one.
@@ -137,6 +149,7 @@ impl Pool {
             running: Some(element),
             sessions: Vec::new(),
             since: now,
+            blocked: false,
         });
         self.move_session(element, self.slots.len() - 1);
         Decision::Spawn { worker: id }
@@ -155,14 +168,16 @@ impl Pool {
             running: None,
             sessions: Vec::new(),
             since: 0.0,
+            blocked: false,
         });
         Some(id)
     }
 
-    /// Worker `worker` loaded Python.
-    pub fn ready(&mut self, worker: WorkerId) {
+    /// Worker `worker` loaded Python at page time `now` (a run it holds starts then).
+    pub fn ready(&mut self, worker: WorkerId, now: f64) {
         if let Some(slot) = self.slot(worker) {
             slot.ready = true;
+            slot.since = now;
         }
     }
 
@@ -171,6 +186,7 @@ impl Pool {
         let index = self.slots.iter().position(|slot| slot.id == worker)?;
         self.slots[index].running = None;
         self.slots[index].since = now;
+        self.slots[index].blocked = false;
         let next = self.queue.pop_front()?;
         Some((next, self.assign(index, next, now)))
     }
@@ -202,8 +218,18 @@ impl Pool {
         }
         self.slots
             .iter()
-            .map(|slot| (slot.since + STALLED_AFTER_MS - now).max(0.0))
+            .map(|slot| match slot.blocked {
+                true => 0.0,
+                false => (slot.since + STALLED_AFTER_MS - now).max(0.0),
+            })
             .reduce(f64::max)
+    }
+
+    /// The run on `worker` waits for the reader or the clock (`blocked`), or goes on.
+    pub fn blocked(&mut self, worker: WorkerId, blocked: bool) {
+        if let Some(slot) = self.slot(worker) {
+            slot.blocked = blocked;
+        }
     }
 
     /// [`Pool::request`] for a waiting element: out of the queue, and asked again.
@@ -354,7 +380,7 @@ mod tests {
         for element in 2..=8 {
             assert_eq!(page.request(element), Decision::Wait { busy: 1 });
         }
-        page.pool.ready(1);
+        page.pool.ready(1, 0.0);
         // Each finished run hands the worker to the next snippet, in order.
         for element in 2..=8 {
             assert_eq!(
@@ -397,7 +423,7 @@ mod tests {
     fn a_run_goes_home_to_its_namespace_when_home_is_free() {
         let mut page = Page::new();
         page.request(1);
-        page.pool.ready(1);
+        page.pool.ready(1, 0.0);
         page.pool.finished(1, 0.0);
         assert_eq!(
             page.request(1),
@@ -412,9 +438,9 @@ mod tests {
     fn nobody_waits_behind_a_busy_worker_a_new_one_joins() {
         let mut page = Page::new();
         page.request(1); // A: while True: pass, or input()
-        page.pool.ready(1);
+        page.pool.ready(1, 0.0);
         assert_eq!(page.request(2), Decision::Spawn { worker: 2 });
-        page.pool.ready(2);
+        page.pool.ready(2, 0.0);
         // A's input() still has its worker; B's namespace now lives in worker 2.
         page.pool.finished(2, 0.0);
         page.pool.finished(1, 0.0);
@@ -438,9 +464,9 @@ mod tests {
     fn a_run_whose_home_is_busy_runs_fresh_elsewhere_and_moves_home() {
         let mut page = Page::new();
         page.request(1);
-        page.pool.ready(1);
+        page.pool.ready(1, 0.0);
         page.request(2);
-        page.pool.ready(2);
+        page.pool.ready(2, 0.0);
         page.pool.finished(1, 0.0);
         page.pool.finished(2, 0.0);
         page.request(3); // 3 takes worker 1 (free), then 1's home is busy
@@ -468,7 +494,7 @@ mod tests {
         for element in 1..=MAX_WORKERS as InstanceId {
             let decision = page.request(element);
             assert_eq!(decision, Decision::Spawn { worker: element });
-            page.pool.ready(element);
+            page.pool.ready(element, 0.0);
         }
         assert_eq!(page.request(99), Decision::Wait { busy: MAX_WORKERS });
         assert_eq!(page.request(99), Decision::Wait { busy: MAX_WORKERS });
@@ -488,7 +514,7 @@ mod tests {
     fn a_lost_worker_names_the_elements_whose_namespace_it_held() {
         let mut page = Page::new();
         page.request(1);
-        page.pool.ready(1);
+        page.pool.ready(1, 0.0);
         page.pool.finished(1, 0.0);
         page.request(2);
         page.pool.finished(1, 0.0);
@@ -505,7 +531,7 @@ mod tests {
         page.request(2);
         assert_eq!(page.pool.leave(2), None);
         assert_eq!(page.pool.leave(1), Some(1));
-        page.pool.ready(1);
+        page.pool.ready(1, 0.0);
         assert_eq!(page.pool.finished(1, 0.0), None);
     }
 
@@ -517,12 +543,14 @@ mod tests {
         page.request(2);
         page.request(3);
         assert_eq!(page.pool.next_stall_check(0.0), None, "booting");
-        page.pool.ready(1);
-        // Short snippets take turns: each start on the worker restarts the clock.
-        assert_eq!(page.pool.next_stall_check(40.0), Some(60.0));
-        assert_eq!(page.pool.unstall(40.0, || 9), None);
+        // Python is ready long after the runs were asked for: the clock starts now.
+        page.pool.ready(1, 2_000.0);
+        // Snippets take turns: each start on the worker restarts the clock.
+        assert_eq!(page.pool.next_stall_check(2_400.0), Some(600.0));
+        assert_eq!(page.pool.unstall(2_400.0, || 9), None);
+        let next = page.pool.finished(1, 2_500.0);
         assert_eq!(
-            page.pool.finished(1, 50.0),
+            next,
             Some((
                 2,
                 Decision::Run {
@@ -531,13 +559,15 @@ mod tests {
                 }
             ))
         );
-        assert_eq!(page.pool.next_stall_check(100.0), Some(50.0));
-        // Element 2 waits in input(): element 3 gets a new worker, and nobody else is due.
+        assert_eq!(page.pool.next_stall_check(3_000.0), Some(500.0));
+        // Element 2 waits in input(): element 3 gets a new worker at once.
+        page.pool.blocked(1, true);
+        assert_eq!(page.pool.next_stall_check(3_000.0), Some(0.0));
         assert_eq!(
-            page.pool.unstall(150.0, || 2),
+            page.pool.unstall(3_000.0, || 2),
             Some((3, Decision::Spawn { worker: 2 }))
         );
-        assert_eq!(page.pool.next_stall_check(150.0), None);
+        assert_eq!(page.pool.next_stall_check(3_000.0), None);
         assert_eq!(page.pool.workers(), 2);
     }
 
@@ -545,9 +575,9 @@ mod tests {
     fn idle_workers_beyond_the_first_retire_after_a_minute() {
         let mut page = Page::new();
         page.request(1);
-        page.pool.ready(1);
+        page.pool.ready(1, 0.0);
         page.request(2);
-        page.pool.ready(2);
+        page.pool.ready(2, 0.0);
         page.pool.finished(1, 1_000.0);
         page.pool.finished(2, 1_000.0);
         assert_eq!(

@@ -11,13 +11,12 @@ use std::cell::{Cell, RefCell};
 
 use js_sys::ArrayBuffer;
 use python_runner_protocol::{
-    ArchiveSpec, FromWorker, PythonException, Reply, RunId, RunOptions, ToWorker, Transport,
-    WaitSeq,
+    ArchiveSpec, FromWorker, PythonException, Reply, RunId, RunOptions, ToWorker, WaitSeq,
 };
 
 use crate::error::Error;
 use crate::machine::Booted;
-use crate::pool::{Decision, Pool, RuntimeKey, WorkerId};
+use crate::pool::{Decision, Pool, RuntimeKey, WorkerId, WorkerKind};
 use crate::worker_client::{WorkerClient, WorkerEvent};
 use crate::InstanceId;
 
@@ -146,13 +145,13 @@ fn send_later(outbox: Outbox) {
 /// An element's share of its runtime.
 pub struct Lease {
     element: InstanceId,
-    transport: Transport,
+    kind: WorkerKind,
 }
 
 /// Gives element `element` a lease on the runtime `key`, starting its first worker if it has
 /// none; returns what the runtime said when it booted, if it is ready.
 pub fn attach(element: InstanceId, key: RuntimeKey) -> Result<(Lease, Option<Booted>), Error> {
-    let transport = key.transport;
+    let kind = key.kind.clone();
     let booted = PAGE.with(|page| -> Result<Option<Booted>, Error> {
         let mut page = page.borrow_mut();
         let start = page.start.ok_or(Error::NoWorker)?;
@@ -190,13 +189,13 @@ pub fn attach(element: InstanceId, key: RuntimeKey) -> Result<(Lease, Option<Boo
         runtime.members.push((element, booted.is_some()));
         Ok(booted)
     })?;
-    Ok((Lease { element, transport }, booted))
+    Ok((Lease { element, kind }, booted))
 }
 
 impl Lease {
-    /// How the runtime's workers wait for the page.
-    pub fn transport(&self) -> Transport {
-        self.transport
+    /// The runtime's workers: Pyodide URL, transport, snapshot.
+    pub fn kind(&self) -> &WorkerKind {
+        &self.kind
     }
 
     /// Sends a message as if to the element's own worker: runs go where the pool says, the
@@ -263,9 +262,12 @@ impl Lease {
     pub fn reply(&self, seq: WaitSeq, reply: &Reply) -> Result<(), Error> {
         with_runtime(self.element, |runtime, _| {
             match runtime.run_of(self.element) {
-                Some((_, worker)) => runtime
-                    .client(worker)
-                    .map_or(Ok(()), |client| client.reply(seq, reply)),
+                Some((_, worker)) => {
+                    runtime.pool.blocked(worker, false);
+                    runtime
+                        .client(worker)
+                        .map_or(Ok(()), |client| client.reply(seq, reply))
+                }
                 None => Ok(()),
             }
         })
@@ -383,7 +385,7 @@ impl Runtime {
             self.pool.lost(id, None);
         })?;
         if booted.is_some() {
-            self.pool.ready(id);
+            self.pool.ready(id, js_sys::Date::now());
         }
         self.workers.push(Worker {
             id,

@@ -10,11 +10,11 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use python_runner_protocol::{FromWorker, Transport};
+use python_runner_protocol::FromWorker;
 
 use crate::error::Error;
 use crate::machine::Booted;
-use crate::pool::WorkerId;
+use crate::pool::{WorkerId, WorkerKind};
 use crate::worker_client::{WorkerClient, WorkerEvent};
 
 /// Who receives a worker's events: the runtime's worker it became, or nobody yet (a spare).
@@ -29,8 +29,7 @@ pub struct Adopted {
 }
 
 struct Spare {
-    pyodide_url: String,
-    transport: Transport,
+    kind: WorkerKind,
     serial: u32,
     owner: Owner,
     client: WorkerClient,
@@ -42,13 +41,11 @@ thread_local! {
     static NEXT_SERIAL: Cell<u32> = const { Cell::new(1) };
 }
 
-/// Hands the spare for `pyodide_url` and `transport` (if any) to a runtime as its worker `id`.
-pub fn take(pyodide_url: &str, transport: Transport, id: WorkerId) -> Option<Adopted> {
+/// Hands the spare of `kind` (if any) to a runtime as its worker `id`.
+pub fn take(kind: &WorkerKind, id: WorkerId) -> Option<Adopted> {
     let spare = SPARES.with(|spares| {
         let mut spares = spares.borrow_mut();
-        let index = spares
-            .iter()
-            .position(|spare| spare.pyodide_url == pyodide_url && spare.transport == transport)?;
+        let index = spares.iter().position(|spare| spare.kind == *kind)?;
         Some(spares.swap_remove(index))
     })?;
     spare.owner.set(Some(id));
@@ -58,19 +55,10 @@ pub fn take(pyodide_url: &str, transport: Transport, id: WorkerId) -> Option<Ado
     })
 }
 
-/// Starts a spare for `pyodide_url` and `transport` unless one exists. `spawn(owner, serial)`
+/// Starts a spare of `kind` unless one exists. `spawn(owner, serial)`
 /// starts the worker; its events must go to [`on_event`] with `serial` while `owner` is `None`.
-pub fn ensure(
-    pyodide_url: &str,
-    transport: Transport,
-    spawn: impl FnOnce(Owner, u32) -> Result<WorkerClient, Error>,
-) {
-    let exists = SPARES.with(|spares| {
-        spares
-            .borrow()
-            .iter()
-            .any(|spare| spare.pyodide_url == pyodide_url && spare.transport == transport)
-    });
+pub fn ensure(kind: &WorkerKind, spawn: impl FnOnce(Owner, u32) -> Result<WorkerClient, Error>) {
+    let exists = SPARES.with(|spares| spares.borrow().iter().any(|spare| spare.kind == *kind));
     if exists {
         return;
     }
@@ -83,8 +71,7 @@ pub fn ensure(
     match spawn(owner.clone(), serial) {
         Ok(client) => SPARES.with(|spares| {
             spares.borrow_mut().push(Spare {
-                pyodide_url: pyodide_url.to_string(),
-                transport,
+                kind: kind.clone(),
                 serial,
                 owner,
                 client,
@@ -110,18 +97,11 @@ pub fn on_event(serial: u32, event: WorkerEvent) {
         let Some(index) = spares.iter().position(|spare| spare.serial == serial) else {
             return;
         };
+        if let Some(booted) = event.message().and_then(Booted::of) {
+            spares[index].booted = Some(booted);
+            return;
+        }
         match event {
-            WorkerEvent::Message(FromWorker::Ready {
-                protocol,
-                pyodide_version,
-                transport,
-            }) => {
-                spares[index].booted = Some(Booted {
-                    protocol,
-                    pyodide_version,
-                    transport,
-                });
-            }
             WorkerEvent::Message(FromWorker::Failed { .. }) | WorkerEvent::Crashed(_) => {
                 spares.swap_remove(index);
             }

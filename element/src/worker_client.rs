@@ -6,8 +6,8 @@ use python_runner_protocol::atomics::AtomicsWriter;
 use python_runner_protocol::js::JsObject;
 use python_runner_protocol::sync::ServiceWorkerUrls;
 use python_runner_protocol::{
-    DecodeError, FromWorker, Reply, RunId, ServiceWorkerRoute, ToWorker, Transport, WaitSeq,
-    ATTACHMENT, PROTOCOL_VERSION,
+    DecodeError, FromWorker, Reply, RunId, ServiceWorkerRoute, Snapshot, ToWorker, Transport,
+    WaitSeq, ATTACHMENT, PROTOCOL_VERSION,
 };
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -24,6 +24,16 @@ pub enum WorkerEvent {
     Message(FromWorker),
     /// The worker's script failed (`error` event), or a message could not be read.
     Crashed(String),
+}
+
+impl WorkerEvent {
+    /// The message, unless the worker crashed.
+    pub fn message(&self) -> Option<&FromWorker> {
+        match self {
+            WorkerEvent::Message(message) => Some(message),
+            WorkerEvent::Crashed(_) => None,
+        }
+    }
 }
 
 /// The transport this page can use: `preferred` if it is available, else the best available:
@@ -71,13 +81,15 @@ impl WorkerClient {
     pub fn spawn(
         script_url: &str,
         wasm_module: &JsValue,
+        name: &str,
         pyodide_url: &str,
         transport: Transport,
+        snapshot: Snapshot,
         on_event: impl Fn(WorkerEvent) + Clone + 'static,
     ) -> Result<Self, Error> {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
-        options.set_name("python-runner");
+        options.set_name(name);
         let worker = Worker::new_with_options(script_url, &options)?;
         let on_message = on_event.clone();
         let on_error = on_event.clone();
@@ -142,6 +154,7 @@ impl WorkerClient {
             pyodide_url: pyodide_url.into(),
             transport,
             service_worker,
+            snapshot,
         })?;
         if let Writer::Atomics(writer) = &client.writer {
             js::set(&init, ATTACHMENT, writer.buffer());

@@ -4,18 +4,22 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use python_runner_protocol::Transport;
+use python_runner_protocol::{Snapshot, Transport};
 use wasm_bindgen::JsValue;
 
 use crate::error::Error;
 use crate::machine::Booted;
-use crate::pool::WorkerId;
+use crate::pool::{WorkerId, WorkerKind};
 use crate::spare::{self, Owner};
 use crate::timers::delay;
 use crate::worker_client::{WorkerClient, WorkerEvent};
 
 /// Where a runtime's worker events go.
 pub type Route = fn(WorkerId, WorkerEvent);
+
+/// The name of the worker making the memory snapshot (`new Worker(…, {name})`), so a page can
+/// tell it apart from the workers running its code.
+const SNAPSHOT_WORKER_NAME: &str = "python-runner-snapshot";
 
 /// How long after code starts running (or a spare is taken) the next spare starts booting.
 const SPARE_DELAY_MS: u32 = 300;
@@ -56,39 +60,53 @@ fn worker_url() -> Result<String, Error> {
 /// said when it booted, if it has), else a new one. Taking the spare starts the next one.
 pub fn start(
     id: WorkerId,
-    pyodide_url: String,
-    transport: Transport,
+    kind: WorkerKind,
     route: Route,
     wanted: fn() -> bool,
 ) -> Result<(WorkerClient, Option<Booted>), Error> {
-    if let Some(adopted) = spare::take(&pyodide_url, transport, id) {
+    if let Some(adopted) = spare::take(&kind, id) {
         // Whoever needed this one (a restart, most likely) may well need the next one soon.
-        refill_spare(pyodide_url, transport, route, wanted);
+        refill_spare(kind, route, wanted);
         return Ok((adopted.client, adopted.booted));
     }
     let owner: Owner = Rc::new(Cell::new(Some(id)));
-    Ok((spawn(&pyodide_url, transport, owner, 0, route)?, None))
+    Ok((spawn(&kind, owner, 0, route)?, None))
 }
 
-/// Starts a spare for `pyodide_url` and `transport` after a moment (so it does not compete with
-/// the code that just started), unless one exists by then or `wanted()` says the page has no
-/// elements left.
-pub fn refill_spare(pyodide_url: String, transport: Transport, route: Route, wanted: fn() -> bool) {
+/// Starts a spare of `kind` after a moment (so it does not compete with the code that just
+/// started), unless one exists by then or `wanted()` says the page has no elements left.
+pub fn refill_spare(kind: WorkerKind, route: Route, wanted: fn() -> bool) {
     wasm_bindgen_futures::spawn_local(async move {
         delay(SPARE_DELAY_MS).await;
         if wanted() {
-            spare::ensure(&pyodide_url, transport, |owner, serial| {
-                spawn(&pyodide_url, transport, owner, serial, route)
-            });
+            spare::ensure(&kind, |owner, serial| spawn(&kind, owner, serial, route));
         }
     });
+}
+
+/// Starts the throwaway worker that makes the memory snapshot for `pyodide_url` (see
+/// `snapshot.rs`); its events go to `on_event`.
+pub fn spawn_snapshot_maker(
+    pyodide_url: &str,
+    on_event: fn(WorkerEvent),
+) -> Result<WorkerClient, Error> {
+    let script_url = worker_url()?;
+    let wasm_module = WASM_MODULE.with(|cell| cell.borrow().clone());
+    WorkerClient::spawn(
+        &script_url,
+        &wasm_module,
+        SNAPSHOT_WORKER_NAME,
+        pyodide_url,
+        Transport::None,
+        Snapshot::Make,
+        on_event,
+    )
 }
 
 /// Starts a worker whose events go to the element in `owner`, or to the spare pool (as spare
 /// `serial`) while `owner` is empty.
 fn spawn(
-    pyodide_url: &str,
-    transport: Transport,
+    kind: &WorkerKind,
     owner: Owner,
     serial: u32,
     route: Route,
@@ -99,8 +117,14 @@ fn spawn(
     WorkerClient::spawn(
         &script_url,
         &wasm_module,
-        pyodide_url,
-        transport,
+        "python-runner",
+        &kind.pyodide_url,
+        kind.transport,
+        if kind.snapshot {
+            Snapshot::Use
+        } else {
+            Snapshot::Off
+        },
         move |event| match owner.get() {
             Some(id) => route(id, event),
             None => spare::on_event(serial, event),

@@ -11,38 +11,47 @@ use crate::js::{
     import_module, HelperModule, LoadOptions, PyCallable, Pyodide, PyodideModule, RunnerModule,
     UnpackOptions,
 };
-use crate::python;
+use crate::{python, snapshot};
 
-/// Loads Pyodide, installs the helper package, and returns `run_code` (called as
-/// `run_code(code, send_event)`), the Pyodide version and the Pyodide object.
+/// Python as `boot` leaves it: `run_code` (called as `run_code(code, send_event)`), the Pyodide
+/// version, the Pyodide object, and whether it was restored from the memory snapshot.
+pub struct Booted {
+    pub run_code: PyCallable,
+    pub version: String,
+    pub pyodide: Pyodide,
+    pub warm: bool,
+}
+
+/// Loads Pyodide (from the cached memory snapshot when `use_snapshot` and there is a good one)
+/// and installs the helper package.
 pub async fn boot(
     pyodide_url: &str,
     python_files: &Object,
     channel: &Channel,
-) -> Result<(PyCallable, String, Pyodide), ErrorPayload> {
-    let load_error = |reason: String| {
-        ErrorPayload::new(
-            ErrorKind::PyodideLoad,
-            python::load_error_message(pyodide_url, &reason),
-        )
+    use_snapshot: bool,
+) -> Result<Booted, ErrorPayload> {
+    let (module, load_pyodide) = import_pyodide(pyodide_url).await?;
+    let key = snapshot::key(
+        pyodide_url,
+        &module.version().unwrap_or_default(),
+        python_files,
+    );
+    let restored = match use_snapshot {
+        true => restore(pyodide_url, &load_pyodide, &key).await,
+        false => None,
     };
-    let module_url = python::module_url(pyodide_url);
-    let module: PyodideModule = JsFuture::from(import_module(&module_url))
-        .await
-        .map_err(|error| load_error(describe(&error)))?
-        .unchecked_into();
-    let load_pyodide: Function = module
-        .load_pyodide()
-        .dyn_into()
-        .map_err(|_| load_error(python::not_pyodide_reason(&module_url)))?;
-    let promise: Promise = load_pyodide
-        .call1(&JsValue::NULL, &LoadOptions::index_url(pyodide_url))
-        .map_err(|error| load_error(describe(&error)))?
-        .unchecked_into();
-    let pyodide: Pyodide = JsFuture::from(promise)
-        .await
-        .map_err(|error| load_error(describe(&error)))?
-        .unchecked_into();
+    let warm = restored.is_some();
+    let pyodide = match restored {
+        Some(pyodide) => pyodide,
+        None => {
+            load(
+                pyodide_url,
+                &load_pyodide,
+                &LoadOptions::index_url(pyodide_url),
+            )
+            .await?
+        }
+    };
     let helper: HelperModule = install_helper(&pyodide, python_files)
         .map_err(|reason| {
             ErrorPayload::new(
@@ -51,11 +60,112 @@ pub async fn boot(
             )
         })?
         .unchecked_into();
+    if warm {
+        // Every restore of one snapshot would draw the same random numbers.
+        let _ = pyodide.run_python(python::AFTER_RESTORE);
+    }
     if let Channel::Atomics(reader) = channel {
         pyodide.set_interrupt_buffer(&reader.interrupt_buffer());
     }
-    let version = pyodide.version().unwrap_or_default();
-    Ok((helper.run_code(), version, pyodide))
+    Ok(Booted {
+        run_code: helper.run_code(),
+        version: pyodide.version().unwrap_or_default(),
+        pyodide,
+        warm,
+    })
+}
+
+/// Python restored from the snapshot under `key`, if there is a good one and it restores; a
+/// snapshot that fails is deleted, with one console note.
+async fn restore(pyodide_url: &str, load_pyodide: &Function, key: &str) -> Option<Pyodide> {
+    let bytes = snapshot::read(key).await?;
+    let options = LoadOptions::index_url(pyodide_url);
+    options.set_load_snapshot(&bytes);
+    match load(pyodide_url, load_pyodide, &options).await {
+        Ok(pyodide) => Some(pyodide),
+        Err(error) => {
+            web_sys::console::info_1(
+                &[
+                    "python-runner: the cached Python snapshot did not restore, so Python starts in full (",
+                    &error.message,
+                    ").",
+                ]
+                .concat()
+                .into(),
+            );
+            snapshot::forget(key).await;
+            None
+        }
+    }
+}
+
+/// Starts Python in full, makes its memory snapshot (helper package imported, no user code) and
+/// stores it for later starts: (size, ms to make it, whether it was stored). This Python is
+/// throwaway: Pyodide records the JS globals it touches, which breaks some of them.
+pub async fn make_snapshot(
+    pyodide_url: &str,
+    python_files: &Object,
+) -> Result<(f64, f64, bool), ErrorPayload> {
+    let (module, load_pyodide) = import_pyodide(pyodide_url).await?;
+    let key = snapshot::key(
+        pyodide_url,
+        &module.version().unwrap_or_default(),
+        python_files,
+    );
+    let options = LoadOptions::index_url(pyodide_url);
+    options.set_make_snapshot(true);
+    let pyodide = load(pyodide_url, &load_pyodide, &options).await?;
+    let fail = |error: JsValue| {
+        ErrorPayload::new(
+            ErrorKind::Internal,
+            ["could not make the Python snapshot: ", &describe(&error)].concat(),
+        )
+    };
+    install_helper(&pyodide, python_files).map_err(|reason| fail(reason.into()))?;
+    // Everything `run_code` needs, imported once for every later start.
+    pyodide.pyimport(python::RUNNER_MODULE).map_err(fail)?;
+    let started = js_sys::Date::now();
+    let bytes = pyodide.make_memory_snapshot().map_err(fail)?;
+    let make_ms = js_sys::Date::now() - started;
+    let stored = snapshot::store(&key, pyodide_url, &bytes).await;
+    Ok((f64::from(bytes.length()), make_ms, stored))
+}
+
+/// Imports `pyodide.mjs` from `pyodide_url`: the module and its `loadPyodide`.
+async fn import_pyodide(pyodide_url: &str) -> Result<(PyodideModule, Function), ErrorPayload> {
+    let module_url = python::module_url(pyodide_url);
+    let module: PyodideModule = JsFuture::from(import_module(&module_url))
+        .await
+        .map_err(|error| load_error(pyodide_url, describe(&error)))?
+        .unchecked_into();
+    let load_pyodide: Function = module
+        .load_pyodide()
+        .dyn_into()
+        .map_err(|_| load_error(pyodide_url, python::not_pyodide_reason(&module_url)))?;
+    Ok((module, load_pyodide))
+}
+
+/// `loadPyodide(options)`.
+async fn load(
+    pyodide_url: &str,
+    load_pyodide: &Function,
+    options: &LoadOptions,
+) -> Result<Pyodide, ErrorPayload> {
+    let promise: Promise = load_pyodide
+        .call1(&JsValue::NULL, options)
+        .map_err(|error| load_error(pyodide_url, describe(&error)))?
+        .unchecked_into();
+    Ok(JsFuture::from(promise)
+        .await
+        .map_err(|error| load_error(pyodide_url, describe(&error)))?
+        .unchecked_into())
+}
+
+fn load_error(pyodide_url: &str, reason: String) -> ErrorPayload {
+    ErrorPayload::new(
+        ErrorKind::PyodideLoad,
+        python::load_error_message(pyodide_url, &reason),
+    )
 }
 
 /// Writes the helper package (`python_files`: relative path → text) into Pyodide's

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use python_runner_protocol::{
     ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, RunId, RunOptions, ServiceWorkerRoute,
-    ToWorker, Transport, WaitSeq, PROTOCOL_VERSION,
+    Snapshot, ToWorker, Transport, WaitSeq, PROTOCOL_VERSION,
 };
 
 /// Something the JS-facing layer must do.
@@ -22,6 +22,14 @@ pub enum Effect {
         transport: Transport,
         /// Where the service worker answers, if that is the transport.
         service_worker: Option<ServiceWorkerRoute>,
+        /// Start from the cached memory snapshot if there is a good one.
+        snapshot: bool,
+    },
+    /// This worker only makes the memory snapshot: start Python in full, make it, store it,
+    /// post [`FromWorker::SnapshotMade`] (or a failure); no runs.
+    MakeSnapshot {
+        /// Base URL ending in `/`.
+        pyodide_url: String,
     },
     /// Run code now (Pyodide is ready and idle); post its output, then [`FromWorker::Done`],
     /// then report [`Dispatcher::on_run_finished`].
@@ -101,6 +109,7 @@ impl Dispatcher {
                 pyodide_url,
                 transport,
                 service_worker,
+                snapshot,
             } => {
                 if self.phase != Phase::AwaitingInit {
                     return vec![Effect::Post(FromWorker::Failed {
@@ -122,10 +131,14 @@ impl Dispatcher {
                     return vec![Effect::Post(FromWorker::Failed { id: None, error })];
                 }
                 self.phase = Phase::Booting;
+                if snapshot == Snapshot::Make {
+                    return vec![Effect::MakeSnapshot { pyodide_url }];
+                }
                 vec![Effect::StartBoot {
                     pyodide_url,
                     transport,
                     service_worker,
+                    snapshot: snapshot == Snapshot::Use,
                 }]
             }
             ToWorker::Run { id, code, options } => match &self.phase {
@@ -227,12 +240,18 @@ impl Dispatcher {
 
     /// Pyodide finished loading: announce readiness (and the transport in use) and start the
     /// first queued run.
-    pub fn on_booted(&mut self, pyodide_version: String, transport: Transport) -> Vec<Effect> {
+    pub fn on_booted(
+        &mut self,
+        pyodide_version: String,
+        transport: Transport,
+        warm: bool,
+    ) -> Vec<Effect> {
         self.phase = Phase::Ready;
         let mut effects = vec![Effect::Post(FromWorker::Ready {
             protocol: PROTOCOL_VERSION,
             pyodide_version,
             transport,
+            warm,
         })];
         effects.extend(self.start_unpack());
         effects.extend(self.next_run());
@@ -260,6 +279,7 @@ mod tests {
             pyodide_url: "/pyodide/".into(),
             transport: Transport::Atomics,
             service_worker: None,
+            snapshot: Snapshot::Use,
         }
     }
 
@@ -288,11 +308,12 @@ mod tests {
                 pyodide_url: "/pyodide/".into(),
                 transport: Transport::Atomics,
                 service_worker: None,
+                snapshot: true,
             }]
         );
         assert_eq!(dispatcher.on_message(run(1)), vec![]);
         assert_eq!(dispatcher.on_message(run(2)), vec![]);
-        let effects = dispatcher.on_booted("314.0.7".into(), Transport::Atomics);
+        let effects = dispatcher.on_booted("314.0.7".into(), Transport::Atomics, false);
         assert_eq!(
             effects,
             vec![
@@ -300,6 +321,7 @@ mod tests {
                     protocol: PROTOCOL_VERSION,
                     pyodide_version: "314.0.7".into(),
                     transport: Transport::Atomics,
+                    warm: false,
                 }),
                 effect_run(1),
             ]
@@ -329,7 +351,7 @@ mod tests {
         );
         // Unknown or already cancelled: nothing.
         assert_eq!(dispatcher.on_message(ToWorker::Cancel { id: 1 }), vec![]);
-        let effects = dispatcher.on_booted("314.0.7".into(), Transport::Atomics);
+        let effects = dispatcher.on_booted("314.0.7".into(), Transport::Atomics, false);
         assert_eq!(effects.last(), Some(&effect_run(2)));
         // Started: the page stops it through its transport.
         assert_eq!(dispatcher.on_message(ToWorker::Cancel { id: 2 }), vec![]);
@@ -379,6 +401,7 @@ mod tests {
             pyodide_url: "/".into(),
             transport: Transport::None,
             service_worker: None,
+            snapshot: Snapshot::Off,
         });
         let [Effect::Post(FromWorker::Failed { id: None, error })] = effects.as_slice() else {
             panic!("expected one failure, got {effects:?}");
@@ -417,7 +440,7 @@ mod tests {
         );
         assert_eq!(dispatcher.on_message(run(1)), vec![]);
         // Python is ready first: still no run without the archive.
-        let effects = dispatcher.on_booted("v".into(), Transport::Atomics);
+        let effects = dispatcher.on_booted("v".into(), Transport::Atomics, false);
         assert_eq!(effects.len(), 1, "{effects:?}");
         let data = ToWorker::ArchiveData {
             url: spec.url.clone(),
@@ -442,7 +465,7 @@ mod tests {
             error: None,
         };
         assert_eq!(dispatcher.on_message(data), vec![]);
-        let effects = dispatcher.on_booted("v".into(), Transport::Atomics);
+        let effects = dispatcher.on_booted("v".into(), Transport::Atomics, false);
         assert_eq!(effects.last(), Some(&Effect::Unpack { spec }));
     }
 
@@ -450,7 +473,7 @@ mod tests {
     fn a_failed_archive_drops_its_runs_and_later_runs_go_ahead() {
         let mut dispatcher = Dispatcher::default();
         dispatcher.on_message(init());
-        dispatcher.on_booted("v".into(), Transport::Atomics);
+        dispatcher.on_booted("v".into(), Transport::Atomics, false);
         let spec = archive("https://a.test/p.zip");
         dispatcher.on_message(ToWorker::Archive { spec: spec.clone() });
         dispatcher.on_message(run(1));
@@ -468,7 +491,7 @@ mod tests {
         // The page could not download it: same, without an unpack.
         let mut dispatcher = Dispatcher::default();
         dispatcher.on_message(init());
-        dispatcher.on_booted("v".into(), Transport::Atomics);
+        dispatcher.on_booted("v".into(), Transport::Atomics, false);
         dispatcher.on_message(ToWorker::Archive { spec: spec.clone() });
         dispatcher.on_message(run(1));
         let failed = ToWorker::ArchiveData {

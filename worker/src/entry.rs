@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::MessageEvent;
 
-use crate::boot::{boot, unpack};
+use crate::boot::{boot, make_snapshot, unpack};
 use crate::channel::Channel;
 use crate::contract::{InstallForRunArgs, RunCodeArgs};
 use crate::dispatch::{Dispatcher, Effect};
@@ -120,10 +120,24 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
     for effect in effects {
         match effect {
             Effect::Post(message) => post(&message),
+            Effect::MakeSnapshot { pyodide_url } => {
+                let python_files = state.borrow().python_files.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    post(&match make_snapshot(&pyodide_url, &python_files).await {
+                        Ok((bytes, make_ms, stored)) => FromWorker::SnapshotMade {
+                            bytes,
+                            make_ms,
+                            stored,
+                        },
+                        Err(error) => FromWorker::Failed { id: None, error },
+                    });
+                });
+            }
             Effect::StartBoot {
                 pyodide_url,
                 transport,
                 service_worker,
+                snapshot,
             } => {
                 let state = state.clone();
                 wasm_bindgen_futures::spawn_local(async move {
@@ -133,17 +147,19 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
                     };
                     let channel =
                         Channel::new(transport, service_worker.as_ref(), &init_attachment);
-                    let result = boot(&pyodide_url, &python_files, &channel).await;
+                    let result = boot(&pyodide_url, &python_files, &channel, snapshot).await;
                     let effects = {
                         let mut state = state.borrow_mut();
                         state.init_attachment = JsValue::UNDEFINED;
                         match result {
-                            Ok((run_code, version, pyodide)) => {
+                            Ok(booted) => {
                                 let transport = channel.transport();
-                                state.run_code = Some(run_code);
-                                state.pyodide = Some(pyodide);
+                                state.run_code = Some(booted.run_code);
+                                state.pyodide = Some(booted.pyodide);
                                 *state.session.channel.borrow_mut() = channel;
-                                state.dispatcher.on_booted(version, transport)
+                                state
+                                    .dispatcher
+                                    .on_booted(booted.version, transport, booted.warm)
                             }
                             Err(error) => state.dispatcher.on_failed(error),
                         }

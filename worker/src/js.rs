@@ -2,7 +2,7 @@
 //! worker scope's `postMessage`, option objects, and what the engine can do. The only module of
 //! the worker that reads untyped JS (`Reflect`); the rest of the crate calls these.
 
-use js_sys::{Function, Int32Array, Object, Promise, Reflect};
+use js_sys::{Function, Int32Array, Object, Promise, Reflect, Uint8Array};
 use python_runner_protocol::{FromWorker, ATTACHMENT};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -20,12 +20,21 @@ extern "C" {
     pub type PyodideModule;
     #[wasm_bindgen(method, getter, js_name = loadPyodide)]
     pub fn load_pyodide(this: &PyodideModule) -> JsValue;
+    /// The module's `version` export.
+    #[wasm_bindgen(method, getter)]
+    pub fn version(this: &PyodideModule) -> Option<String>;
 
     /// `loadPyodide`'s options.
     #[wasm_bindgen(extends = Object)]
     pub type LoadOptions;
     #[wasm_bindgen(method, setter, js_name = indexURL)]
     pub fn set_index_url(this: &LoadOptions, url: &str);
+    /// Pyodide's private option (pinned version): restore this memory snapshot.
+    #[wasm_bindgen(method, setter, js_name = _loadSnapshot)]
+    pub fn set_load_snapshot(this: &LoadOptions, snapshot: &Uint8Array);
+    /// Pyodide's private option (pinned version): allow `makeMemorySnapshot`.
+    #[wasm_bindgen(method, setter, js_name = _makeSnapshot)]
+    pub fn set_make_snapshot(this: &LoadOptions, make: bool);
 
     /// The object `loadPyodide` resolves to.
     #[derive(Clone)]
@@ -34,6 +43,11 @@ extern "C" {
     pub fn version(this: &Pyodide) -> Option<String>;
     #[wasm_bindgen(method, catch)]
     pub fn pyimport(this: &Pyodide, name: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = runPython)]
+    pub fn run_python(this: &Pyodide, code: &str) -> Result<JsValue, JsValue>;
+    /// The whole Python heap, to restore with `_loadSnapshot` (needs `_makeSnapshot`).
+    #[wasm_bindgen(method, catch, js_name = makeMemorySnapshot)]
+    pub fn make_memory_snapshot(this: &Pyodide) -> Result<Uint8Array, JsValue>;
     #[wasm_bindgen(method, getter, js_name = FS)]
     pub fn fs(this: &Pyodide) -> PyodideFs;
     #[wasm_bindgen(method, js_name = setInterruptBuffer)]

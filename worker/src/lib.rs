@@ -16,6 +16,7 @@ mod events;
 mod interrupts;
 pub mod js;
 pub mod python;
+mod snapshot;
 
-pub use boot::{boot, install_helper};
+pub use boot::{boot, install_helper, make_snapshot, Booted};
 pub use entry::worker_boot;

@@ -31,6 +31,11 @@ pub fn module_url(pyodide_url: &str) -> String {
     format!("{pyodide_url}pyodide.mjs")
 }
 
+/// Run after Python is restored from a memory snapshot: every restore would otherwise draw the
+/// same random numbers, and Pyodide puts `""` on `sys.path` a second time.
+pub const AFTER_RESTORE: &str =
+    "import sys\nr=sys.modules.get('random')\nr and r.seed()\nsys.path[:]=dict.fromkeys(sys.path)";
+
 /// The sentence shown in the element when Pyodide cannot be loaded.
 pub fn load_error_message(pyodide_url: &str, reason: &str) -> String {
     format!("Could not load Pyodide from {pyodide_url}: {reason}")

@@ -27,6 +27,7 @@ async fn unreachable_pyodide_is_a_clear_load_error() {
         url,
         &js_sys::Object::new(),
         &python_runner_worker::channel::Channel::None,
+        false,
     )
     .await
     else {
@@ -70,10 +71,13 @@ async fn loads_pyodide_and_runs_code_with_output_events() {
     let Some(url) = option_env!("PYTHON_RUNNER_TEST_PYODIDE_URL") else {
         panic!("set PYTHON_RUNNER_TEST_PYODIDE_URL (cargo bundle test does) to a CORS-enabled Pyodide URL");
     };
-    let (run_code, version, _pyodide) = python_runner_worker::boot(
+    let python_runner_worker::Booted {
+        run_code, version, ..
+    } = python_runner_worker::boot(
         url,
         &python_files(),
         &python_runner_worker::channel::Channel::None,
+        false,
     )
     .await
     .unwrap_or_else(|error| panic!("boot failed: {error:?}"));
@@ -170,4 +174,42 @@ fn service_worker_transport_without_the_service_worker_explains() {
         Some(Reply::Message(None).to_json())
     );
     assert!(js_sys::Date::now() - started >= 45.0);
+}
+
+/// A snapshot made by one Python restores the next: warm, with the helper package working and
+/// its own random numbers.
+#[wasm_bindgen_test]
+async fn a_stored_snapshot_starts_the_next_python_warm() {
+    let Some(url) = option_env!("PYTHON_RUNNER_TEST_PYODIDE_URL") else {
+        panic!("set PYTHON_RUNNER_TEST_PYODIDE_URL (cargo bundle test does) to a CORS-enabled Pyodide URL");
+    };
+    let (bytes, _make_ms, stored) = python_runner_worker::make_snapshot(url, &python_files())
+        .await
+        .unwrap_or_else(|error| panic!("making the snapshot failed: {error:?}"));
+    assert!(stored, "the snapshot ({bytes} bytes) was not stored");
+    let mut draws = Vec::new();
+    for _ in 0..2 {
+        let booted = python_runner_worker::boot(
+            url,
+            &python_files(),
+            &python_runner_worker::channel::Channel::None,
+            true,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("warm boot failed: {error:?}"));
+        assert!(booted.warm, "Python did not start from the snapshot");
+        let state = booted
+            .pyodide
+            .run_python("import random, sys; f\"{sys.path.count('')} {random.random()}\"")
+            .unwrap_or_else(|error| panic!("{error:?}"))
+            .as_string()
+            .unwrap_or_default();
+        let (paths, draw) = state.split_once(' ').unwrap_or_default();
+        assert_eq!(paths, "1", "'' is on sys.path {paths} times");
+        draws.push(draw.to_string());
+    }
+    assert_ne!(
+        draws[0], draws[1],
+        "two warm starts drew the same random number"
+    );
 }

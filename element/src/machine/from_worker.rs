@@ -74,6 +74,7 @@ impl Machine {
         )));
         effects.push(Effect::Dispatch(ElementEvent::Ready {
             pyodide_version: booted.pyodide_version,
+            warm: booted.warm,
         }));
         // Stop came while Python loaded, and the worker started the run before it read the
         // cancel: stop it the way this transport can.

@@ -2,7 +2,7 @@
 //! id), to every element waiting for the runtime's Python, or to the next run waiting for a
 //! worker (the rest of the runtimes is in `runtimes.rs`).
 
-use python_runner_protocol::{ErrorPayload, FromWorker};
+use python_runner_protocol::{ErrorPayload, FromWorker, WaitReason};
 
 use super::{send_later, upkeep, Outbox, Run, Runtime, RuntimeEvent, Start, PAGE};
 use crate::machine::Booted;
@@ -63,6 +63,10 @@ impl Runtime {
                 .iter()
                 .position(|run| run.wire == wire && run.worker == worker);
             let finished = matches!(message, FromWorker::Done { .. });
+            if let FromWorker::Waiting { reason, .. } = &message {
+                // Held by the reader or the clock: runs waiting for a worker need another one.
+                self.pool.blocked(worker, *reason != WaitReason::Drain);
+            }
             if let Some(index) = run {
                 let Run { element, local, .. } = self.runs[index];
                 if finished {
@@ -82,31 +86,29 @@ impl Runtime {
             }
             return None;
         }
-        match message {
-            FromWorker::Ready {
-                protocol,
-                pyodide_version,
-                transport,
-            } => {
-                let booted = Booted {
-                    protocol,
-                    pyodide_version,
-                    transport,
-                };
-                self.pool.ready(worker);
-                if let Some(w) = self.workers.iter_mut().find(|w| w.id == worker) {
-                    w.booted = Some(booted.clone());
-                }
-                for (member, ready) in &mut self.members {
-                    if !std::mem::replace(ready, true) {
-                        outbox.push((*member, RuntimeEvent::Worker(ready_event(&booted))));
-                    }
-                }
-            }
-            FromWorker::ArchiveFailed { error } => self.archive_failed(&error, outbox),
-            _ => {}
+        if let Some(booted) = Booted::of(&message) {
+            self.ready(worker, booted, outbox);
+        } else if let FromWorker::ArchiveFailed { error } = message {
+            self.archive_failed(&error, outbox);
         }
         None
+    }
+
+    /// Worker `worker` loaded Python: every element waiting for the runtime hears so.
+    fn ready(&mut self, worker: WorkerId, booted: Booted, outbox: &mut Outbox) {
+        self.pool.ready(worker, js_sys::Date::now());
+        if !booted.warm {
+            crate::snapshot::after_full_start(&self.key.kind);
+        }
+        for (member, ready) in &mut self.members {
+            if !std::mem::replace(ready, true) {
+                let event = WorkerEvent::Message(booted.message());
+                outbox.push((*member, RuntimeEvent::Worker(event)));
+            }
+        }
+        if let Some(w) = self.workers.iter_mut().find(|w| w.id == worker) {
+            w.booted = Some(booted);
+        }
     }
 
     /// Every worker reports the archive's failure; the elements hear it once.
@@ -209,12 +211,4 @@ impl Runtime {
         }
         removed
     }
-}
-
-fn ready_event(booted: &Booted) -> WorkerEvent {
-    WorkerEvent::Message(FromWorker::Ready {
-        protocol: booted.protocol,
-        pyodide_version: booted.pyodide_version.clone(),
-        transport: booted.transport,
-    })
 }

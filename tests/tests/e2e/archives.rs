@@ -163,8 +163,9 @@ pub(crate) fn install_imports(b: &Browser, _server: &Server) -> Result<()> {
         ],
     )?;
     expect_events(b, "table", 1, None)?;
-    // A package nobody has: its name and micropip's reason, then the run fails at the import. It runs
-    // in the Python #table ran in (one per page), where micropip is loaded already.
+    // A package nobody has: its name and micropip's reason, then the run fails at the import. Run once #table is
+    // done, it runs in the Python #table ran in (one per page), where micropip is loaded already.
+    b.click_in_shadow("#nope", "button.run")?;
     wait_done(b, "nope")?;
     expect_outputs(
         b,

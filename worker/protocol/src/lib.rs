@@ -24,7 +24,7 @@ pub use sync::{Reply, TooLarge, Transport};
 pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// The key under which a message carries its one object that serde cannot (a `SharedArrayBuffer`
 /// or an `ArrayBuffer`), beside its typed fields: `Init`'s shared memory, `ArchiveData`'s bytes.
@@ -63,6 +63,8 @@ pub enum ToWorker {
         transport: Transport,
         /// Where the service worker answers, with [`Transport::ServiceWorker`].
         service_worker: Option<ServiceWorkerRoute>,
+        /// Whether Python starts from a memory snapshot, or this worker makes one.
+        snapshot: Snapshot,
     },
     /// Run code in the element's `__main__` namespace (it persists across runs while this
     /// worker's Python lives).
@@ -106,6 +108,20 @@ pub enum ToWorker {
     },
 }
 
+/// What a worker does with the memory snapshot of a started Python (cached in the browser's
+/// Cache API, keyed by Pyodide URL and version, bundle version and helper package).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Snapshot {
+    /// Start Python in full (`snapshot="off"`).
+    Off,
+    /// Start from the cached snapshot if there is a good one, else in full.
+    Use,
+    /// A throwaway worker: start Python in full, make the snapshot, store it, report
+    /// [`FromWorker::SnapshotMade`]; it runs no code.
+    Make,
+}
+
 /// How a [`ToWorker::Run`] runs its code (the element's attributes).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunOptions {
@@ -137,6 +153,17 @@ pub enum FromWorker {
         /// The transport in use: the one asked for, or [`Transport::None`] if the worker
         /// found it unusable.
         transport: Transport,
+        /// Whether Python started from the cached memory snapshot.
+        warm: bool,
+    },
+    /// The snapshot worker ([`Snapshot::Make`]) made the snapshot.
+    SnapshotMade {
+        /// Its size.
+        bytes: f64,
+        /// How long `makeMemorySnapshot` took, ms.
+        make_ms: f64,
+        /// Whether it was stored (not when storage is short or the Cache API is missing).
+        stored: bool,
     },
     /// A batch of output from a run, in order.
     Output {

@@ -7,7 +7,7 @@
 
 use crate::{
     ArchiveSpec, ErrorKind, ErrorPayload, FromWorker, OutputPart, PartKind, PythonException, RunId,
-    RunOptions, ServiceWorkerRoute, ToWorker, Transport, WaitReason,
+    RunOptions, ServiceWorkerRoute, Snapshot, ToWorker, Transport, WaitReason,
 };
 
 /// Read access to one message object: a JS object in the browser (feature `js`), JSON in tests.
@@ -84,6 +84,12 @@ impl ToWorker {
                     }),
                     None => None,
                 },
+                snapshot: match wire.string("snapshot").as_deref() {
+                    Some("use") => Snapshot::Use,
+                    Some("make") => Snapshot::Make,
+                    Some("off") => Snapshot::Off,
+                    _ => return Err(missing("snapshot")),
+                },
             }),
             "run" => {
                 let options = wire.object("options").ok_or_else(|| missing("options"))?;
@@ -133,6 +139,12 @@ impl FromWorker {
                 protocol: id(wire, "protocol")?,
                 pyodide_version: string(wire, "pyodide_version")?,
                 transport: transport(wire)?,
+                warm: wire.boolean("warm").ok_or_else(|| missing("warm"))?,
+            }),
+            "snapshot_made" => Ok(FromWorker::SnapshotMade {
+                bytes: wire.number("bytes").ok_or_else(|| missing("bytes"))?,
+                make_ms: wire.number("make_ms").ok_or_else(|| missing("make_ms"))?,
+                stored: wire.boolean("stored").ok_or_else(|| missing("stored"))?,
             }),
             "waiting" => Ok(FromWorker::Waiting {
                 id: id(wire, "id")?,

@@ -12,6 +12,7 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
             pyodide_url: "/pyodide/".into(),
             transport: Transport::Atomics,
             service_worker: None,
+            snapshot: Snapshot::Use,
         },
         ToWorker::Init {
             protocol: PROTOCOL_VERSION,
@@ -21,6 +22,14 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
                 scope: "https://a.test/".into(),
                 channel: "c-1".into(),
             }),
+            snapshot: Snapshot::Off,
+        },
+        ToWorker::Init {
+            protocol: PROTOCOL_VERSION,
+            pyodide_url: "/pyodide/".into(),
+            transport: Transport::None,
+            service_worker: None,
+            snapshot: Snapshot::Make,
         },
         ToWorker::Run {
             id: 7,
@@ -64,6 +73,12 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
             protocol: PROTOCOL_VERSION,
             pyodide_version: "314.0.7".into(),
             transport: Transport::Jspi,
+            warm: true,
+        },
+        FromWorker::SnapshotMade {
+            bytes: 31_457_408.0,
+            make_ms: 30.5,
+            stored: true,
         },
         FromWorker::Waiting {
             id: 7,
