@@ -355,6 +355,14 @@ impl Browser {
             .with_context(|| format!("navigating to {url}"))
     }
 
+    /// Resizes the browser window (WebDriver "set window rect"; the viewport is the window, headless). Sessions
+    /// start at 1280x900 (`--window-size`).
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
+        self.rt
+            .block_on(self.client().set_window_size(width, height))
+            .with_context(|| format!("resizing the window to {width}x{height}"))
+    }
+
     /// The URL of the current page.
     pub fn current_url(&self) -> Result<String> {
         Ok(self.rt.block_on(self.client().current_url())?.to_string())

@@ -3,14 +3,15 @@
 //! restart with the spare worker), its time to first output with an archive (`src`) the server delays, the library
 //! build `python-runner.mjs` against the upstream npm packages it replaces (same page, same Pyodide), print
 //! floods in the element against a bare Pyodide worker, many runners on one page (time and browser memory for 1, 8
-//! and 30 auto-run snippets in view, and the workers a page of 30 snippets with one in view boots), and the size
-//! of `target/dist/python-runner.js`; prints a table and writes JSON to `target/bench/`. Run through
+//! and 30 auto-run snippets in view, the workers a page of 30 snippets with one in view boots, how soon a snippet
+//! runs while another waits in input() or spins, and the demo page until every auto-run element is done), and the
+//! size of `target/dist/python-runner.js`; prints a table and writes JSON to `target/bench/`. Run through
 //! `cargo bundle bench`, which builds the release bundle first.
 //!
 //! This file holds the arguments, the run of every part and the report's glue; each part lives in its own module
-//! (`first_output`, `interaction`, `archive`, `library`, `flood`, `many`: its measurements, JSON and table section), beside
-//! the shared `page` (browser and page steps), `stats`, `text` (table formatting) and `machine` (versions, load,
-//! the bundle snapshot).
+//! (`first_output`, `interaction`, `archive`, `library`, `flood`, `many` with `many_wait` and `many_demo`: its
+//! measurements, JSON and table section), beside the shared `page` (browser and page steps), `stats`, `text` (table
+//! formatting) and `machine` (versions, load, the bundle snapshot).
 
 mod archive;
 mod first_output;
@@ -19,6 +20,8 @@ mod interaction;
 mod library;
 mod machine;
 mod many;
+mod many_demo;
+mod many_wait;
 mod page;
 mod stats;
 mod text;
@@ -124,7 +127,16 @@ right before the page (2 s after leaving the previous one). Cases: 1, 8 and 30 s
 grid); ratios to 1 snippet, targets: 8: time <= 1.2, memory <= 1.3; 30: time <= 1.3, memory <= 1.5. And 30
 snippets 3000 px apart, only the first in view: the workers the page created 4 s after the first snippet printed,
 target <= 2 (one Pyodide, plus the spare the element pre-warms 300 ms after code first runs). Linux only (/proc).
-Not measured: the demo page demo/index.html.
+Then, in the same browser: nobody waits (tests/fixtures/bench/many-wait.html, a fresh page per round of the part,
+3 rounds on each): elements A and B, manual, in one runtime; b.run() -> B's first output event with A idle (B
+alone), with A waiting in input() (target: median - B alone's median <= 50 ms; A still gets its line afterwards)
+and with A in while True: pass (target: median <= 150 ms; then Stop); before each Run the page settles: every
+worker it created has loaded Python, none created for 0.7 s, none terminated for 2.1 s (so B's Python, its home
+worker or the pre-warmed spare, has booted). And the demo page (tests/fixtures/bench/many-demo.html: demo/index.html
+in a frame filling a 1280x6000 window, so every element is in view and starts at load; 2 loads per round, after a
+warm-up load): frame added -> every auto-run element (no manual attribute) settled, i.e. its done event, or for
+the one whose pyodide-url does not exist, its error event; against one auto-run element (many.html?n=1 in the
+same frame), target: ratio of the medians <= 1.3.
 
 Exit status: 0 when every variant and every interaction measurement produced at least one sample (targets missed
 or not), 1 otherwise.";

@@ -1,8 +1,11 @@
 //! The bench's "many runners on one page" part (issue "Many runners on one page"): on
 //! tests/fixtures/bench/many.html, the time until 1, 8 and 30 auto-run snippets, all in the viewport, printed and
 //! the browser's memory growth meanwhile (ratios to one snippet), and how many workers (Pyodides) a page of 30
-//! snippets with only the first in view boots; and its section of the table.
+//! snippets with only the first in view boots; and its section of the table. The rows on nobody waiting behind
+//! input() or a busy loop live in `many_wait`, the demo page's in `many_demo`; they run in this part's browser.
 
+use crate::many_demo::{self, run_demo, DemoRun};
+use crate::many_wait::{self, run_wait, WaitRun};
 use crate::page::{console_errors, launch_browser, RESULT_JS};
 use crate::stats::{median, round1, round3};
 use crate::text::{first_line, one_method, pass, with_target, write_failures};
@@ -207,6 +210,10 @@ fn ratio(value: Option<f64>, base: Option<f64>) -> Option<f64> {
 pub(crate) struct ServerRun {
     server: ManyServer,
     cases: Vec<CaseRun>,
+    /// B's first output after Run while A waits in input() or is in a busy loop (`many_wait`).
+    wait: WaitRun,
+    /// The demo page's auto-run elements against one element (`many_demo`).
+    demo: DemoRun,
     /// The warm-up load's error, if it failed.
     warmup_error: Option<String>,
     /// Why the run did not happen (the browser could not be launched).
@@ -226,6 +233,8 @@ impl ServerRun {
                     errors: Vec::new(),
                 })
                 .collect(),
+            wait: WaitRun::new(),
+            demo: DemoRun::new(),
             warmup_error: None,
             aborted: None,
             took: Duration::ZERO,
@@ -256,7 +265,10 @@ impl ServerRun {
     }
 
     fn complete(&self) -> bool {
-        self.aborted.is_none() && self.cases.iter().all(|c| !c.samples.is_empty())
+        self.aborted.is_none()
+            && self.cases.iter().all(|c| !c.samples.is_empty())
+            && self.wait.complete()
+            && self.demo.complete()
     }
 
     fn to_json(&self) -> Value {
@@ -292,6 +304,8 @@ impl ServerRun {
             .collect::<serde_json::Map<_, _>>();
         json!({
             "cases": cases,
+            "wait": self.wait.to_json(),
+            "demo": self.demo.to_json(),
             "warmup_error": self.warmup_error,
             "aborted": self.aborted,
             "complete": self.complete(),
@@ -348,6 +362,8 @@ impl ManyRun {
                 "blank_settle_s": BLANK_SETTLE.as_secs_f64(),
                 "after_output_s": AFTER_OUTPUT.as_secs_f64(),
                 "memory": MEMORY_METHOD,
+                "wait": many_wait::settings_json(),
+                "demo": many_demo::settings_json(),
             },
             "memory_method": self.memory_method(),
             "servers": self
@@ -450,9 +466,11 @@ pub(crate) fn run_many(server: &Server, which: ManyServer, runs: usize) -> Serve
     let started = Instant::now();
     let mut out = ServerRun::new(which);
     eprintln!(
-        "many runners on one page, {} (one browser, a fresh page per sample): {} cases x {runs}",
+        "many runners on one page, {} (one browser, a fresh page per sample): {} cases x {runs}, then nobody waits ({runs} pages x {} rounds) and the demo page ({} loads and as many of one element)",
         which.label(),
-        out.cases.len()
+        out.cases.len(),
+        many_wait::ROUNDS_PER_PAGE,
+        runs * many_demo::LOADS_PER_ROUND
     );
     let browser = match launch_browser() {
         Ok(browser) => browser,
@@ -497,6 +515,8 @@ pub(crate) fn run_many(server: &Server, which: ManyServer, runs: usize) -> Serve
             }
         }
     }
+    run_wait(&browser, server, runs, &mut out.wait);
+    run_demo(&browser, server, runs, &mut out.demo);
     let _ = browser.goto("about:blank");
     out.took = started.elapsed();
     out
@@ -610,6 +630,16 @@ pub(crate) fn many_table(out: &mut String, run: &ManyRun) {
             );
         }
     }
+    many_wait::header(out, run.runs);
+    many_demo::header(out, run.runs);
+    many_wait::columns(out);
+    for server_run in run.servers.iter().filter(|s| s.aborted.is_none()) {
+        many_wait::rows(out, server_run.server.label(), &server_run.wait);
+        many_demo::rows(out, "", &server_run.demo);
+        many_wait::notes(out, server_run.server.key(), &server_run.wait);
+        many_wait::failures(out, server_run.server.key(), &server_run.wait);
+        many_demo::failures(out, server_run.server.key(), &server_run.demo);
+    }
     let _ = writeln!(
         out,
         "  took {:.0} s",
@@ -700,6 +730,9 @@ mod tests {
         ];
         assert_eq!(server.cases[3].workers(), Some(3));
         assert_eq!(server.cases[3].workers_pass(), Some(false));
+        assert!(!server.complete(), "no wait or demo sample");
+        server.wait = WaitRun::sampled();
+        server.demo = DemoRun::sampled();
         assert!(server.complete());
         let mut run = ManyRun::new(1);
         assert!(!run.complete());
@@ -720,5 +753,13 @@ mod tests {
             table.contains("NOT all in the viewport: visible_8: only 1 of 8"),
             "{table}"
         );
+        assert!(table.contains("+2.0 ms over B alone <= 50 PASS"), "{table}");
+        assert!(table.contains("7.00 ms <= 150 PASS"), "{table}");
+        assert!(table.contains("1.500 x one <= 1.3 MISS"), "{table}");
+        assert_eq!(
+            json["servers"]["isolated"]["wait"]["input_pass"],
+            json!(true)
+        );
+        assert_eq!(json["servers"]["isolated"]["demo"]["pass"], json!(false));
     }
 }
