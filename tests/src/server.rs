@@ -7,7 +7,7 @@
 //! |--------------|---------------------------|--------------------------|
 //! | `/dist/`     | `target/dist/`            | `no-cache`               |
 //! | `/pyodide/`  | `node_modules/pyodide/`   | `public, max-age=86400`  |
-//! | `/slow/pyodide/` | `node_modules/pyodide/`, each answer [`SLOW_PYODIDE_MS`] late | `no-store` |
+//! | `/slow/pyodide/` | `node_modules/pyodide/`, each answer 1.5 s late | `no-store` |
 //! | `/fixtures/` | `tests/fixtures/`         | `no-cache`               |
 //! | `/pypi/`     | `target/pypi/`            | `no-cache`               |
 //! | `/node_modules/` | `node_modules/` (read by the bench's library part: the upstream npm packages) | `no-cache` |

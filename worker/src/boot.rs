@@ -16,9 +16,13 @@ use crate::{python, snapshot};
 /// Python as `boot` leaves it: `run_code` (called as `run_code(code, send_event)`), the Pyodide
 /// version, the Pyodide object, and whether it was restored from the memory snapshot.
 pub struct Booted {
+    /// The helper's `run_code`.
     pub run_code: PyCallable,
+    /// `pyodide.version`.
     pub version: String,
+    /// The Pyodide object.
     pub pyodide: Pyodide,
+    /// Whether it was restored from the memory snapshot.
     pub warm: bool,
 }
 

@@ -13,9 +13,9 @@
 //! tests of comsync and pyodide-worker-runner, run by the page with a module worker and a module service worker,
 //! each case's outcome recorded in `window.__results` and checked here.
 //!
-//! One module per area (`output`, `lifecycle`, `errors`, `input_stop`, `archives`, `sharing`, `library`), each holding its
-//! scenarios' checks; `element` reads the element for all of them. Test names are `<scenario>::isolated` and
-//! `<scenario>::not_isolated`, whatever module the scenario lives in.
+//! One module per area (`output`, `lifecycle`, `errors`, `input_stop`, `archives`, `sharing`, `warm`, `library`),
+//! each holding its scenarios' checks; `element` reads the element for all of them. Test names are
+//! `<scenario>::isolated` and `<scenario>::not_isolated`, whatever module the scenario lives in.
 
 mod archives;
 mod element;
@@ -25,6 +25,7 @@ mod library;
 mod lifecycle;
 mod output;
 mod sharing;
+mod warm;
 
 use anyhow::{ensure, Context, Result};
 use archives::{archive, archive_errors, install_imports};
@@ -42,6 +43,7 @@ use output::{html_literal, output_flood, snippet, syntax_error, two_elements};
 use python_runner_tests::{workspace_root, Browser, Server, Suite};
 use serde_json::json;
 use sharing::{groups, queued, shared};
+use warm::warm;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -141,6 +143,13 @@ const SCENARIOS: &[Scenario] = &[
         name: "shared",
         query: "",
         check: shared,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "warm",
+        query: "",
+        check: warm,
         allowed_console_errors: &[],
         allowed_failed_requests: &[],
     },

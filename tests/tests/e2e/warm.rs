@@ -1,0 +1,109 @@
+//! Warm start: a first visit makes the memory snapshot and stores it, later visits start from it
+//! (`ready`'s `detail.warm`) with their own random numbers; `snapshot="off"`, another Pyodide URL
+//! and a damaged cache entry start in full, without an error for the reader.
+
+use crate::element::{el, outputs, wait_done};
+use anyhow::{ensure, Context, Result};
+use python_runner_tests::{Browser, Server};
+use serde_json::json;
+
+/// The Cache API cache the worker keeps snapshots in.
+const CACHE: &str = "python-runner-snapshots";
+
+/// Opens the page with one element on `query`, waits until it is done, and returns whether it
+/// started warm and the random number it printed.
+fn visit(b: &Browser, server: &Server, query: &str) -> Result<(bool, String)> {
+    b.goto(&server.url(&format!("/fixtures/warm/page.html?{query}")))?;
+    wait_done(b, "w")?;
+    let warm = b.eval("return window.__warm")?;
+    ensure!(
+        warm.as_array().is_some_and(|all| all.len() == 1),
+        "ready events: {warm}"
+    );
+    let out = outputs(b, "w")?;
+    let [(class, text)] = out.as_slice() else {
+        anyhow::bail!("#w printed {out:?}");
+    };
+    let (number, paths) = text.trim_end().split_once(' ').unwrap_or_default();
+    ensure!(
+        class == "stdout" && paths == "1" && number.parse::<f64>().is_ok(),
+        "#w printed {out:?} (a random number and how often '' is on sys.path)"
+    );
+    Ok((warm[0] == json!(true), number.to_owned()))
+}
+
+/// Waits until the cache holds a snapshot for Pyodide at `path` (e.g. `/pyodide/`).
+fn wait_stored(b: &Browser, path: &str) -> Result<()> {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         (async () => {{
+           for (let i = 0; i < 300; i++) {{
+             const keys = await (await caches.open({CACHE:?})).keys();
+             if (keys.some((k) => k.url.includes({:?}))) return true;
+             await new Promise((r) => setTimeout(r, 200));
+           }}
+           return false;
+         }})().then(done, (e) => done(String(e)));",
+        format!("{path}python-runner-snapshot/")
+    );
+    let stored = b.eval_async(&script)?;
+    ensure!(stored == json!(true), "no snapshot stored for {path}: {stored}");
+    Ok(())
+}
+
+/// Runs `body` (async JS using `cache`) on the snapshot cache and waits for it.
+fn on_cache(b: &Browser, body: &str) -> Result<serde_json::Value> {
+    b.eval_async(&format!(
+        "const done = arguments[arguments.length - 1];
+         (async () => {{ const cache = await caches.open({CACHE:?}); {body} }})()
+           .then(done, (e) => done('failed: ' + e));"
+    ))
+}
+
+pub(crate) fn warm(b: &Browser, server: &Server) -> Result<()> {
+    // Earlier scenarios on this origin may have stored a snapshot: start from none.
+    b.eval_async(&format!(
+        "const done = arguments[arguments.length - 1]; caches.delete({CACHE:?}).then(done, done);"
+    ))?;
+    let (warm, _) = visit(b, server, "url=/pyodide/")?;
+    ensure!(!warm, "the first visit started warm");
+    wait_stored(b, "/pyodide/").context("the first visit made no snapshot")?;
+
+    // Later visits start warm, each with its own random numbers.
+    let (first_warm, first) = visit(b, server, "url=/pyodide/")?;
+    let (second_warm, second) = visit(b, server, "url=/pyodide/")?;
+    ensure!(first_warm && second_warm, "a later visit did not start warm");
+    ensure!(
+        first != second,
+        "two warm starts printed the same random number {first}"
+    );
+
+    // Opted out, or another Pyodide: a full start.
+    let (warm, _) = visit(b, server, "url=/pyodide/&off=1")?;
+    ensure!(!warm, "snapshot=\"off\" started warm");
+    let (warm, _) = visit(b, server, "url=/slow/pyodide/")?;
+    ensure!(!warm, "another Pyodide URL started from /pyodide/'s snapshot");
+
+    // A damaged entry (bytes changed, checksum kept) is noticed: a full start, and it is gone.
+    let damaged = on_cache(
+        b,
+        "for (const key of await cache.keys()) {
+           if (!key.url.includes('/pyodide/python-runner-snapshot/') || key.url.includes('/slow/')) continue;
+           const response = await cache.match(key);
+           const bytes = new Uint8Array(await response.arrayBuffer());
+           for (let i = bytes.length >> 1; i < (bytes.length >> 1) + 4096; i++) bytes[i] ^= 0xff;
+           await cache.put(key, new Response(bytes, { headers: response.headers }));
+           return true;
+         }
+         return false;",
+    )?;
+    ensure!(damaged == json!(true), "no snapshot to damage: {damaged}");
+    let (warm, _) = visit(b, server, "url=/pyodide/")?;
+    ensure!(!warm, "a damaged snapshot was restored");
+    let status = b.eval(&format!(
+        "return {}.shadowRoot.querySelector('div.error')?.textContent ?? ''",
+        el("w")
+    ))?;
+    ensure!(status == json!(""), "the reader saw an error: {status}");
+    Ok(())
+}
