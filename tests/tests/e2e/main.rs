@@ -43,9 +43,9 @@ use output::{html_literal, output_flood, snippet, syntax_error, two_elements};
 use python_runner_tests::{workspace_root, Browser, Server, Suite};
 use serde_json::json;
 use sharing::{groups, queued, shared};
-use warm::warm;
 use std::sync::Arc;
 use std::time::Duration;
+use warm::warm;
 
 /// Pyodide boots in 2–6 s on an idle 2-core box, much slower while other builds use the cores.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);

@@ -47,7 +47,10 @@ fn wait_stored(b: &Browser, path: &str) -> Result<()> {
         format!("{path}python-runner-snapshot/")
     );
     let stored = b.eval_async(&script)?;
-    ensure!(stored == json!(true), "no snapshot stored for {path}: {stored}");
+    ensure!(
+        stored == json!(true),
+        "no snapshot stored for {path}: {stored}"
+    );
     Ok(())
 }
 
@@ -72,7 +75,10 @@ pub(crate) fn warm(b: &Browser, server: &Server) -> Result<()> {
     // Later visits start warm, each with its own random numbers.
     let (first_warm, first) = visit(b, server, "url=/pyodide/")?;
     let (second_warm, second) = visit(b, server, "url=/pyodide/")?;
-    ensure!(first_warm && second_warm, "a later visit did not start warm");
+    ensure!(
+        first_warm && second_warm,
+        "a later visit did not start warm"
+    );
     ensure!(
         first != second,
         "two warm starts printed the same random number {first}"
@@ -82,7 +88,10 @@ pub(crate) fn warm(b: &Browser, server: &Server) -> Result<()> {
     let (warm, _) = visit(b, server, "url=/pyodide/&off=1")?;
     ensure!(!warm, "snapshot=\"off\" started warm");
     let (warm, _) = visit(b, server, "url=/slow/pyodide/")?;
-    ensure!(!warm, "another Pyodide URL started from /pyodide/'s snapshot");
+    ensure!(
+        !warm,
+        "another Pyodide URL started from /pyodide/'s snapshot"
+    );
 
     // A damaged entry (bytes changed, checksum kept) is noticed: a full start, and it is gone.
     let damaged = on_cache(
