@@ -24,7 +24,7 @@ self.onmessage = (event) => {
         message: "Could not load Pyodide from " + message.pyodide_url + ": test", detail: null } });
     } else {
       self.postMessage({ type: "ready", protocol: message.protocol, pyodide_version: "fake",
-        transport: message.transport });
+        transport: message.transport, warm: false });
     }
   } else if (message.type === "run" && message.code.startsWith("ASK")) {
     running = message.id;
