@@ -30,7 +30,7 @@ fn status_text(id: &str) -> String {
 }
 
 /// Waits until `#id` shows its input field.
-fn wait_input(b: &Browser, id: &str) -> Result<()> {
+pub(crate) fn wait_input(b: &Browser, id: &str) -> Result<()> {
     b.wait_for(
         &format!(
             "{}.shadowRoot.querySelector('input.stdin') !== null",

@@ -1,8 +1,10 @@
 //! Warm start: a first visit makes the memory snapshot and stores it, later visits start from it
-//! (`ready`'s `detail.warm`) with their own random numbers; `snapshot="off"`, another Pyodide URL
-//! and a damaged cache entry start in full, without an error for the reader.
+//! (`ready`'s `detail.warm`) with their own random numbers, and archives, `input()`, sleep,
+//! `install-imports` and Stop work there; `snapshot="off"`, another Pyodide URL and a damaged
+//! cache entry start in full, without an error for the reader.
 
-use crate::element::{el, outputs, wait_done};
+use crate::element::{count_events, el, expect_outputs, outputs, wait_done, wait_done_after};
+use crate::input_stop::enter_line;
 use anyhow::{ensure, Context, Result};
 use python_runner_tests::{Browser, Server};
 use serde_json::json;
@@ -84,6 +86,8 @@ pub(crate) fn warm(b: &Browser, server: &Server) -> Result<()> {
         "two warm starts printed the same random number {first}"
     );
 
+    warm_python_works(b, server)?;
+
     // Opted out, or another Pyodide: a full start.
     let (warm, _) = visit(b, server, "url=/pyodide/&off=1")?;
     ensure!(!warm, "snapshot=\"off\" started warm");
@@ -114,5 +118,71 @@ pub(crate) fn warm(b: &Browser, server: &Server) -> Result<()> {
         el("w")
     ))?;
     ensure!(status == json!(""), "the reader saw an error: {status}");
+    Ok(())
+}
+
+/// On warm starts: an archive, `time.sleep` and `input()`; `install-imports` (micropip loads
+/// after the restore); Stop of a busy loop (`KeyboardInterrupt`, or a restart that is warm too).
+fn warm_python_works(b: &Browser, server: &Server) -> Result<()> {
+    b.goto(&server.url("/fixtures/warm/page.html?full=1"))?;
+    crate::sharing::wait_input(b, "a")?;
+    let before = count_events(b, "a", "done")?;
+    enter_line(b, "a", "\"Ada\"")?;
+    wait_done_after(b, "a", before)?;
+    expect_outputs(
+        b,
+        "a",
+        &[
+            ("input_prompt", "name? "),
+            ("input", "Ada\n"),
+            ("stdout", "hello from mypkg Ada\n"),
+        ],
+    )?;
+    wait_done(b, "i")?;
+    expect_outputs(
+        b,
+        "i",
+        &[
+            (
+                "install",
+                "Loading micropip…\nInstalling tabulate…\nInstalled tabulate\n",
+            ),
+            ("stdout", "tabulate\n"),
+        ],
+    )?;
+    let before = count_events(b, "busy", "done")?;
+    b.click_in_shadow("#busy", "button.run")?;
+    b.wait_for(
+        &format!(
+            "{}.shadowRoot.querySelector('div.output').textContent.includes('busy')",
+            el("busy")
+        ),
+        crate::BOOT_TIMEOUT,
+    )?;
+    let starts = b.eval("return window.__warm.length")?;
+    b.click_in_shadow("#busy", "button.stop")?;
+    wait_done_after(b, "busy", before)?;
+    let isolated = b.eval("return self.crossOriginIsolated")? == json!(true);
+    if isolated {
+        let out = outputs(b, "busy")?;
+        ensure!(
+            out.last().is_some_and(
+                |(class, text)| class == "traceback" && text.ends_with("KeyboardInterrupt\n")
+            ),
+            "#busy after Stop: {out:?}"
+        );
+    } else {
+        // JSPI cannot interrupt a loop: Stop restarts the worker, which starts warm too.
+        b.wait_for(
+            &format!("window.__warm.length > {starts}"),
+            crate::BOOT_TIMEOUT,
+        )?;
+    }
+    let warm = b.eval("return window.__warm")?;
+    ensure!(
+        warm.as_array()
+            .is_some_and(|all| all.len() >= 3 && all.iter().all(|w| *w == json!(true))),
+        "not every start of the page was warm: {warm}"
+    );
     Ok(())
 }
