@@ -63,7 +63,7 @@ fn apply(
                 workers::refill_spare(
                     worker.kind().clone(),
                     runtimes::on_worker_event,
-                    instances::any_live,
+                    spare_wanted,
                 );
             }
             Ok(())
@@ -200,8 +200,13 @@ pub fn start_worker(
         worker,
         key.kind.clone(),
         runtimes::on_worker_event,
-        instances::any_live,
+        spare_wanted,
     )
+}
+
+/// A spare starts once no Python of the page is loading, and only while the page has elements.
+fn spare_wanted() -> Option<bool> {
+    instances::any_live().then(|| !runtimes::any_booting())
 }
 
 /// Shows new output: at once if the log was last rendered more than a frame ago (output that

@@ -23,6 +23,7 @@ use crate::InstanceId;
 mod route;
 mod upkeep;
 pub use route::on_worker_event;
+pub use upkeep::any_booting;
 
 /// Where events for an element go.
 pub type Deliver = fn(InstanceId, RuntimeEvent);

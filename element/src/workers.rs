@@ -24,6 +24,9 @@ const SNAPSHOT_WORKER_NAME: &str = "python-runner-snapshot";
 /// How long after code starts running (or a spare is taken) the next spare starts booting.
 const SPARE_DELAY_MS: u32 = 300;
 
+/// How many times [`SPARE_DELAY_MS`] a spare waits for the page's Pythons to finish loading.
+const SPARE_PATIENCE: u32 = 100;
+
 thread_local! {
     static WORKER_SOURCE: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
     static WASM_MODULE: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
@@ -62,7 +65,7 @@ pub fn start(
     id: WorkerId,
     kind: WorkerKind,
     route: Route,
-    wanted: fn() -> bool,
+    wanted: SpareWanted,
 ) -> Result<(WorkerClient, Option<Booted>), Error> {
     if let Some(adopted) = spare::take(&kind, id) {
         // Whoever needed this one (a restart, most likely) may well need the next one soon.
@@ -73,14 +76,24 @@ pub fn start(
     Ok((spawn(&kind, owner, 0, route)?, None))
 }
 
+/// Whether a spare may start: `Some(true)` now; `Some(false)` not yet (Python is still loading
+/// somewhere on the page, and the spare would slow it down); `None` never (no elements left).
+pub type SpareWanted = fn() -> Option<bool>;
+
 /// Starts a spare of `kind` after a moment (so it does not compete with the code that just
-/// started), unless one exists by then or `wanted()` says the page has no elements left.
-pub fn refill_spare(kind: WorkerKind, route: Route, wanted: fn() -> bool) {
+/// started) once `wanted()` says so (at the latest after [`SPARE_PATIENCE`] tries), unless one
+/// exists by then or the page has no elements left.
+pub fn refill_spare(kind: WorkerKind, route: Route, wanted: SpareWanted) {
     wasm_bindgen_futures::spawn_local(async move {
-        delay(SPARE_DELAY_MS).await;
-        if wanted() {
-            spare::ensure(&kind, |owner, serial| spawn(&kind, owner, serial, route));
+        for attempt in 0..=SPARE_PATIENCE {
+            delay(SPARE_DELAY_MS).await;
+            match wanted() {
+                None => return,
+                Some(false) if attempt < SPARE_PATIENCE => continue,
+                Some(_) => break,
+            }
         }
+        spare::ensure(&kind, |owner, serial| spawn(&kind, owner, serial, route));
     });
 }
 

@@ -1,6 +1,7 @@
 //! The runtimes' upkeep on a timer: runs that wait while every worker is held by one run (an
 //! `input()`, a long loop) get a new worker, and workers beyond a runtime's first that idled for
-//! a minute are retired (see `pool.rs` for both decisions).
+//! a minute are retired (see `pool.rs` for both decisions); and whether Python is loading
+//! anywhere on the page (the spare waits for that).
 
 use std::cell::Cell;
 use std::thread::LocalKey;
@@ -23,6 +24,16 @@ fn schedule(scheduled: &'static LocalKey<Cell<bool>>, after_ms: f64, check: fn()
         scheduled.with(|flag| flag.set(false));
         check();
     });
+}
+
+/// Whether some runtime's worker is still loading Python.
+pub fn any_booting() -> bool {
+    PAGE.with(|page| {
+        page.borrow()
+            .runtimes
+            .iter()
+            .any(|runtime| runtime.workers.iter().any(|worker| worker.booted.is_none()))
+    })
 }
 
 /// Looks for idle workers to retire in `after_ms`.
