@@ -85,7 +85,7 @@ impl WorkerClient {
         pyodide_url: &str,
         transport: Transport,
         snapshot: Snapshot,
-        on_event: impl Fn(WorkerEvent) + Clone + 'static,
+        on_event: std::rc::Rc<dyn Fn(WorkerEvent)>,
     ) -> Result<Self, Error> {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);

@@ -112,7 +112,7 @@ pub fn spawn_snapshot_maker(
         pyodide_url,
         Transport::None,
         Snapshot::Make,
-        on_event,
+        Rc::new(on_event),
     )
 }
 
@@ -138,10 +138,10 @@ fn spawn(
         } else {
             Snapshot::Off
         },
-        move |event| match owner.get() {
+        Rc::new(move |event| match owner.get() {
             Some(id) => route(id, event),
             None => spare::on_event(serial, event),
-        },
+        }),
     )
     .map_err(start_failed)
 }
