@@ -35,13 +35,12 @@ pub async fn boot(
     use_snapshot: bool,
 ) -> Result<Booted, ErrorPayload> {
     let (module, load_pyodide) = import_pyodide(pyodide_url).await?;
-    let key = snapshot::key(
-        pyodide_url,
-        &module.version().unwrap_or_default(),
-        python_files,
-    );
     let restored = match use_snapshot {
-        true => restore(pyodide_url, &load_pyodide, &key).await,
+        true => {
+            let version = module.version().unwrap_or_default();
+            let key = snapshot::key(pyodide_url, &version, python_files);
+            restore(pyodide_url, &load_pyodide, &key).await
+        }
         false => None,
     };
     let warm = restored.is_some();

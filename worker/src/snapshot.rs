@@ -62,12 +62,13 @@ pub fn key_prefix(pyodide_url: &str) -> String {
 /// The key of the snapshot of Pyodide `version` at `pyodide_url` with this bundle's helper
 /// package (`python_files`): another Pyodide, bundle or helper never restores it.
 pub fn key(pyodide_url: &str, version: &str, python_files: &Object) -> String {
-    // FNV-1a over the helper's paths and texts.
+    // FNV-1a over the helper's paths and texts (each copied into Rust once: indexing a JS
+    // string from Rust would cross into JS for every character).
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for entry in Object::entries(python_files).iter() {
-        let text = js_sys::Array::from(&entry).join("\0");
-        for unit in text.iter() {
-            hash = (hash ^ u64::from(unit)).wrapping_mul(0x0100_0000_01b3);
+        let text = String::from(js_sys::Array::from(&entry).join("\0"));
+        for byte in text.bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
     }
     format!(
