@@ -26,6 +26,20 @@ if ! command -v go >/dev/null || ! command -v chromedriver >/dev/null; then
     apt_install chromium chromium-driver golang-go
 fi
 
+# Firefox ESR joins Chromium in the browser tests. (WebKitGTK, `PYTHON_RUNNER_ENGINES=webkit`, needs
+# webkit2gtk-driver and xvfb; it is not in the default run yet.)
+if ! command -v firefox-esr >/dev/null; then
+    echo "run.sh: installing firefox-esr" >&2
+    apt_install firefox-esr
+fi
+
+# geckodriver drives Firefox; crates.io has it (Debian does not). Pinned: its capabilities change.
+geckodriver_version=0.37.1
+if [ "$(geckodriver --version 2>/dev/null | awk 'NR == 1 {print $2}')" != "$geckodriver_version" ]; then
+    echo "run.sh: installing geckodriver $geckodriver_version; takes about 3 minutes" >&2
+    cargo install geckodriver --version "$geckodriver_version"
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown
 fi

@@ -23,9 +23,42 @@ enum Action {
     Dist,
     /// Fails when `target/dist/python-runner.js` exceeds [`ledger::BUDGET_GZIP`] after gzip -9.
     SizeBudget,
-    /// The browser tier: `cargo <args>` with a Pyodide server running (see [`PyodideServer`]).
-    BrowserTests(&'static [&'static str]),
+    /// The browser tier: `cargo <args>` with a Pyodide server running (see [`PyodideServer`]),
+    /// in the browser whose WebDriver is named (`wasm-bindgen-test-runner` would otherwise take
+    /// the first it finds on `PATH`, geckodriver before chromedriver).
+    BrowserTests(&'static [&'static str], WasmDriver),
 }
+
+/// The WebDriver `wasm-bindgen-test-runner` drives: the variable it reads and the program.
+/// WebKitGTK is not among them (the runner knows only Safari's safaridriver); the end-to-end
+/// tier covers it.
+#[derive(Debug, Clone, Copy)]
+enum WasmDriver {
+    Chromium,
+    Firefox,
+}
+
+impl WasmDriver {
+    fn variable_and_program(self) -> (&'static str, &'static str) {
+        match self {
+            WasmDriver::Chromium => ("CHROMEDRIVER", "chromedriver"),
+            WasmDriver::Firefox => ("GECKODRIVER", "geckodriver"),
+        }
+    }
+}
+
+/// The packages with `wasm-bindgen-test` suites.
+const WASM_TEST_ARGS: &[&str] = &[
+    "test",
+    "--target",
+    WASM_TARGET,
+    "-p",
+    "python-runner-element",
+    "-p",
+    "python-runner-worker",
+    "-p",
+    "python-runner-library",
+];
 
 /// One CI step.
 #[derive(Debug)]
@@ -105,18 +138,12 @@ fn steps() -> Vec<Step> {
             action: Action::SizeBudget,
         },
         Step {
-            name: "browser tests (wasm32)",
-            action: Action::BrowserTests(&[
-                "test",
-                "--target",
-                WASM_TARGET,
-                "-p",
-                "python-runner-element",
-                "-p",
-                "python-runner-worker",
-                "-p",
-                "python-runner-library",
-            ]),
+            name: "browser tests (wasm32, chromium)",
+            action: Action::BrowserTests(WASM_TEST_ARGS, WasmDriver::Chromium),
+        },
+        Step {
+            name: "browser tests (wasm32, firefox)",
+            action: Action::BrowserTests(WASM_TEST_ARGS, WasmDriver::Firefox),
         },
         Step {
             name: "end-to-end tests",
@@ -202,7 +229,7 @@ fn run_step(workspace: &Workspace, action: &Action) -> Result<()> {
             );
             Ok(())
         }
-        Action::BrowserTests(args) => {
+        Action::BrowserTests(args, driver) => {
             // A URL from the environment means someone serves Pyodide already.
             let (_server, pyodide_url) = match std::env::var(PYODIDE_URL_VARIABLE) {
                 Ok(url) => (None, url),
@@ -212,9 +239,14 @@ fn run_step(workspace: &Workspace, action: &Action) -> Result<()> {
                     (Some(server), url)
                 }
             };
+            let (variable, program) = driver.variable_and_program();
             let mut command = workspace::cargo();
             command
                 .args(*args)
+                .env_remove("CHROMEDRIVER")
+                .env_remove("GECKODRIVER")
+                .env_remove("SAFARIDRIVER")
+                .env(variable, program)
                 // Pyodide boots slowly on 2 shared cores; the runner's default is 20 s.
                 .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
                 .env(PYODIDE_URL_VARIABLE, pyodide_url)

@@ -9,12 +9,14 @@
 //! reaches EOF, which happens on [`Drop`] and also when the test process dies for any reason (panic, abort, ^C),
 //! so no chromedriver/Chromium outlives the tests. A normal drop first quits the WebDriver session gracefully.
 
+use crate::engine::{parse_firefox_console, ConsoleSource, Engine, EnginePaths};
 use anyhow::{anyhow, bail, Context, Result};
 use fantoccini::elements::{Element, ElementRef};
 use fantoccini::wd::{TimeoutConfiguration, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -33,11 +35,11 @@ const PAGE_LOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How to launch the browser.
 #[derive(Clone, Debug)]
 pub struct BrowserOptions {
-    /// Chromium binary (default `/usr/bin/chromium`, or `$CHROMIUM`).
-    pub chromium: PathBuf,
-    /// chromedriver binary (default `/usr/bin/chromedriver`, or `$CHROMEDRIVER`).
-    pub chromedriver: PathBuf,
-    /// Run headless (default true; `NO_HEADLESS=1` turns it off, needs a display).
+    /// Which engine (default Chromium).
+    pub engine: Engine,
+    /// The engines' and drivers' binaries (see [`EnginePaths`]).
+    pub paths: EnginePaths,
+    /// Run headless (default true; `NO_HEADLESS=1` turns it off, needs a display). WebKit always runs under Xvfb.
     pub headless: bool,
     /// Extra Chromium command-line switches, appended after the defaults (default: `$CHROMIUM_EXTRA_ARGS` split
     /// on whitespace, e.g. `--log-net-log=/tmp/net.json --net-log-capture-mode=Everything` to debug a hang).
@@ -46,18 +48,25 @@ pub struct BrowserOptions {
 
 impl Default for BrowserOptions {
     fn default() -> Self {
-        let env_path = |var: &str, default: &str| {
-            std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
-        };
         BrowserOptions {
-            chromium: env_path("CHROMIUM", "/usr/bin/chromium"),
-            chromedriver: env_path("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            engine: Engine::Chromium,
+            paths: EnginePaths::default(),
             headless: std::env::var_os("NO_HEADLESS").is_none(),
             extra_args: std::env::var("CHROMIUM_EXTRA_ARGS")
                 .unwrap_or_default()
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect(),
+        }
+    }
+}
+
+impl BrowserOptions {
+    /// The default options for `engine`.
+    pub fn for_engine(engine: Engine) -> BrowserOptions {
+        BrowserOptions {
+            engine,
+            ..BrowserOptions::default()
         }
     }
 }
@@ -129,79 +138,85 @@ impl WebDriverCompatibleCommand for GetElementProperty {
     }
 }
 
-/// The chromedriver process under its watchdog.
+/// The WebDriver server (chromedriver, geckodriver or WebKitWebDriver under xvfb-run) under its watchdog.
 struct Driver {
     /// `None` only during drop.
     watchdog: Option<Child>,
-    /// Dropping (closing) this makes the watchdog kill chromedriver's whole process group.
+    /// Dropping (closing) this makes the watchdog kill the driver's whole process group.
     stdin: Option<ChildStdin>,
     url: String,
+    /// chromedriver's own log (`--log-path`), or the driver's output for the others.
     log_path: PathBuf,
-    /// The watchdog's pid, which is also the id of the process group it leads (chromedriver and Chromium).
+    /// The driver's (and, for geckodriver and WebKitWebDriver, the browser's) standard output and error.
+    out_path: PathBuf,
+    /// The watchdog's pid, which is also the id of the process group it leads (driver and browser).
     pgid: u32,
 }
 
 impl Driver {
-    fn start(chromedriver: &Path, dir: &Path) -> Result<Driver> {
-        let log_path = dir.join("chromedriver.log");
-        let stdout_path = dir.join("chromedriver.out");
-        // $1 = temp dir to delete at the end, $2 = stdout file, rest = chromedriver command. On EOF: `kill 0`
-        // signals the whole process group (chromedriver, Chromium and its helpers; the group was created for us by
+    fn start(paths: &EnginePaths, engine: Engine, dir: &Path) -> Result<Driver> {
+        let out_path = dir.join("driver.out");
+        let log_path = match engine {
+            Engine::Chromium => dir.join("driver.log"),
+            Engine::Firefox | Engine::WebKit => out_path.clone(),
+        };
+        // A free port, released just before the driver takes it (WebKitWebDriver cannot pick one itself).
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|listener| listener.local_addr())
+            .context("could not find a free port for the WebDriver server")?
+            .port();
+        let command = paths.driver(engine, port, dir);
+        // $1 = temp dir to delete at the end, $2 = output file, rest = driver command. On EOF: `kill 0`
+        // signals the whole process group (driver, browser and its helpers, Xvfb; the group was created for us by
         // `process_group(0)`), with TERM ignored by this shell only. If the test process died, nobody deletes the
-        // profile, so the watchdog does it once Chromium had time to exit (after a normal drop it is gone already).
+        // profile, so the watchdog does it once the browser had time to exit (after a normal drop it is gone).
         let script = r#"dir="$1"; out="$2"; shift 2; "$@" >"$out" 2>&1 </dev/null &
 read -r _; trap '' TERM; kill -TERM 0; wait; sleep 3; rm -rf -- "$dir""#;
-        let mut watchdog = Command::new("/bin/sh")
+        let mut watchdog = Command::new("/bin/sh");
+        watchdog
             .arg("-c")
             .arg(script)
-            .arg("python-runner-chromedriver-watchdog")
+            .arg("python-runner-webdriver-watchdog")
             .arg(dir)
-            .arg(&stdout_path)
-            .arg(chromedriver)
-            .arg("--port=0")
-            .arg(format!("--log-path={}", log_path.display()))
+            .arg(&out_path)
+            .args(&command.argv)
+            .envs(command.env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
+            .process_group(0);
+        let mut watchdog = watchdog
             .spawn()
-            .with_context(|| format!("could not start {} under /bin/sh", chromedriver.display()))?;
+            .with_context(|| format!("could not start {} under /bin/sh", command.argv[0]))?;
         let stdin = watchdog.stdin.take();
         let pgid = watchdog.id();
         let mut driver = Driver {
             watchdog: Some(watchdog),
             stdin,
-            url: String::new(),
+            url: format!("http://127.0.0.1:{port}/"),
             log_path,
+            out_path,
             pgid,
         };
-        // chromedriver prints "ChromeDriver was started successfully on port N." once it listens.
         let deadline = Instant::now() + Duration::from_secs(20);
-        let port = loop {
-            let out = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-            if let Some(port) = out
-                .split("started successfully on port ")
-                .nth(1)
-                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|digits| digits.parse::<u16>().ok())
-            {
-                break port;
-            }
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+            let out = || std::fs::read_to_string(&driver.out_path).unwrap_or_default();
             if Instant::now() > deadline {
                 bail!(
-                    "chromedriver ({}) did not report its port within 20 s; its output:\n{out}",
-                    chromedriver.display()
+                    "{} did not listen on port {port} within 20 s; its output:\n{}",
+                    command.argv.join(" "),
+                    out()
                 );
             }
             if let Some(Ok(Some(status))) = driver.watchdog.as_mut().map(Child::try_wait) {
                 bail!(
-                    "chromedriver ({}) exited early ({status}); its output:\n{out}",
-                    chromedriver.display()
+                    "{} exited early ({status}); its output:\n{}",
+                    command.argv.join(" "),
+                    out()
                 );
             }
             std::thread::sleep(Duration::from_millis(25));
-        };
-        driver.url = format!("http://127.0.0.1:{port}/");
+        }
         Ok(driver)
     }
 
@@ -232,6 +247,9 @@ pub struct Browser {
     dir: tempfile::TempDir,
     /// Console entries fetched from chromedriver but not yet handed out by `console_entries`.
     pending_console: Mutex<Vec<ConsoleEntry>>,
+    engine: Engine,
+    /// Bytes of Firefox's output already parsed into console entries.
+    console_read: Mutex<usize>,
 }
 
 impl std::fmt::Debug for Browser {
@@ -262,42 +280,29 @@ impl Browser {
         Browser::launch_with(BrowserOptions::default())
     }
 
-    /// Starts chromedriver and a fresh Chromium (new temporary profile).
+    /// Starts the engine's WebDriver server and a fresh browser (new temporary profile).
     pub fn launch_with(options: BrowserOptions) -> Result<Browser> {
-        for bin in [&options.chromium, &options.chromedriver] {
-            if !bin.exists() {
-                bail!(
-                    "{} not found (install Debian's `chromium` and `chromium-driver`, or set CHROMIUM / CHROMEDRIVER)",
-                    bin.display()
-                );
-            }
+        let engine = options.engine;
+        if let Some(missing) = options.paths.missing(engine) {
+            bail!("{engine}: {missing}");
         }
         let dir = tempfile::Builder::new()
             .prefix("python-runner-browser-")
             .tempdir()
             .context("could not create a temporary directory for the browser profile")?;
         let profile = dir.path().join("profile");
-        let driver = Driver::start(&options.chromedriver, dir.path())?;
+        let driver = Driver::start(&options.paths, engine, dir.path())?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .context("could not build the tokio runtime for WebDriver")?;
 
-        let mut args: Vec<String> = Vec::new();
-        if options.headless {
-            args.push("--headless=new".into());
-        }
-        args.extend(CHROMIUM_ARGS.iter().map(|s| (*s).to_owned()));
-        args.push(format!("--user-data-dir={}", profile.display()));
-        args.extend(options.extra_args.iter().cloned());
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), json!("chrome"));
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({ "binary": options.chromium, "args": args }),
-        );
-        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+        let mut switches: Vec<String> = CHROMIUM_ARGS.iter().map(|s| (*s).to_owned()).collect();
+        switches.extend(options.extra_args.iter().cloned());
+        let caps = options
+            .paths
+            .capabilities(engine, options.headless, &switches, &profile);
 
         let connect = async {
             let client =
@@ -317,13 +322,12 @@ impl Browser {
         let client = match rt.block_on(async { tokio::time::timeout(Duration::from_secs(60), connect).await }) {
             Ok(Ok(client)) => client,
             Ok(Err(e)) => bail!(
-                "could not create a WebDriver session on {} ({}): {e:#}\nchromedriver log tail:\n{}",
+                "could not create a {engine} WebDriver session on {}: {e:#}\ndriver log tail:\n{}",
                 driver.url,
-                options.chromium.display(),
                 driver.log_tail(30)
             ),
             Err(_) => bail!(
-                "creating a WebDriver session on {} timed out after 60 s\nchromedriver log tail:\n{}",
+                "creating a {engine} WebDriver session on {} timed out after 60 s\ndriver log tail:\n{}",
                 driver.url,
                 driver.log_tail(30)
             ),
@@ -334,7 +338,20 @@ impl Browser {
             driver,
             dir,
             pending_console: Mutex::new(Vec::new()),
+            engine,
+            console_read: Mutex::new(0),
         })
+    }
+
+    /// The engine of this browser.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Whether this engine's console can be read (see [`ConsoleSource`]); where not, [`Browser::console_entries`]
+    /// is always empty.
+    pub fn console_readable(&self) -> bool {
+        self.engine.console() != ConsoleSource::Unavailable
     }
 
     fn client(&self) -> &Client {
@@ -541,6 +558,30 @@ impl Browser {
     }
 
     fn fetch_console(&self) -> Result<Vec<ConsoleEntry>> {
+        match self.engine.console() {
+            ConsoleSource::ChromeLog => self.fetch_chrome_log(),
+            ConsoleSource::FirefoxStdout => {
+                // Only whole lines: an entry may still be being written.
+                let out = std::fs::read(&self.driver.out_path).unwrap_or_default();
+                let mut read = self
+                    .console_read
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let start = (*read).min(out.len());
+                let end = out[start..]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(start, |i| start + i + 1);
+                *read = end;
+                Ok(parse_firefox_console(&String::from_utf8_lossy(
+                    &out[start..end],
+                )))
+            }
+            ConsoleSource::Unavailable => Ok(Vec::new()),
+        }
+    }
+
+    fn fetch_chrome_log(&self) -> Result<Vec<ConsoleEntry>> {
         let raw = self
             .rt
             .block_on(self.client().issue_cmd(GetBrowserLog))
@@ -626,7 +667,7 @@ impl Browser {
         Ok(())
     }
 
-    /// The last lines of chromedriver's log (for diagnosing driver trouble).
+    /// The last lines of the driver's log (for diagnosing driver trouble).
     pub fn chromedriver_log_tail(&self, lines: usize) -> String {
         self.driver.log_tail(lines)
     }

@@ -1,13 +1,15 @@
 //! Host-side test harness for `<python-runner>`: a static COOP/COEP test server ([`server`]) and headless
-//! Chromium over WebDriver ([`browser`]), used by `tests/harness.rs`, `tests/e2e/` and the `serve` binary.
+//! Chromium, Firefox ESR and WebKitGTK over WebDriver ([`browser`], [`engine`]), used by `tests/harness.rs`, `tests/e2e/` and the `serve` binary.
 
 pub mod browser;
+pub mod engine;
 pub mod server;
 pub mod suite;
 
 pub use browser::{
     proc_kib_field, proc_stat_pgrp, Browser, BrowserMemory, BrowserOptions, ConsoleEntry,
 };
+pub use engine::{Engine, EnginePaths};
 pub use server::{workspace_root, RequestRecord, Server, ServerOptions};
 pub use suite::Suite;
 

@@ -1,16 +1,23 @@
-//! State shared by the tests of one test binary: one lazily launched [`Browser`] (used by one test at a time) and
-//! one isolated plus one non-isolated [`Server`], so Chromium starts once and Pyodide stays in its HTTP cache.
+//! State shared by the tests of one test binary: one lazily launched [`Browser`] per engine (used by one test at a time) and
+//! one isolated plus one non-isolated [`Server`], so each browser starts once and Pyodide stays in its HTTP cache.
 
-use crate::browser::Browser;
+use crate::browser::{Browser, BrowserOptions};
+use crate::engine::Engine;
 use crate::server::{Server, ServerOptions};
 use anyhow::{anyhow, Result};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-/// Lazily created browser and servers; drop it before the process exits so the browser quits cleanly.
+/// A browser, not yet launched (`None`), launched, or failed to launch (the reason, so later tests fail fast).
+type Launched = Option<std::result::Result<Browser, String>>;
+
+/// Lazily created browsers and servers; drop it before the process exits so the browser quits cleanly.
 #[derive(Default)]
 pub struct Suite {
     /// `None` until first use; `Some(Err)` remembers a failed launch so later tests fail fast with the same reason.
-    browser: Mutex<Option<std::result::Result<Browser, String>>>,
+    /// One per engine, each used by one test at a time.
+    browsers: Mutex<HashMap<Engine, Arc<Mutex<Launched>>>>,
     isolated: OnceLock<std::result::Result<Server, String>>,
     not_isolated: OnceLock<std::result::Result<Server, String>>,
 }
@@ -27,11 +34,29 @@ impl Suite {
         Suite::default()
     }
 
-    /// Runs `f` with exclusive use of the shared browser, launching it on first use. Before `f`, the browser is
-    /// reset to `about:blank` with an empty console, so each test starts clean.
+    /// Runs `f` with exclusive use of the shared Chromium, launching it on first use (see [`Suite::with_engine`]).
     pub fn with_browser<T>(&self, f: impl FnOnce(&Browser) -> Result<T>) -> Result<T> {
-        let mut slot = self.browser.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = slot.get_or_insert_with(|| Browser::launch().map_err(|e| crate::report(&e)));
+        self.with_engine(Engine::Chromium, f)
+    }
+
+    /// Runs `f` with exclusive use of the shared browser of `engine`, launching it on first use. Before `f`, the
+    /// browser is reset to `about:blank` with an empty console, so each test starts clean.
+    pub fn with_engine<T>(
+        &self,
+        engine: Engine,
+        f: impl FnOnce(&Browser) -> Result<T>,
+    ) -> Result<T> {
+        let cell = Arc::clone(
+            self.browsers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(engine)
+                .or_default(),
+        );
+        let mut slot = cell.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = slot.get_or_insert_with(|| {
+            Browser::launch_with(BrowserOptions::for_engine(engine)).map_err(|e| crate::report(&e))
+        });
         let browser = entry
             .as_ref()
             .map_err(|e| anyhow!("the browser could not be launched:\n{e}"))?;

@@ -110,7 +110,10 @@ pub(crate) fn archive_errors(b: &Browser, server: &Server) -> Result<()> {
         cases.as_slice(),
         &[(
             "no-cors",
-            format!("Could not download the archive {no_cors}: TypeError: Failed to fetch (a network error, or the server does not allow this page to read it: CORS)"),
+            format!(
+                "Could not download the archive {no_cors}: {} (a network error, or the server does not allow this page to read it: CORS)",
+                b.engine().fetch_failed()
+            ),
         )],
     ]
     .concat();

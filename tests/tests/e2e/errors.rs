@@ -6,7 +6,7 @@ use crate::element::{
 };
 use crate::BOOT_TIMEOUT;
 use anyhow::{ensure, Context, Result};
-use python_runner_tests::{Browser, Server};
+use python_runner_tests::{Browser, Engine, Server};
 use serde_json::json;
 
 pub(crate) fn bad_pyodide_url(b: &Browser, server: &Server) -> Result<()> {
@@ -21,9 +21,16 @@ pub(crate) fn bad_pyodide_url(b: &Browser, server: &Server) -> Result<()> {
         "#bad: property state is {property}"
     );
     let base = &server.base_url;
-    let expected_bad = format!(
-        "Could not load Pyodide from {base}/nope/: TypeError: Failed to fetch dynamically imported module: {base}/nope/pyodide.mjs"
-    );
+    // The browser's own reason follows ours, in its words.
+    let reason = match b.engine() {
+        Engine::Chromium => "TypeError: Failed to fetch dynamically imported module",
+        Engine::Firefox => "TypeError: error loading dynamically imported module",
+        Engine::WebKit => "TypeError: Importing a module script failed.",
+    };
+    let expected_bad = match b.engine() {
+        Engine::WebKit => format!("Could not load Pyodide from {base}/nope/: {reason}"),
+        _ => format!("Could not load Pyodide from {base}/nope/: {reason}: {base}/nope/pyodide.mjs"),
+    };
     // A relative URL without a trailing slash is resolved against the page and given one.
     let not_pyodide = format!("{base}/fixtures/bad_pyodide_url/not-pyodide/");
     let expected_notpy = format!(
@@ -63,8 +70,11 @@ pub(crate) fn python_crash(b: &Browser, _server: &Server) -> Result<()> {
         state == "error",
         "#crash ended in state {state:?}, expected error"
     );
-    let expected =
-        "Python stopped working (RangeError: Maximum call stack size exceeded). Run starts a fresh Python.";
+    let expected = format!(
+        "Python stopped working ({}). Run starts a fresh Python.",
+        b.engine().stack_overflow()
+    );
+    let expected = expected.as_str();
     let text = error_text(b, "crash")?.context("#crash has no div.error")?;
     ensure!(text == expected, "#crash: div.error is {text:?}");
     let evs = events(b, "crash")?;

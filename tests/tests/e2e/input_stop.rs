@@ -6,7 +6,7 @@ use crate::element::{
     wait_done, wait_done_after,
 };
 use crate::BOOT_TIMEOUT;
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use python_runner_tests::{Browser, Server};
 use serde_json::json;
 
@@ -204,8 +204,10 @@ pub(crate) fn stop(b: &Browser, _server: &Server) -> Result<()> {
     )?;
     wait_output(b, id, "zzz")?;
     b.eval("document.getElementById('elsewhere').click()")?;
-    b.click_in_shadow("#stopper", "button.stop").ok();
-    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    b.click_in_shadow("#stopper", "button.stop")
+        .context("clicking Stop during the sleep")?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)
+        .context("Stop during the sleep")?;
     ensure!(
         b.eval("return window.__clicks")? == json!(1),
         "the page did not take a click during the sleep"
@@ -218,12 +220,14 @@ pub(crate) fn stop(b: &Browser, _server: &Server) -> Result<()> {
     start(b, id, "z = 3\nanswer = input('? ')\n")?;
     wait_input_field(b, id)?;
     b.type_in_shadow("#stopper", "input.stdin", "\u{E009}c\u{E000}")?;
-    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)
+        .context("Ctrl+C in the input field")?;
     let tb = keyboard_interrupt(2, "answer = input('? ')");
     expect_outputs(b, id, &[("input_prompt", "? "), ("traceback", &tb)])?;
     start(b, id, "print(z, input('again? '))")?;
     type_line(b, id, "yes")?;
-    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)
+        .context("stop: wait 1 for done")?;
     expect_outputs(
         b,
         id,
@@ -238,7 +242,8 @@ pub(crate) fn stop(b: &Browser, _server: &Server) -> Result<()> {
     start(b, id, "print('again', flush=True)\nwhile True:\n    pass\n")?;
     wait_output(b, id, "again")?;
     b.eval(&format!("{0}.stop(); {0}.stop();", el(id)))?;
-    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)
+        .context("stop: wait 2 for done")?;
     if atomics {
         let tb = keyboard_interrupt(3, "pass");
         expect_outputs(b, id, &[("stdout", "again\n"), ("traceback", &tb)])?;
@@ -260,16 +265,19 @@ pub(crate) fn stop(b: &Browser, _server: &Server) -> Result<()> {
     )?;
     click_stop_and_wait(b, id)?;
 
-    // Pasting several lines answers several input() calls at once.
+    // Pasting several lines answers several input() calls at once. Firefox ignores `clipboardData` in a
+    // synthetic ClipboardEvent's init and takes its own `dataType`/`data` members instead; a real paste
+    // carries the clipboard in both.
     start(b, id, "a = input('a? ')\nb = input('b? ')\nprint(a + b)\n")?;
     wait_input_field(b, id)?;
     b.eval(&format!(
         "const data = new DataTransfer(); data.setData('text/plain', 'x\\r\\ny');
          {}.shadowRoot.querySelector('input.stdin').dispatchEvent(
-           new ClipboardEvent('paste', {{clipboardData: data, bubbles: true, cancelable: true}}));",
+           new ClipboardEvent('paste', {{clipboardData: data, dataType: 'text/plain', data: 'x\\r\\ny', bubbles: true, cancelable: true}}));",
         el(id)
     ))?;
-    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)?;
+    b.wait_for(&format!("{}.state === 'done'", el(id)), BOOT_TIMEOUT)
+        .context("stop: wait 3 for done")?;
     expect_outputs(
         b,
         id,

@@ -390,12 +390,18 @@ pub(crate) fn library_runner(b: &Browser, server: &Server) -> Result<()> {
         let entry = r#"{"module":"cheap_repr","package":"cheap_repr"}"#;
         let micropip = r#"{"module":"micropip","package":"micropip"}"#;
         let cheap = "stdout:[0, 1, 2, ..., 997, 998, 999]\n;";
+        // The message without the error's name.
+        let overflow = b
+            .engine()
+            .stack_overflow()
+            .split_once(": ")
+            .map_or("", |(_, m)| m);
         let mut cases = vec![
             // Pyodide's fatal error (a JS stack overflow) rejects the call; the reloader loads a new Pyodide.
             Case::new(
                 None,
                 "test_fatal_error",
-                Expect::Rejected("Maximum call stack size exceeded"),
+                Expect::Rejected(overflow),
             ),
             Case::new(
                 None,
@@ -479,6 +485,14 @@ pub(crate) fn library_runner(b: &Browser, server: &Server) -> Result<()> {
             ));
         }
         check_cases(&results, &cases)?;
+        if !b.console_readable() {
+            println!(
+                "{}: the loader's attempts are logged on the worker's console, which cannot be read here; \
+                 not checked",
+                b.engine()
+            );
+            return Ok(());
+        }
         // The loader ran four times: two failures retried by loadPyodideAndPackage, the load, and the reload
         // after the fatal error, which took the package from loadPyodideAndPackage's cache.
         let console: Vec<String> = b.peek_console()?.into_iter().map(|e| e.message).collect();

@@ -1,4 +1,5 @@
-//! End-to-end scenarios of the real bundle (`target/dist/python-runner.js`) in headless Chromium: each fixture page
+//! End-to-end scenarios of the real bundle (`target/dist/python-runner.js`) in Chromium, Firefox ESR and WebKitGTK
+//! (`PYTHON_RUNNER_ENGINES=webkit` picks; Chromium and Firefox by default): each fixture page
 //! `tests/fixtures/<scenario>/page.html` is loaded from a cross-origin isolated server and from a non-isolated one,
 //! and the element's shadow DOM output, state, events and the console are checked against exact expectations.
 //!
@@ -15,7 +16,9 @@
 //!
 //! One module per area (`output`, `lifecycle`, `errors`, `input_stop`, `archives`, `sharing`, `warm`, `library`),
 //! each holding its scenarios' checks; `element` reads the element for all of them. Test names are
-//! `<scenario>::isolated` and `<scenario>::not_isolated`, whatever module the scenario lives in.
+//! `<engine>::<scenario>::isolated` and `<engine>::<scenario>::not_isolated`, whatever module the scenario lives
+//! in; a scenario an engine cannot run is skipped with its reason printed (see `unsupported`), and a summary per
+//! engine ends the run. One bundle and one pair of servers serve every engine.
 
 mod archives;
 mod element;
@@ -40,11 +43,15 @@ use lifecycle::{
     removed_while_running,
 };
 use output::{html_literal, output_flood, snippet, syntax_error, two_elements};
-use python_runner_tests::{workspace_root, Browser, Server, Suite};
+use python_runner_tests::engine::ConsoleSource;
+use python_runner_tests::{workspace_root, Browser, Engine, Server, Suite};
 use serde_json::json;
 use sharing::{groups, queued, shared};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+use std::time::Instant;
 use warm::warm;
 
 /// Pyodide boots in 2–6 s on an idle 2-core box, much slower while other builds use the cores.
@@ -78,6 +85,7 @@ const SCENARIOS: &[Scenario] = &[
             "Pyodide has suffered a fatal error",
             "The cause of the fatal error was",
             "RangeError: Maximum call stack size exceeded",
+            "InternalError(\"too much recursion\"",
         ],
         allowed_failed_requests: &[],
     },
@@ -278,6 +286,7 @@ const SCENARIOS: &[Scenario] = &[
             "Pyodide has suffered a fatal error",
             "The cause of the fatal error was",
             "RangeError: Maximum call stack size exceeded",
+            "InternalError(\"too much recursion\"",
         ],
         // test_service_worker_error: the channel's baseUrl is the page, so its reads reach the server.
         allowed_failed_requests: &["/fixtures/library_runner/page.html/read"],
@@ -313,28 +322,101 @@ const SCENARIOS: &[Scenario] = &[
     },
 ];
 
+/// Why `scenario` cannot apply to `engine` (on an isolated or a plain page), when the engine truly lacks what it
+/// tests; `None` where it applies.
+fn unsupported(scenario: &str, engine: Engine, isolated: bool) -> Option<&'static str> {
+    let _ = (scenario, engine, isolated);
+    None
+}
+
+/// What happened to one engine's scenarios.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: Vec<String>,
+    skipped: Vec<String>,
+    took: Duration,
+}
+
 fn main() {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    // One scenario at a time: engines share the machine's two cores, and Pyodide's start is timing-sensitive.
+    args.test_threads.get_or_insert(1);
+    let engines = match Engine::from_env() {
+        Ok(engines) => engines,
+        Err(e) => {
+            eprintln!("{e:#}");
+            std::process::exit(2);
+        }
+    };
     let suite = Arc::new(Suite::new());
+    let tallies: Arc<Mutex<BTreeMap<Engine, Tally>>> = Arc::default();
     let mut trials = Vec::new();
-    for scenario in SCENARIOS {
-        for isolated in [true, false] {
-            let suite = Arc::clone(&suite);
-            let name = format!(
-                "{}::{}",
-                scenario.name,
-                if isolated { "isolated" } else { "not_isolated" }
-            );
-            trials.push(Trial::test(name, move || {
-                run_scenario(&suite, scenario, isolated)
-                    .map_err(|e| Failed::from(python_runner_tests::report(&e)))
-            }));
+    for &engine in &engines {
+        for scenario in SCENARIOS {
+            for isolated in [true, false] {
+                let suite = Arc::clone(&suite);
+                let tallies = Arc::clone(&tallies);
+                let name = format!(
+                    "{engine}::{}::{}",
+                    scenario.name,
+                    if isolated { "isolated" } else { "not_isolated" }
+                );
+                trials.push(Trial::test(name.clone(), move || {
+                    let started = Instant::now();
+                    let outcome = match unsupported(scenario.name, engine, isolated) {
+                        Some(reason) => {
+                            println!("skipped {name}: {reason}");
+                            Ok(Some(reason))
+                        }
+                        None => run_scenario(&suite, engine, scenario, isolated).map(|()| None),
+                    };
+                    let mut tallies = tallies.lock().unwrap_or_else(PoisonError::into_inner);
+                    let tally = tallies.entry(engine).or_default();
+                    tally.took += started.elapsed();
+                    match outcome {
+                        Ok(None) => tally.passed += 1,
+                        Ok(Some(reason)) => tally.skipped.push(format!("{name}: {reason}")),
+                        Err(_) => tally.failed.push(name),
+                    }
+                    outcome
+                        .map(|_| ())
+                        .map_err(|e| Failed::from(python_runner_tests::report(&e)))
+                }));
+            }
         }
     }
     let conclusion = libtest_mimic::run(&args, trials);
-    // Quit the browser and stop the servers before exiting (exit() skips destructors).
+    // Quit the browsers and stop the servers before exiting (exit() skips destructors).
     drop(suite);
+    print_summary(&tallies.lock().unwrap_or_else(PoisonError::into_inner));
     conclusion.exit();
+}
+
+/// One line per engine (passed, failed, skipped, time), then the skipped and failed scenarios by name.
+fn print_summary(tallies: &BTreeMap<Engine, Tally>) {
+    println!("\nend-to-end scenarios per engine:");
+    for (engine, tally) in tallies {
+        println!(
+            "  {:<9} {:>3} passed  {:>3} failed  {:>3} skipped  {:>6.1} s",
+            engine.name(),
+            tally.passed,
+            tally.failed.len(),
+            tally.skipped.len(),
+            tally.took.as_secs_f64()
+        );
+        if tally.passed + tally.failed.len() > 0 && engine.console() == ConsoleSource::Unavailable {
+            println!("            console not checked: {engine} offers no way to read it (see ConsoleSource)");
+        }
+    }
+    for (engine, tally) in tallies {
+        for skipped in &tally.skipped {
+            println!("  skipped {skipped}");
+        }
+        for failed in &tally.failed {
+            println!("  FAILED {failed} ({engine})");
+        }
+    }
 }
 
 fn ensure_bundle() -> Result<()> {
@@ -347,10 +429,10 @@ fn ensure_bundle() -> Result<()> {
     Ok(())
 }
 
-fn run_scenario(suite: &Suite, scenario: &Scenario, isolated: bool) -> Result<()> {
+fn run_scenario(suite: &Suite, engine: Engine, scenario: &Scenario, isolated: bool) -> Result<()> {
     ensure_bundle()?;
     let server = suite.server(isolated)?;
-    suite.with_browser(|b| {
+    suite.with_engine(engine, |b| {
         server.clear_requests();
         let url = server.url(&format!(
             "/fixtures/{}/page.html{}",

@@ -51,7 +51,7 @@ pub(crate) fn snapshot_root(root: &Path) -> Result<(tempfile::TempDir, Vec<u8>)>
 pub(crate) use python_runner_sizes::gzip_size;
 
 pub(crate) fn chromium_version() -> String {
-    let chromium = BrowserOptions::default().chromium;
+    let chromium = BrowserOptions::default().paths.chromium;
     std::process::Command::new(&chromium)
         .arg("--version")
         .output()
