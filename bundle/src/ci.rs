@@ -420,7 +420,8 @@ mod tests {
                 "ruff format",
                 "dist",
                 "size budget",
-                "browser tests (wasm32)",
+                "browser tests (wasm32, chromium)",
+                "browser tests (wasm32, firefox)",
                 "end-to-end tests",
             ]
         );
