@@ -17,8 +17,13 @@ const WAITING: &str = "Waiting for a free Python (the others are busy)…";
 const DEQUEUED: &str = "Stopped while waiting for a free Python: the program did not run.";
 const STUCK: &str = "Python did not stop within 1 second, so it was restarted. Variables and imports from earlier runs are gone.";
 
-/// Clicks Run on `#id`.
+/// Clicks Run on `#id`, once the element is upgraded: the bundle defines the element when its wasm is ready,
+/// which in Firefox can be after the page's `load`.
 fn click_run(b: &Browser, id: &str) -> Result<()> {
+    b.wait_for(
+        &format!("!!{}.shadowRoot?.querySelector('button.run')", el(id)),
+        BOOT_TIMEOUT,
+    )?;
     b.click_in_shadow(&format!("#{id}"), "button.run")
 }
 

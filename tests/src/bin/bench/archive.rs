@@ -5,7 +5,7 @@ use crate::page::{console_errors, launch_browser, settle_warm, RESULT_JS, SAMPLE
 use crate::stats::{round1, round3, stats_json, Stats};
 use crate::text::{failure_with, first_line, ms, pass};
 use anyhow::{bail, Context, Result};
-use python_runner_tests::{report, Browser, Server};
+use python_runner_tests::{report, Browser, Engine, Server};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
@@ -365,7 +365,7 @@ pub(crate) fn run_archive(server: &Server, runs: usize, unix: u64) -> ArchiveRun
     eprintln!(
         "archive (one browser, isolated, a warm-up load of each kind), {runs} per variant: baseline, delays {ARCHIVE_DELAYS:?} ms"
     );
-    let browser = match launch_browser() {
+    let browser = match launch_browser(Engine::Chromium) {
         Ok(browser) => browser,
         Err(error) => {
             out.skipped = Some(error);

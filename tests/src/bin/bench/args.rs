@@ -33,6 +33,8 @@ Prints a table; writes target/bench/bench-<unix time>.json and target/bench/late
   --only-warm         only the warm-start part
   --warm-start-runs N warm-start samples per server, a fresh browser each (default 3, --quick 1); --warm-runs
                       stays the time-to-first-output part's warm samples
+  --skip-engines      no engines part (below)
+  --only-engines      only the engines part
 
 Interaction (one warm browser, fresh profile, per variant: isolated, transport atomics; isolated, transport
 service-worker; not isolated, transport jspi; not isolated, transport service-worker: the page registers
@@ -110,6 +112,12 @@ the spare worker each of these two visits starts, new Worker() -> its ready mess
 off <= 0.5); and, on a page whose first element is manual (no code runs, so no spare), a runtime=\"own\" element's
 created -> ready event with the snapshot and with snapshot=\"off\" (target <= 0.5).
 
+Engines (Firefox ESR through geckodriver, WebKitGTK's MiniBrowser through WebKitWebDriver under xvfb-run; an
+engine whose binaries are missing is skipped with the reason): per engine, the warm time to first output above
+(element against bare Pyodide, --warm-runs per variant, isolated and not isolated, untraced) and the interaction
+measurements above on the isolated page (transport atomics) and, without isolation, the JSPI page (Firefox) or,
+where the engine has no JSPI (WebKit, as Safari), the service-worker page. Chromium's numbers are the other parts.
+
 Exit status: 0 when every variant and every interaction measurement produced at least one sample (targets missed
 or not), 1 otherwise.";
 
@@ -144,6 +152,8 @@ pub(crate) struct Args {
     /// Warm-start samples per server (`--warm-start-runs`; `--warm-runs` is the first-output part's), each in a
     /// fresh browser.
     pub(crate) warm_start_runs: usize,
+    /// The engines part (P1 and interaction on Firefox and WebKit); off with `--skip-engines`.
+    pub(crate) engines: bool,
     /// Some `--only-*` flag was given (for saying why a part did not run).
     pub(crate) only: bool,
 }
@@ -159,6 +169,7 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Option<Args>> {
     let (mut skip_flood, mut only_flood, mut flood_runs) = (false, false, None);
     let (mut skip_many, mut only_many, mut many_runs) = (false, false, None);
     let (mut skip_warm, mut only_warm, mut warm_start_runs) = (false, false, None);
+    let (mut skip_engines, mut only_engines) = (false, false);
     let mut it = args.iter();
     let count = |flag: &str, value: Option<&String>| -> Result<usize> {
         let value = value.with_context(|| format!("{flag} needs a value"))?;
@@ -196,14 +207,21 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Option<Args>> {
             "--skip-warm" => skip_warm = true,
             "--only-warm" => only_warm = true,
             "--warm-start-runs" => warm_start_runs = Some(count(flag, value().as_ref())?),
+            "--skip-engines" => skip_engines = true,
+            "--only-engines" => only_engines = true,
             "--help" | "-h" => return Ok(None),
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
     }
     let (cold_default, warm_default, archive_default) = if quick { (2, 3, 2) } else { (5, 9, 5) };
     // Without any --only-* flag every part runs; with some, exactly the named ones; --skip-* then removes parts.
-    let only =
-        only_interaction || only_archive || only_library || only_flood || only_many || only_warm;
+    let only = only_interaction
+        || only_archive
+        || only_library
+        || only_flood
+        || only_many
+        || only_warm
+        || only_engines;
     let args = Args {
         cold_runs: cold.or(runs).unwrap_or(cold_default),
         warm_runs: warm.or(runs).unwrap_or(warm_default),
@@ -222,6 +240,7 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Option<Args>> {
         many_runs: many_runs.unwrap_or(if quick { 1 } else { 3 }),
         warm: (!only || only_warm) && !skip_warm,
         warm_start_runs: warm_start_runs.unwrap_or(if quick { 1 } else { 3 }),
+        engines: (!only || only_engines) && !skip_engines,
         only,
     };
     if skip_interaction && only_interaction {
@@ -238,6 +257,12 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Option<Args>> {
     }
     if skip_many && only_many {
         bail!("--skip-many and --only-many leave nothing to measure");
+    }
+    if skip_engines && only_engines {
+        bail!("--skip-engines and --only-engines leave nothing to measure");
+    }
+    if only_engines && warm.or(runs) == Some(0) {
+        bail!("--only-engines with --warm-runs 0 leaves only its interaction part; drop the count");
     }
     if skip_warm && only_warm {
         bail!("--skip-warm and --only-warm leave nothing to measure");
@@ -263,6 +288,7 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Option<Args>> {
         && !args.flood
         && !args.many
         && !args.warm
+        && !args.engines
         && args.cold_runs == 0
         && args.warm_runs == 0
     {
@@ -314,7 +340,8 @@ mod tests {
             "--skip-library".to_owned(),
             "--skip-flood".to_owned(),
             "--skip-many".to_owned(),
-            "--skip-warm".to_owned()
+            "--skip-warm".to_owned(),
+            "--skip-engines".to_owned()
         ])
         .is_err());
         assert!(parse_args(&[
@@ -450,5 +477,27 @@ mod tests {
             "--runs=0 --skip-interaction --skip-archive --skip-library --skip-flood --skip-many"
         )
         .is_some());
+    }
+
+    #[test]
+    fn parses_engines_flags() {
+        let full = parse("").expect("args");
+        assert!(full.engines);
+        let only = parse("--only-engines --quick").expect("args");
+        assert!(!only.ttfo && !only.interaction && !only.archive && !only.library);
+        assert!(!only.flood && !only.many && !only.warm && only.engines && only.only);
+        assert_eq!(only.warm_runs, 3);
+        for other in ["--only-interaction", "--only-many", "--only-warm"] {
+            assert!(!parse(other).expect("args").engines, "{other}");
+        }
+        let skip = parse("--skip-engines").expect("args");
+        assert!(skip.ttfo && skip.warm && !skip.engines);
+        assert!(parse_args(&["--only-engines".to_owned(), "--skip-engines".to_owned()]).is_err());
+        assert!(parse_args(&[
+            "--only-engines".to_owned(),
+            "--warm-runs".to_owned(),
+            "0".to_owned()
+        ])
+        .is_err());
     }
 }

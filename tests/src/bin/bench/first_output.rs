@@ -7,13 +7,13 @@ use crate::page::{console_errors, launch_browser, settle_warm, RESULT_JS, SAMPLE
 use crate::stats::{round1, round3, stats_json, Stats};
 use crate::text::{failure_with, first_line, ms, pass};
 use anyhow::Result;
-use python_runner_tests::{report, Browser, Server};
+use python_runner_tests::{report, Browser, Engine, Server};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Element median / bare median should not exceed this.
-const TARGET_RATIO: f64 = 1.05;
+pub(crate) const TARGET_RATIO: f64 = 1.05;
 /// Pause after quitting a browser (Chromium's exit and profile removal) before the next cold sample.
 const SETTLE_COLD: Duration = Duration::from_millis(1000);
 
@@ -215,6 +215,26 @@ impl Scenario {
         }
     }
 
+    /// Element / bare of the time-to-first-output medians.
+    pub(crate) fn ttfo_ratio(&self) -> Option<f64> {
+        self.ratio(|s| s.ttfo)
+    }
+
+    /// The element's time-to-first-output median, ms.
+    pub(crate) fn element_median(&self) -> Option<f64> {
+        Stats::of(&values(&self.element, |s| s.ttfo)).map(|s| s.median)
+    }
+
+    /// Bare Pyodide's time-to-first-output median, ms.
+    pub(crate) fn bare_median(&self) -> Option<f64> {
+        Stats::of(&values(&self.bare, |s| s.ttfo)).map(|s| s.median)
+    }
+
+    /// The scenario's name in the table.
+    pub(crate) fn label(&self) -> &'static str {
+        self.label
+    }
+
     fn ratio(&self, value: Metric) -> Option<f64> {
         let element = Stats::of(&values(&self.element, value))?;
         let bare = Stats::of(&values(&self.bare, value))?;
@@ -310,13 +330,14 @@ pub(crate) fn run_warm(
     server: &Server,
     args: &Args,
     (key, label, short): (&'static str, &'static str, &'static str),
+    engine: Engine,
 ) -> Scenario {
     let mut scenario = Scenario::new(key, label, short);
     eprintln!(
         "{label} (one browser, {} warm-up load(s) of each page), {} per variant:",
         args.warmup, args.warm_runs
     );
-    let browser = match launch_browser() {
+    let browser = match launch_browser(engine) {
         Ok(browser) => browser,
         Err(error) => {
             scenario.skipped = Some(error);

@@ -8,7 +8,7 @@ use crate::page::{
 use crate::stats::{p90, round3, Series, Stats};
 use crate::text::{fine_ms, first_line, pass, write_failures};
 use anyhow::{bail, Context, Result};
-use python_runner_tests::{report, Browser, Server};
+use python_runner_tests::{report, Browser, Engine, Server};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -110,7 +110,7 @@ impl Page {
         }
     }
 
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Page::Isolated => "isolated (transport atomics)",
             Page::NotIsolated => "not isolated (transport jspi)",
@@ -254,6 +254,16 @@ impl Interaction {
         all
     }
 
+    /// Input latency (page write -> Python has the line), median, ms.
+    pub(crate) fn input_median(&self) -> Option<f64> {
+        self.write_to_python.median()
+    }
+
+    /// The measuring element's `activeTransport`.
+    pub(crate) fn transport(&self) -> Option<&str> {
+        self.transport.as_deref()
+    }
+
     /// Restart with the spare / fresh element without one (medians).
     fn restart_ratio(&self) -> Option<f64> {
         let fresh = self.fresh_ready.median()?;
@@ -371,6 +381,7 @@ pub(crate) fn run_interaction(
     server: &Server,
     counts: InteractionCounts,
     page: Page,
+    engine: Engine,
 ) -> Interaction {
     let mut out = Interaction::new(page);
     eprintln!(
@@ -381,7 +392,7 @@ pub(crate) fn run_interaction(
         counts.restart,
         counts.fresh
     );
-    let browser = match launch_browser() {
+    let browser = match launch_browser(engine) {
         Ok(browser) => browser,
         Err(error) => {
             out.aborted = Some(error);

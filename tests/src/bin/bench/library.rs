@@ -8,7 +8,7 @@ use crate::page::{
 use crate::stats::{p90, round3, Series, Stats};
 use crate::text::{fine_ms, first_line, write_failures};
 use anyhow::{bail, Context, Result};
-use python_runner_tests::{report, Browser, Server};
+use python_runner_tests::{report, Browser, Engine, Server};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -404,7 +404,7 @@ pub(crate) fn run_library(
         out.aborted = Some(why.to_owned());
         return out;
     }
-    let browser = match launch_browser() {
+    let browser = match launch_browser(Engine::Chromium) {
         Ok(browser) => browser,
         Err(error) => {
             out.aborted = Some(error);

@@ -6,16 +6,18 @@
 //! and 30 auto-run snippets in view, the workers a page of 30 snippets with one in view boots, how soon a snippet
 //! runs while another waits in input() or spins, and the demo page until every auto-run element is done), the warm
 //! start from the cached memory snapshot (second visit against the first and against `snapshot="off"`, new
-//! workers, the snapshot's making), and the size of `target/dist/python-runner.js`; prints a table and writes JSON
-//! to `target/bench/`. Run through `cargo bundle bench`, which builds the release bundle first.
+//! workers, the snapshot's making), P1 and the interaction latencies on Firefox and WebKit, and the size of
+//! `target/dist/python-runner.js`; prints a table and writes JSON to `target/bench/`. Run through
+//! `cargo bundle bench`, which builds the release bundle first.
 //!
 //! This file holds the run of every part and the report's glue; `args` the command line; each part lives in its own
 //! module (`first_output`, `interaction`, `archive`, `library`, `flood`, `many` with `many_wait` and `many_demo`,
-//! `warm`: its measurements, JSON and table section), beside the shared `page` (browser and page steps), `stats`,
+//! `warm`, `engines`: its measurements, JSON and table section), beside the shared `page` (browser and page steps), `stats`,
 //! `text` (table formatting) and `machine` (versions, load, the bundle snapshot).
 
 mod archive;
 mod args;
+mod engines;
 mod first_output;
 mod flood;
 mod interaction;
@@ -32,7 +34,8 @@ mod warm;
 use anyhow::{bail, Context, Result};
 use archive::{archive_table, run_archive, ArchiveRun, ARCHIVE_DELAYS};
 use args::{parse_args, Args, USAGE};
-use first_output::{first_output_table, run_cold, run_warm, Scenario};
+use engines::{engines_table, run_engines, EngineRun};
+use first_output::{first_output_table, run_cold, run_warm, Scenario, TARGET_RATIO};
 use flood::{flood_table, run_flood, FloodCounts, FloodRun};
 use interaction::{interaction_table, run_interaction, Interaction, InteractionCounts, Page};
 use library::{
@@ -44,7 +47,7 @@ use machine::{
 };
 use many::{many_table, run_many, ManyRun, ManyServer};
 use page::SAMPLE_LIMIT;
-use python_runner_tests::{report, workspace_root, Server, ServerOptions};
+use python_runner_tests::{report, workspace_root, Engine, Server, ServerOptions};
 use serde_json::{json, Value};
 use stats::round1;
 use std::fmt::Write as _;
@@ -99,6 +102,8 @@ struct Report<'a> {
     many: Option<&'a ManyRun>,
     /// `None`: the warm-start part was skipped.
     warm: Option<&'a WarmStartRun>,
+    /// `None`: the engines part (Firefox and WebKit) was skipped.
+    engines: Option<&'a [EngineRun]>,
     /// Why a part that did not run was left out (`--only-*`, or its `--skip-*`).
     only: bool,
 }
@@ -208,6 +213,17 @@ fn table(r: &Report<'_>) -> String {
             );
         }
     }
+    match r.engines {
+        Some(runs) => engines_table(&mut out, runs, TARGET_RATIO),
+        None => {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "Engines: skipped ({})",
+                skipped_why(r.only, "--skip-engines")
+            );
+        }
+    }
     out.lines()
         .map(|line| line.trim_end().to_owned() + "\n")
         .collect()
@@ -239,7 +255,7 @@ fn run(args: &Args) -> Result<bool> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let load_start = load_average();
     eprintln!(
-        "bench: Chromium {chromium}, Pyodide {pyodide}, {cores} cores; parts:{}{}{}{}{}{}{}",
+        "bench: Chromium {chromium}, Pyodide {pyodide}, {cores} cores; parts:{}{}{}{}{}{}{}{}",
         if args.ttfo {
             format!(
                 " time to first output (cold {}, warm {} per variant)",
@@ -266,6 +282,7 @@ fn run(args: &Args) -> Result<bool> {
         } else {
             String::new()
         },
+        if args.engines { " engines" } else { "" },
     );
 
     let counts = InteractionCounts::new(args.quick);
@@ -280,11 +297,12 @@ fn run(args: &Args) -> Result<bool> {
             &isolated,
             args,
             ("warm", "warm, isolated", "warm"),
+            Engine::Chromium,
         ));
     }
     if args.interaction {
         for page in Page::ALL.into_iter().filter(|p| p.isolated()) {
-            interaction.push(run_interaction(&isolated, counts, page));
+            interaction.push(run_interaction(&isolated, counts, page, Engine::Chromium));
         }
     }
     let archive = args
@@ -326,11 +344,12 @@ fn run(args: &Args) -> Result<bool> {
                 &plain,
                 args,
                 ("warm_not_isolated", "warm, not isolated", "no-COI"),
+                Engine::Chromium,
             ));
         }
         if args.interaction {
             for page in Page::ALL.into_iter().filter(|p| !p.isolated()) {
-                interaction.push(run_interaction(&plain, counts, page));
+                interaction.push(run_interaction(&plain, counts, page, Engine::Chromium));
             }
         }
         if args.library {
@@ -353,6 +372,13 @@ fn run(args: &Args) -> Result<bool> {
             ));
         }
     }
+    let engines = if args.engines {
+        let isolated = Server::start(ServerOptions::isolated().with_root(snapshot.path()))?;
+        let plain = Server::start(ServerOptions::not_isolated().with_root(snapshot.path()))?;
+        Some(run_engines(&isolated, &plain, args, counts))
+    } else {
+        None
+    };
     let took = started.elapsed();
     let load_end = load_average();
 
@@ -368,7 +394,11 @@ fn run(args: &Args) -> Result<bool> {
         && library.iter().all(LibraryRun::complete)
         && flood.as_ref().is_none_or(FloodRun::complete)
         && many.as_ref().is_none_or(ManyRun::complete)
-        && warm.as_ref().is_none_or(WarmStartRun::complete);
+        && warm.as_ref().is_none_or(WarmStartRun::complete)
+        && engines
+            .iter()
+            .flatten()
+            .all(|run| run.complete(args.warm_runs));
     let report = Report {
         date: iso_utc(unix),
         chromium: &chromium,
@@ -387,6 +417,7 @@ fn run(args: &Args) -> Result<bool> {
         flood: flood.as_ref(),
         many: many.as_ref(),
         warm: warm.as_ref(),
+        engines: engines.as_deref(),
         only: args.only,
     };
     let json = json!({
@@ -417,6 +448,7 @@ fn run(args: &Args) -> Result<bool> {
             "many_runs": args.many.then_some(args.many_runs),
             "warm_start": args.warm,
             "warm_start_runs": args.warm.then_some(args.warm_start_runs),
+            "engines": args.engines,
             "sample_limit_s": SAMPLE_LIMIT.as_secs(),
         },
         "duration_s": round1(took.as_secs_f64()),
@@ -470,6 +502,14 @@ fn run(args: &Args) -> Result<bool> {
         "warm_start": warm.as_ref().map_or_else(
             || json!({ "skipped": skipped_why(args.only, "--skip-warm") }),
             WarmStartRun::to_json,
+        ),
+        "engines": engines.as_ref().map_or_else(
+            || json!({ "skipped": skipped_why(args.only, "--skip-engines") }),
+            |runs| Value::Object(
+                runs.iter()
+                    .map(|run| (run.engine.name().to_owned(), run.to_json()))
+                    .collect(),
+            ),
         ),
         "complete": complete,
     });

@@ -10,7 +10,7 @@ use crate::page::{console_errors, launch_browser, RESULT_JS};
 use crate::stats::{median, round1, round3};
 use crate::text::{first_line, one_method, pass, with_target, write_failures};
 use anyhow::{bail, Context, Result};
-use python_runner_tests::{report, Browser, BrowserMemory, Server};
+use python_runner_tests::{report, Browser, BrowserMemory, Engine, Server};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -472,7 +472,7 @@ pub(crate) fn run_many(server: &Server, which: ManyServer, runs: usize) -> Serve
         many_wait::ROUNDS_PER_PAGE,
         runs * many_demo::LOADS_PER_ROUND
     );
-    let browser = match launch_browser() {
+    let browser = match launch_browser(Engine::Chromium) {
         Ok(browser) => browser,
         Err(error) => {
             out.aborted = Some(error);

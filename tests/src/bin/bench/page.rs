@@ -4,7 +4,7 @@
 use crate::stats::Series;
 use crate::text::first_line;
 use anyhow::{bail, Context, Result};
-use python_runner_tests::{report, Browser, Server};
+use python_runner_tests::{report, Browser, BrowserOptions, Engine, Server};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -22,13 +22,13 @@ const finish = (result) => { clearTimeout(timer); done(result); };
 if (!window.__bench) {
   finish({ ok: false, error: "window.__bench is not set (did the page's script fail?)" });
 } else {
-  Promise.resolve(window.__bench).then(finish, (e) => finish({ ok: false, error: String((e && e.stack) || e) }));
+  Promise.resolve(window.__bench).then(finish, (e) => finish({ ok: false, error: (e && e.stack && e.stack.startsWith(String(e)) ? e.stack : String(e) + (e && e.stack ? "\n" + e.stack : "")) }));
 }
 "#;
 
 /// Launches a browser for a part of the bench; the error (also printed) skips that part.
-pub(crate) fn launch_browser() -> Result<Browser, String> {
-    Browser::launch().map_err(|e| {
+pub(crate) fn launch_browser(engine: Engine) -> Result<Browser, String> {
+    Browser::launch_with(BrowserOptions::for_engine(engine)).map_err(|e| {
         let error = format!("could not launch the browser: {}", report(&e));
         eprintln!("  {error}");
         error
