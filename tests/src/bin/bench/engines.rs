@@ -55,8 +55,12 @@ fn pages(engine: Engine) -> [Page; 2] {
     }
 }
 
-/// The keys and labels of `engine`'s two P1 scenarios.
-fn p1_labels(engine: Engine, isolated: bool) -> (&'static str, &'static str, &'static str) {
+/// The key, label and trace-column title of `engine`'s warm P1 scenario on an isolated or a plain page
+/// (Chromium's are the first-output part's).
+pub(crate) fn p1_labels(
+    engine: Engine,
+    isolated: bool,
+) -> (&'static str, &'static str, &'static str) {
     match (engine, isolated) {
         (Engine::Firefox, true) => ("firefox_warm", "Firefox warm, isolated", "ff"),
         (Engine::Firefox, false) => (

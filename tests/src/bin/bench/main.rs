@@ -34,7 +34,7 @@ mod warm;
 use anyhow::{bail, Context, Result};
 use archive::{archive_table, run_archive, ArchiveRun, ARCHIVE_DELAYS};
 use args::{parse_args, Args, USAGE};
-use engines::{engines_table, run_engines, EngineRun};
+use engines::{engines_table, p1_labels, run_engines, EngineRun};
 use first_output::{first_output_table, run_cold, run_warm, Scenario, TARGET_RATIO};
 use flood::{flood_table, run_flood, FloodCounts, FloodRun};
 use interaction::{interaction_table, run_interaction, Interaction, InteractionCounts, Page};
@@ -108,6 +108,12 @@ struct Report<'a> {
     only: bool,
 }
 
+/// The table's line for a part that did not run (see [`skipped_why`]), after a blank line.
+fn write_skipped(out: &mut String, title: &str, only: bool, skip_flag: &'static str) {
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{title}: skipped ({})", skipped_why(only, skip_flag));
+}
+
 /// Why a part did not run: not named by the `--only-*` flags given, or its own `--skip-*` flag (an `--only-*`
 /// and a `--skip-*` flag of the same part are refused).
 fn skipped_why(only: bool, skip_flag: &'static str) -> &'static str {
@@ -149,80 +155,31 @@ fn table(r: &Report<'_>) -> String {
     first_output_table(&mut out, r.scenarios, r.only);
     match r.interaction {
         Some((runs, counts)) => interaction_table(&mut out, runs, counts),
-        None => {
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "Interaction: skipped ({})",
-                skipped_why(r.only, "--skip-interaction")
-            );
-        }
+        None => write_skipped(&mut out, "Interaction", r.only, "--skip-interaction"),
     }
     match r.archive {
         Some(run) => archive_table(&mut out, run),
-        None => {
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "Archive: skipped ({})",
-                skipped_why(r.only, "--skip-archive")
-            );
-        }
+        None => write_skipped(&mut out, "Archive", r.only, "--skip-archive"),
     }
     match r.library {
         Some((runs, counts, upstream)) => library_table(&mut out, runs, counts, upstream),
-        None => {
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "Library: skipped ({})",
-                skipped_why(r.only, "--skip-library")
-            );
-        }
+        None => write_skipped(&mut out, "Library", r.only, "--skip-library"),
     }
     match r.flood {
         Some(run) => flood_table(&mut out, run),
-        None => {
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "Output flood: skipped ({})",
-                skipped_why(r.only, "--skip-flood")
-            );
-        }
+        None => write_skipped(&mut out, "Output flood", r.only, "--skip-flood"),
     }
     match r.many {
         Some(run) => many_table(&mut out, run),
-        None => {
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "Many runners on one page: skipped ({})",
-                skipped_why(r.only, "--skip-many")
-            );
-        }
+        None => write_skipped(&mut out, "Many runners on one page", r.only, "--skip-many"),
     }
     match r.warm {
         Some(run) => warm_start_table(&mut out, run),
-        None => {
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "Warm start: skipped ({})",
-                skipped_why(r.only, "--skip-warm")
-            );
-        }
+        None => write_skipped(&mut out, "Warm start", r.only, "--skip-warm"),
     }
     match r.engines {
         Some(runs) => engines_table(&mut out, runs, TARGET_RATIO),
-        None => {
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "Engines: skipped ({})",
-                skipped_why(r.only, "--skip-engines")
-            );
-        }
+        None => write_skipped(&mut out, "Engines", r.only, "--skip-engines"),
     }
     out.lines()
         .map(|line| line.trim_end().to_owned() + "\n")
@@ -296,7 +253,7 @@ fn run(args: &Args) -> Result<bool> {
         scenarios.push(run_warm(
             &isolated,
             args,
-            ("warm", "warm, isolated", "warm"),
+            p1_labels(Engine::Chromium, true),
             Engine::Chromium,
         ));
     }
@@ -343,7 +300,7 @@ fn run(args: &Args) -> Result<bool> {
             scenarios.push(run_warm(
                 &plain,
                 args,
-                ("warm_not_isolated", "warm, not isolated", "no-COI"),
+                p1_labels(Engine::Chromium, false),
                 Engine::Chromium,
             ));
         }
