@@ -26,11 +26,15 @@ if ! command -v go >/dev/null || ! command -v chromedriver >/dev/null; then
     apt_install chromium chromium-driver golang-go
 fi
 
-# Firefox ESR joins Chromium in the browser tests. (WebKitGTK, `PYTHON_RUNNER_ENGINES=webkit`, needs
-# webkit2gtk-driver and xvfb; it is not in the default run yet.)
+# Firefox ESR and WebKitGTK join Chromium in the end-to-end tests. WebKitGTK's MiniBrowser has no
+# headless mode: it runs under xvfb-run (Debian's xvfb; xvfb-run needs xauth).
 if ! command -v firefox-esr >/dev/null; then
     echo "run.sh: installing firefox-esr" >&2
     apt_install firefox-esr
+fi
+if ! command -v WebKitWebDriver >/dev/null || ! command -v xvfb-run >/dev/null || ! command -v xauth >/dev/null; then
+    echo "run.sh: installing webkit2gtk-driver, xvfb, xauth" >&2
+    apt_install webkit2gtk-driver xvfb xauth
 fi
 
 # geckodriver drives Firefox; crates.io has it (Debian does not). Pinned: its capabilities change.

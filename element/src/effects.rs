@@ -328,7 +328,8 @@ pub fn on_runtime_event(id: InstanceId, event: RuntimeEvent) {
                 Booted::of(&ready).map_or_else(Vec::new, |booted| machine.worker_ready(booted))
             }
             // Only the snapshot worker says this, and no element listens to it.
-            WorkerEvent::Message(FromWorker::SnapshotMade { .. }) => Vec::new(),
+            WorkerEvent::Message(FromWorker::SnapshotMade { .. })
+            | WorkerEvent::Snapshot { .. } => Vec::new(),
             WorkerEvent::Message(FromWorker::Output { id, parts }) => {
                 machine.worker_output(id, parts)
             }

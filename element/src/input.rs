@@ -6,7 +6,7 @@ use web_sys::{ClipboardEvent, Event, HtmlInputElement, KeyboardEvent};
 /// What an event in the input field asks for.
 pub enum Request {
     /// Send the typed text followed by `pasted`: Enter (nothing pasted), or a paste of several
-    /// lines (Python hands them to the next `input()` calls).
+    /// lines (Python hands them to the next `input()` calls) or of more than the field holds.
     Submit {
         /// The pasted lines, `\n`-separated; empty for Enter.
         pasted: String,
@@ -14,6 +14,10 @@ pub enum Request {
     /// Ctrl+C with nothing selected: stop the code.
     Stop,
 }
+
+/// UTF-8 bytes of a paste that is sent at once rather than put in the field: WebKit's text
+/// fields keep only the first 524,288 characters of a value.
+const FIELD_HOLDS: usize = 524_288;
 
 /// Reads a `keydown` or `paste` event of the input field, and keeps the browser from acting
 /// on it when it asks for something.
@@ -23,7 +27,7 @@ pub fn read(event: &Event) -> Option<Request> {
             .clipboard_data()
             .and_then(|data| data.get_data("text/plain").ok())
             .unwrap_or_default();
-        pasted.contains('\n').then(|| Request::Submit {
+        (pasted.contains('\n') || pasted.len() > FIELD_HOLDS).then(|| Request::Submit {
             pasted: crate::code::unix_newlines(&pasted),
         })
     } else {

@@ -104,3 +104,8 @@ pub fn object(entries: &[(&str, &JsValue)]) -> Object {
 pub fn set(object: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(object, &JsValue::from_str(key), value);
 }
+
+/// `object[key]`, or `undefined` (also when `object` is not an object).
+pub fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or_default()
+}

@@ -1,6 +1,7 @@
-//! Making the memory snapshot that later starts restore (the worker's `snapshot.rs` keeps and
-//! restores it): once per page and Pyodide URL, some seconds after a worker started Python in
-//! full, a throwaway worker makes and stores it, off the critical path and off the main thread.
+//! Making the memory snapshot that later starts restore (the protocol's `snapshot.rs` keeps it,
+//! the worker restores it): once per page and Pyodide URL, some seconds after a worker started
+//! Python in full, a throwaway worker makes it, off the critical path and off the main thread,
+//! and moves the bytes here; the page stores them (the Cache API calls are asynchronous).
 
 use std::cell::RefCell;
 
@@ -17,8 +18,8 @@ const MAKE_AFTER_MS: u32 = 5000;
 thread_local! {
     /// Pyodide URLs whose snapshot this page made or is making.
     static ASKED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-    /// The snapshot worker at work, if any.
-    static MAKER: RefCell<Option<WorkerClient>> = const { RefCell::new(None) };
+    /// The snapshot worker at work, if any, and its Pyodide URL.
+    static MAKER: RefCell<Option<(WorkerClient, String)>> = const { RefCell::new(None) };
 }
 
 /// A worker of `kind` started Python in full: unless snapshots are off for it, or this page
@@ -44,7 +45,7 @@ pub fn after_full_start(kind: &WorkerKind) {
             return;
         }
         match crate::workers::spawn_snapshot_maker(&pyodide_url, on_event) {
-            Ok(client) => MAKER.with(|maker| *maker.borrow_mut() = Some(client)),
+            Ok(client) => MAKER.with(|maker| *maker.borrow_mut() = Some((client, pyodide_url))),
             Err(error) => note(&error.to_string()),
         }
     });
@@ -54,8 +55,19 @@ pub fn after_full_start(kind: &WorkerKind) {
 fn on_event(event: WorkerEvent) {
     let maker = MAKER.with(|maker| maker.borrow_mut().take());
     match event {
-        WorkerEvent::Message(FromWorker::SnapshotMade { .. }) => {}
+        WorkerEvent::Snapshot { key, bytes } => {
+            let pyodide_url = maker
+                .as_ref()
+                .map(|(_, url)| url.clone())
+                .unwrap_or_default();
+            wasm_bindgen_futures::spawn_local(async move {
+                if !python_runner_protocol::snapshot::store(&key, &pyodide_url, &bytes).await {
+                    note("the browser did not store it");
+                }
+            });
+        }
         WorkerEvent::Message(FromWorker::Failed { error, .. }) => note(&error.message),
+        WorkerEvent::Message(FromWorker::SnapshotMade { .. }) => note("its bytes were lost"),
         WorkerEvent::Crashed(reason) => note(&reason),
         WorkerEvent::Message(_) => {
             MAKER.with(|slot| *slot.borrow_mut() = maker);

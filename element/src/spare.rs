@@ -105,7 +105,7 @@ pub fn on_event(serial: u32, event: WorkerEvent) {
             WorkerEvent::Message(FromWorker::Failed { .. }) | WorkerEvent::Crashed(_) => {
                 spares.swap_remove(index);
             }
-            WorkerEvent::Message(_) => {}
+            WorkerEvent::Message(_) | WorkerEvent::Snapshot { .. } => {}
         }
     });
 }

@@ -24,6 +24,13 @@ pub enum WorkerEvent {
     Message(FromWorker),
     /// The worker's script failed (`error` event), or a message could not be read.
     Crashed(String),
+    /// The snapshot worker's [`FromWorker::SnapshotMade`] with the bytes it carried, to store.
+    Snapshot {
+        /// Their cache key.
+        key: String,
+        /// The snapshot.
+        bytes: js_sys::Uint8Array,
+    },
 }
 
 impl WorkerEvent {
@@ -31,7 +38,7 @@ impl WorkerEvent {
     pub fn message(&self) -> Option<&FromWorker> {
         match self {
             WorkerEvent::Message(message) => Some(message),
-            WorkerEvent::Crashed(_) => None,
+            WorkerEvent::Crashed(_) | WorkerEvent::Snapshot { .. } => None,
         }
     }
 }
@@ -240,10 +247,15 @@ impl Drop for WorkerClient {
 
 /// The one decoder for messages from the worker.
 fn decode(data: JsValue) -> WorkerEvent {
+    let attachment = js::get(&data, ATTACHMENT);
     let decoded = JsObject::new(data)
         .ok_or_else(|| DecodeError("not an object".into()))
         .and_then(|message| FromWorker::decode(&message));
     match decoded {
+        Ok(FromWorker::SnapshotMade { key, .. }) => match attachment.dyn_into() {
+            Ok(bytes) => WorkerEvent::Snapshot { key, bytes },
+            Err(_) => WorkerEvent::Crashed("the snapshot arrived without its bytes".into()),
+        },
         Ok(message) => WorkerEvent::Message(message),
         Err(error) => {
             WorkerEvent::Crashed(["unreadable message from the worker: ", &error.0].concat())

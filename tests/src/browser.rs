@@ -410,8 +410,10 @@ impl Browser {
 
     /// Polls the JavaScript *expression* `js_predicate` (every 50 ms) until it is truthy; returns its value.
     /// Exceptions thrown by the expression count as "not yet" (the page may still be loading).
-    /// On timeout the error shows the last value or exception, the URL and the console so far.
+    /// On timeout the error shows the last value or exception, the URL and the console so far. `timeout` is
+    /// for Chromium and Firefox; it is stretched by the engine's [`Engine::slowness`].
     pub fn wait_for(&self, js_predicate: &str, timeout: Duration) -> Result<Value> {
+        let timeout = timeout * self.engine().slowness();
         let script = format!(
             "try {{ const v = ({js_predicate}); return {{ ok: !!v, value: v === undefined ? null : v }}; }} \
              catch (e) {{ return {{ ok: false, error: String(e && e.stack || e) }}; }}"

@@ -1,6 +1,6 @@
 //! Starting Python: loads Pyodide, installs the helper package, and unpacks the author's archive.
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, Object, Promise, Uint8Array};
 use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::{ArchiveSpec, ErrorKind, ErrorPayload};
 use wasm_bindgen::prelude::*;
@@ -11,7 +11,8 @@ use crate::js::{
     import_module, HelperModule, LoadOptions, PyCallable, Pyodide, PyodideModule, RunnerModule,
     UnpackOptions,
 };
-use crate::{python, snapshot};
+use crate::python;
+use python_runner_protocol::snapshot;
 
 /// Python as `boot` leaves it: `run_code` (called as `run_code(code, send_event)`), the Pyodide
 /// version, the Pyodide object, and whether it was restored from the memory snapshot.
@@ -102,13 +103,13 @@ async fn restore(pyodide_url: &str, load_pyodide: &Function, key: &str) -> Optio
     }
 }
 
-/// Starts Python in full, makes its memory snapshot (helper package imported, no user code) and
-/// stores it for later starts: (size, ms to make it, whether it was stored). This Python is
+/// Starts Python in full and makes its memory snapshot (helper package imported, no user code),
+/// for the page to store: (the bytes, ms to make them, their cache key). This Python is
 /// throwaway: Pyodide records the JS globals it touches, which breaks some of them.
 pub async fn make_snapshot(
     pyodide_url: &str,
     python_files: &Object,
-) -> Result<(f64, f64, bool), ErrorPayload> {
+) -> Result<(Uint8Array, f64, String), ErrorPayload> {
     let (module, load_pyodide) = import_pyodide(pyodide_url).await?;
     let key = snapshot::key(
         pyodide_url,
@@ -130,8 +131,7 @@ pub async fn make_snapshot(
     let started = js_sys::Date::now();
     let bytes = pyodide.make_memory_snapshot().map_err(fail)?;
     let make_ms = js_sys::Date::now() - started;
-    let stored = snapshot::store(&key, pyodide_url, &bytes).await;
-    Ok((f64::from(bytes.length()), make_ms, stored))
+    Ok((bytes, make_ms, key))
 }
 
 /// Imports `pyodide.mjs` from `pyodide_url`: the module and its `loadPyodide`.

@@ -23,7 +23,9 @@ use crate::channel::Channel;
 use crate::contract::{InstallForRunArgs, RunCodeArgs};
 use crate::dispatch::{Dispatcher, Effect};
 use crate::events::Session;
-use crate::js::{attachment, post, ImportsModule, PyCallable, Pyodide, RunnerModule};
+use crate::js::{
+    attachment, post, post_transferring, ImportsModule, PyCallable, Pyodide, RunnerModule,
+};
 use crate::python;
 
 /// Worker-wide state, shared by the message handler and the boot task.
@@ -123,14 +125,17 @@ fn apply(state: &Rc<RefCell<WorkerState>>, effects: Vec<Effect>) {
             Effect::MakeSnapshot { pyodide_url } => {
                 let python_files = state.borrow().python_files.clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    post(&match make_snapshot(&pyodide_url, &python_files).await {
-                        Ok((bytes, make_ms, stored)) => FromWorker::SnapshotMade {
-                            bytes,
-                            make_ms,
-                            stored,
-                        },
-                        Err(error) => FromWorker::Failed { id: None, error },
-                    });
+                    match make_snapshot(&pyodide_url, &python_files).await {
+                        Ok((bytes, make_ms, key)) => post_transferring(
+                            &FromWorker::SnapshotMade {
+                                bytes: f64::from(bytes.length()),
+                                make_ms,
+                                key,
+                            },
+                            &bytes,
+                        ),
+                        Err(error) => post(&FromWorker::Failed { id: None, error }),
+                    }
                 });
             }
             Effect::StartBoot {

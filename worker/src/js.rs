@@ -169,10 +169,25 @@ pub fn on_messages(handler: &Closure<dyn FnMut(web_sys::MessageEvent)>) {
 
 /// The one encoder for messages to the element.
 pub fn post(message: &FromWorker) {
+    post_with(message, None);
+}
+
+/// Posts `message` with `bytes` under [`ATTACHMENT`], moving (not copying) their buffer.
+pub fn post_transferring(message: &FromWorker, bytes: &js_sys::Uint8Array) {
+    post_with(message, Some(bytes));
+}
+
+fn post_with(message: &FromWorker, attachment: Option<&js_sys::Uint8Array>) {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     match message.serialize(&serializer) {
         Ok(value) => {
-            if let Err(error) = scope().post_message(&value) {
+            let posted = match attachment {
+                None => scope().post_message(&value),
+                Some(bytes) => Reflect::set(&value, &ATTACHMENT.into(), bytes).and_then(|_| {
+                    scope().post_message_with_transfer(&value, &js_sys::Array::of1(&bytes.buffer()))
+                }),
+            };
+            if let Err(error) = posted {
                 web_sys::console::error_2(&"python-runner: postMessage failed".into(), &error);
             }
         }

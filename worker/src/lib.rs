@@ -16,7 +16,6 @@ mod events;
 mod interrupts;
 pub mod js;
 pub mod python;
-mod snapshot;
 
 pub use boot::{boot, install_helper, make_snapshot, Booted};
 pub use entry::worker_boot;

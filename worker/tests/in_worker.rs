@@ -189,10 +189,15 @@ async fn a_stored_snapshot_starts_the_next_python_warm() {
     let Some(url) = option_env!("PYTHON_RUNNER_TEST_PYODIDE_URL") else {
         panic!("set PYTHON_RUNNER_TEST_PYODIDE_URL (cargo bundle test does) to a CORS-enabled Pyodide URL");
     };
-    let (bytes, _make_ms, stored) = python_runner_worker::make_snapshot(url, &python_files())
+    let (bytes, _make_ms, key) = python_runner_worker::make_snapshot(url, &python_files())
         .await
         .unwrap_or_else(|error| panic!("making the snapshot failed: {error:?}"));
-    assert!(stored, "the snapshot ({bytes} bytes) was not stored");
+    // The page stores what the snapshot worker makes; here the same code stores it.
+    assert!(
+        python_runner_protocol::snapshot::store(&key, url, &bytes).await,
+        "the snapshot ({} bytes) was not stored under {key}",
+        bytes.length()
+    );
     let mut draws = Vec::new();
     for _ in 0..2 {
         let booted = python_runner_worker::boot(

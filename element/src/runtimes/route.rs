@@ -50,6 +50,8 @@ impl Runtime {
             }
             WorkerEvent::Message(message) => message,
             crashed @ WorkerEvent::Crashed(_) => return self.broke(worker, crashed, start, outbox),
+            // Only the snapshot worker makes snapshots.
+            WorkerEvent::Snapshot { .. } => return None,
         };
         // A run's message: to its element, with the element's own run id.
         if let FromWorker::Output { id, .. }

@@ -14,6 +14,8 @@ pub mod atomics;
 pub mod js;
 #[cfg(feature = "json")]
 pub mod json;
+#[cfg(feature = "js")]
+pub mod snapshot;
 pub mod sync;
 pub mod wire;
 
@@ -24,7 +26,7 @@ pub use sync::{Reply, TooLarge, Transport};
 pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
-pub const PROTOCOL_VERSION: u32 = 9;
+pub const PROTOCOL_VERSION: u32 = 10;
 
 /// The key under which a message carries its one object that serde cannot (a `SharedArrayBuffer`
 /// or an `ArrayBuffer`), beside its typed fields: `Init`'s shared memory, `ArchiveData`'s bytes.
@@ -156,14 +158,16 @@ pub enum FromWorker {
         /// Whether Python started from the cached memory snapshot.
         warm: bool,
     },
-    /// The snapshot worker ([`Snapshot::Make`]) made the snapshot.
+    /// The snapshot worker ([`Snapshot::Make`]) made the snapshot: its bytes (a `Uint8Array`)
+    /// travel, transferred, under [`ATTACHMENT`], and the page stores them under `key` (WebKit
+    /// drops a Cache API entry that a dedicated worker wrote once that worker ends).
     SnapshotMade {
         /// Its size.
         bytes: f64,
         /// How long `makeMemorySnapshot` took, ms.
         make_ms: f64,
-        /// Whether it was stored (not when storage is short or the Cache API is missing).
-        stored: bool,
+        /// Where it belongs in the cache (see `snapshot::key`).
+        key: String,
     },
     /// A batch of output from a run, in order.
     Output {

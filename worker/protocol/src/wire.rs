@@ -144,7 +144,7 @@ impl FromWorker {
             "snapshot_made" => Ok(FromWorker::SnapshotMade {
                 bytes: wire.number("bytes").ok_or_else(|| missing("bytes"))?,
                 make_ms: wire.number("make_ms").ok_or_else(|| missing("make_ms"))?,
-                stored: wire.boolean("stored").ok_or_else(|| missing("stored"))?,
+                key: string(wire, "key")?,
             }),
             "waiting" => Ok(FromWorker::Waiting {
                 id: id(wire, "id")?,

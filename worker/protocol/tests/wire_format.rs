@@ -78,7 +78,7 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
         FromWorker::SnapshotMade {
             bytes: 31_457_408.0,
             make_ms: 30.5,
-            stored: true,
+            key: "https://cdn.example/pyodide/python-runner-snapshot/314.0.7/0.1.0/00ff".into(),
         },
         FromWorker::Waiting {
             id: 7,

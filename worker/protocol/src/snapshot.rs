@@ -1,7 +1,9 @@
-//! Warm start: the memory snapshot of a started Python (helper package imported, no user code),
-//! kept in the browser's Cache API and checked with SHA-256, so that later starts restore it in
-//! a fraction of a full start. Everything here fails soft: no Cache API (a page that is not a
-//! secure context), no space, a corrupt entry or a failed restore all mean a full start.
+//! Warm start's cache (feature `js`): the memory snapshot of a started Python (helper package
+//! imported, no user code), kept in the browser's Cache API and checked with SHA-256, so that later
+//! starts restore it in a fraction of a full start. The page stores it ([`store`]; WebKitGTK drops
+//! an entry that a dedicated worker put once that worker ends), workers read it ([`read`]).
+//! Everything here fails soft: no Cache API (a page that is not a secure context), no space, a
+//! corrupt entry or a failed restore all mean a full start.
 
 use js_sys::{Object, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -35,6 +37,7 @@ export async function snapshot_store(key, prefix, bytes) {
     }
     const headers = { "content-type": "application/octet-stream", "x-sha256": await digest(bytes) };
     await cache.put(key, new Response(bytes, { headers }));
+    document.dispatchEvent(new CustomEvent("python-runner-snapshot", { detail: { key, bytes: bytes.byteLength } }));
     return true;
   } catch {
     return false;
@@ -48,14 +51,15 @@ extern "C" {
     /// The verified snapshot stored under `key` (a `Uint8Array`), or `null`.
     fn snapshot_read(key: &str) -> Promise;
     /// Stores `bytes` under `key` and deletes other entries whose key starts with `prefix`;
-    /// resolves to whether it stored them.
+    /// resolves to whether it stored them. On a page only: once stored, `document` gets a
+    /// `python-runner-snapshot` event (`detail.key`, `detail.bytes`).
     fn snapshot_store(key: &str, prefix: &str, bytes: &Uint8Array) -> Promise;
     /// Deletes the entry under `key`.
     fn snapshot_forget(key: &str) -> Promise;
 }
 
 /// Where the snapshots of the Pyodide at `pyodide_url` are kept (a URL: Cache API keys are).
-pub fn key_prefix(pyodide_url: &str) -> String {
+fn key_prefix(pyodide_url: &str) -> String {
     [pyodide_url, "python-runner-snapshot/"].concat()
 }
 
