@@ -37,7 +37,7 @@ export async function snapshot_store(key, prefix, bytes) {
     }
     const headers = { "content-type": "application/octet-stream", "x-sha256": await digest(bytes) };
     await cache.put(key, new Response(bytes, { headers }));
-    document.dispatchEvent(new CustomEvent("python-runner-snapshot", { detail: { key, bytes: bytes.byteLength } }));
+    globalThis.document?.dispatchEvent(new CustomEvent("python-runner-snapshot", { detail: { key, bytes: bytes.byteLength } }));
     return true;
   } catch {
     return false;
@@ -51,7 +51,7 @@ extern "C" {
     /// The verified snapshot stored under `key` (a `Uint8Array`), or `null`.
     fn snapshot_read(key: &str) -> Promise;
     /// Stores `bytes` under `key` and deletes other entries whose key starts with `prefix`;
-    /// resolves to whether it stored them. On a page only: once stored, `document` gets a
+    /// resolves to whether it stored them. Once stored, a page's `document` gets a
     /// `python-runner-snapshot` event (`detail.key`, `detail.bytes`).
     fn snapshot_store(key: &str, prefix: &str, bytes: &Uint8Array) -> Promise;
     /// Deletes the entry under `key`.

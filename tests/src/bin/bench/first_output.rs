@@ -222,12 +222,12 @@ impl Scenario {
 
     /// The element's time-to-first-output median, ms.
     pub(crate) fn element_median(&self) -> Option<f64> {
-        Stats::of(&values(&self.element, |s| s.ttfo)).map(|s| s.median)
+        median(&self.element, |s| s.ttfo)
     }
 
     /// Bare Pyodide's time-to-first-output median, ms.
     pub(crate) fn bare_median(&self) -> Option<f64> {
-        Stats::of(&values(&self.bare, |s| s.ttfo)).map(|s| s.median)
+        median(&self.bare, |s| s.ttfo)
     }
 
     /// The scenario's name in the table.
@@ -236,9 +236,9 @@ impl Scenario {
     }
 
     fn ratio(&self, value: Metric) -> Option<f64> {
-        let element = Stats::of(&values(&self.element, value))?;
-        let bare = Stats::of(&values(&self.bare, value))?;
-        (bare.median > 0.0).then(|| element.median / bare.median)
+        let element = median(&self.element, value)?;
+        let bare = median(&self.bare, value)?;
+        (bare > 0.0).then(|| element / bare)
     }
 
     /// Median over rounds of element / bare of the same round (the two ran back to back, so a change of machine
@@ -384,6 +384,11 @@ fn values(samples: &[Sample], value: Metric) -> Vec<f64> {
         .filter(|s| s.error.is_none())
         .filter_map(value)
         .collect()
+}
+
+/// The median of `value` over the samples that did not fail.
+fn median(samples: &[Sample], value: Metric) -> Option<f64> {
+    Stats::of(&values(samples, value)).map(|s| s.median)
 }
 
 fn series_json(samples: &[Sample], variant: Variant) -> Value {
