@@ -98,4 +98,11 @@ if [ "$(python3 -m ruff --version 2>/dev/null || true)" != "ruff $ruff_version" 
     python3 -m pip install "ruff==$ruff_version"
 fi
 
+# matplotlib for python/'s picture tests, which are skipped without it; pinned, since its output changes.
+matplotlib_version=3.10.9
+if [ "$(python3 -c 'from importlib.metadata import version; print(version("matplotlib"))' 2>/dev/null || true)" != "$matplotlib_version" ]; then
+    python3 -m pip install "matplotlib==$matplotlib_version" \
+        || echo "run.sh: could not install matplotlib $matplotlib_version; its tests will be skipped" >&2
+fi
+
 exec cargo bundle "$@"

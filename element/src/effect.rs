@@ -206,10 +206,7 @@ pub enum Effect {
 impl Effect {
     /// Appends `text` to the output as a notice from the element (not from Python).
     pub fn notice(text: &str) -> Self {
-        Effect::AppendOutput(vec![OutputPart {
-            kind: PartKind::Notice,
-            text: text.into(),
-        }])
+        Effect::AppendOutput(vec![OutputPart::new(PartKind::Notice, text)])
     }
 }
 

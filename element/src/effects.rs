@@ -2,6 +2,7 @@
 //! DOM updates, worker messages, timers, the archive's delivery and DOM events.
 
 use python_runner_protocol::{FromWorker, ToWorker};
+use wasm_bindgen::JsValue;
 
 use crate::archive;
 use crate::attributes;
@@ -69,7 +70,7 @@ fn apply(
             Ok(())
         }
         Effect::ShowQueued(queued) => {
-            instance.view.set_queued(queued);
+            instance.view.status.set_queued(queued);
             Ok(())
         }
         Effect::ShowDiagnostics(text) => {
@@ -126,7 +127,8 @@ fn apply(
             Ok(())
         }
         Effect::AppendOutput(parts) => {
-            let first_change = instance.view.append(&parts);
+            let attachment = std::mem::replace(&mut instance.attachment, JsValue::UNDEFINED);
+            let first_change = instance.view.append(&parts, attachment);
             schedule_render(id, instance, first_change);
             Ok(())
         }
@@ -275,7 +277,7 @@ fn deliver_archive(
     result: Result<js_sys::ArrayBuffer, Error>,
 ) -> Vec<Effect> {
     if instance.archive_url.take().is_some() {
-        instance.view.set_progress(None);
+        instance.view.status.archive_progress(None);
     }
     let Some(worker) = &instance.worker else {
         return Vec::new();
@@ -304,7 +306,8 @@ fn archive_progress(url: &str, received: u64, total: Option<u64>) {
     let text = archive::describe_progress(name, received, total);
     instances::for_each(|instance| {
         if instance.archive_url.as_deref() == Some(url) {
-            instance.view.set_progress(Some(text.clone()));
+            let progress = (text.clone(), received, total.unwrap_or(received));
+            instance.view.status.archive_progress(Some(progress));
         }
     });
 }
@@ -324,25 +327,31 @@ pub fn on_runtime_event(id: InstanceId, event: RuntimeEvent) {
             RuntimeEvent::Dispatched => return machine.queued(false),
         };
         match event {
-            WorkerEvent::Message(ready @ FromWorker::Ready { .. }) => {
+            WorkerEvent::Message(ready @ FromWorker::Ready { .. }, _) => {
                 Booted::of(&ready).map_or_else(Vec::new, |booted| machine.worker_ready(booted))
             }
             // Only the snapshot worker says this, and no element listens to it.
-            WorkerEvent::Message(FromWorker::SnapshotMade { .. })
-            | WorkerEvent::Snapshot { .. } => Vec::new(),
-            WorkerEvent::Message(FromWorker::Output { id, parts }) => {
+            WorkerEvent::Message(FromWorker::SnapshotMade { .. }, _) => Vec::new(),
+            WorkerEvent::Message(FromWorker::Loading { received, total }, _) => {
+                // Whole bytes, far below 2^53: the casts are exact.
+                let (received, total) = (received as u64, total as u64);
+                instance.view.status.python_progress(received, total);
+                Vec::new()
+            }
+            WorkerEvent::Message(FromWorker::Output { id, parts }, attachment) => {
+                instance.attachment = attachment;
                 machine.worker_output(id, parts)
             }
-            WorkerEvent::Message(FromWorker::Waiting { id, seq, reason }) => {
+            WorkerEvent::Message(FromWorker::Waiting { id, seq, reason }, _) => {
                 machine.worker_waiting(id, seq, reason)
             }
-            WorkerEvent::Message(FromWorker::ArchiveFailed { error }) => {
+            WorkerEvent::Message(FromWorker::ArchiveFailed { error }, _) => {
                 machine.archive_failed(error.message)
             }
-            WorkerEvent::Message(FromWorker::Done { id, exception }) => {
+            WorkerEvent::Message(FromWorker::Done { id, exception }, _) => {
                 machine.worker_done(id, exception)
             }
-            WorkerEvent::Message(FromWorker::Failed { id, error }) => {
+            WorkerEvent::Message(FromWorker::Failed { id, error }, _) => {
                 machine.worker_failed(id, error)
             }
             WorkerEvent::Crashed(reason) => machine.worker_crashed(&reason),

@@ -6,6 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 
+use wasm_bindgen::JsValue;
 use web_sys::HtmlElement;
 
 use crate::listener::Listener;
@@ -26,6 +27,8 @@ pub struct Instance {
     pub worker: Option<Lease>,
     /// The archive it waits for (its download progress shows meanwhile).
     pub archive_url: Option<String>,
+    /// The bytes of the picture in the output message being handled (see [`View::append`]).
+    pub attachment: JsValue,
     /// Listeners that live as long as the instance (Run and Stop clicks).
     pub _listeners: Vec<Listener>,
     /// Waits for the document to finish parsing before reading the code.

@@ -25,6 +25,9 @@ extern "C" {
     /// The value the `code` setter stored (`undefined` until it is set).
     #[wasm_bindgen(method, getter, js_name = __pythonRunnerCode)]
     pub fn code_property(this: &RunnerHost) -> Option<String>;
+    /// Keeps the reader's edit as the `code` property's value (without running it).
+    #[wasm_bindgen(method, setter, js_name = __pythonRunnerCode)]
+    pub fn set_code_property(this: &RunnerHost, code: &str);
     /// Keeps the element's handle (`bindings::Handle`), which the prototype's properties call.
     #[wasm_bindgen(method, setter, js_name = __pythonRunner)]
     pub fn set_handle(this: &RunnerHost, handle: JsValue);

@@ -7,14 +7,16 @@
 //! Glue: `lifecycle.rs` (connect, disconnect, properties), `effects.rs` (carries out the
 //! machine's effects), `instances.rs` (the live instances), `workers.rs` and `spare.rs`
 //! (starting workers, the pre-warmed spare), `worker_client.rs` (one worker), `archive.rs`
-//! (downloads), `view.rs` (the shadow DOM), `viewport.rs` (lazy start), `events.rs`, `input.rs`, `attributes.rs`,
-//! `timers.rs`, `listener.rs`.
+//! (downloads), `view.rs` (the shadow DOM), `style.rs` (themes), `editor.rs` (the `editable`
+//! code), `viewport.rs` (lazy start), `events.rs`, `input.rs`, `attributes.rs`, `timers.rs`,
+//! `listener.rs`.
 #![deny(clippy::unwrap_used)]
 
 mod archive;
 mod attributes;
 mod bindings;
 pub mod code;
+mod editor;
 pub mod effect;
 mod effects;
 mod error;
@@ -26,10 +28,13 @@ mod lifecycle;
 mod listener;
 pub mod log;
 pub mod machine;
+mod pictures;
 pub mod pool;
 mod runtimes;
 mod snapshot;
 mod spare;
+mod status;
+mod style;
 mod timers;
 mod view;
 mod viewport;

@@ -2,11 +2,12 @@
 //! allows), disconnected (instance dropped), attributes changed, and what its properties and
 //! methods read and do.
 
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlElement, ShadowRoot};
 
 use crate::attributes;
 use crate::code;
+use crate::editor::Editor;
 use crate::effects::update;
 use crate::error::BrowserError;
 use crate::instances::{self, Instance};
@@ -20,10 +21,10 @@ use crate::InstanceId;
 
 fn build(id: InstanceId, shadow: &ShadowRoot) -> Result<Instance, BrowserError> {
     let host: HtmlElement = shadow.host().unchecked_into();
-    let mut view = View::build(shadow)?;
+    let mut view = View::build(shadow, host.has_attribute("editable"))?;
     view.set_code_hidden(host.has_attribute("hide-code"));
     view.set_status(Machine::default().status(), true);
-    let listeners = vec![
+    let mut listeners = vec![
         Listener::new(view.run_button(), "click", move |_| {
             update(id, |instance| instance.machine.run_requested());
         })?,
@@ -31,12 +32,30 @@ fn build(id: InstanceId, shadow: &ShadowRoot) -> Result<Instance, BrowserError> 
             update(id, |instance| instance.machine.stop_requested());
         })?,
     ];
+    if let Some(editor) = view.editor() {
+        let area = editor.area();
+        listeners.push(Listener::new(area, "input", move |_| update(id, edited))?);
+        listeners.push(Listener::new(area, "keydown", move |event| {
+            let key: &web_sys::KeyboardEvent = event.unchecked_ref();
+            if key.key() == "Enter" && (key.ctrl_key() || key.meta_key()) {
+                event.prevent_default();
+                update(id, |instance| instance.machine.run_requested());
+            }
+        })?);
+        listeners.push(Listener::new(editor.reset_button(), "click", move |_| {
+            let target = instances::with(id, |i| i.view.editor().map(Editor::reset_target));
+            if let Some((area, code)) = target.flatten() {
+                crate::editor::editor_set(&area, &code, true);
+            }
+        })?);
+    }
     Ok(Instance {
         host,
         view,
         machine: Machine::default(),
         worker: None,
         archive_url: None,
+        attachment: JsValue::UNDEFINED,
         _listeners: listeners,
         waiting_for_document: None,
     })
@@ -187,6 +206,19 @@ fn code_from_children(host: &HtmlElement) -> String {
         None => host.text_content(),
     };
     code::normalize(&text.unwrap_or_default())
+}
+
+/// The reader edited the code (`editable`): it is the `code` property's value and runs next.
+fn edited(instance: &mut Instance) -> Vec<crate::machine::Effect> {
+    let Some(code) = instance.view.editor().map(Editor::edited) else {
+        return Vec::new();
+    };
+    instance
+        .host
+        .unchecked_ref::<RunnerHost>()
+        .set_code_property(&code);
+    instance.machine.code_edited(code);
+    Vec::new()
 }
 
 fn read_code(instance: &mut Instance) -> Vec<crate::machine::Effect> {

@@ -23,6 +23,10 @@ pub const MAX_LINES: usize = 2_000;
 /// counted, but the last line always stays. Laying out 1 MB of wrapped text took 70–90 ms here.
 pub const MAX_BYTES: usize = 256 << 10;
 
+/// The most bytes of pictures kept: earlier lines are dropped (their pictures released) beyond it,
+/// so a loop that shows a plot per step holds a bounded amount of memory.
+pub const MAX_PICTURE_BYTES: usize = 32 << 20;
+
 /// Lines per rendered block: each block is its own box for layout, so appending to the log
 /// lays out the last block, not the whole log.
 pub const BLOCK_LINES: u64 = 64;
@@ -34,6 +38,19 @@ pub enum Line {
     Text(TextLine),
     /// An element-level error message (Python could not start, the worker crashed).
     Error(String),
+    /// A picture, on a line of its own.
+    Picture(Picture),
+}
+
+/// A picture in the output: the object URL the view made of its bytes, and its alt text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picture {
+    /// Where the view shows it from (released once the line is dropped).
+    pub url: String,
+    /// Its alt text ("Figure 1: Sales").
+    pub alt: String,
+    /// Its size in bytes.
+    pub size: usize,
 }
 
 /// A line of output text, possibly in several kinds (stdout, then stderr, …).
@@ -59,6 +76,7 @@ impl Line {
         match self {
             Line::Text(line) => line.bytes(),
             Line::Error(message) => message.len(),
+            Line::Picture(picture) => picture.alt.len(),
         }
     }
 }
@@ -70,6 +88,10 @@ pub struct OutputLog {
     /// Number of `lines[0]`: how many earlier lines were dropped.
     first: u64,
     bytes: usize,
+    /// Bytes of the pictures kept.
+    picture_bytes: usize,
+    /// URLs of pictures no longer kept, for the view to release.
+    released: Vec<String>,
     /// The first line changed since [`OutputLog::take_changed`].
     changed: Option<u64>,
 }
@@ -123,9 +145,32 @@ impl OutputLog {
         self.trim();
     }
 
-    /// Forgets every line, and the count of dropped ones (a new run).
+    /// Appends a picture as a line of its own.
+    pub fn push_picture(&mut self, picture: Picture) {
+        self.bytes += picture.alt.len();
+        self.picture_bytes += picture.size;
+        self.lines.push_back(Line::Picture(picture));
+        self.mark_changed(self.end() - 1);
+        self.trim();
+    }
+
+    /// Forgets every line, and the count of dropped ones (a new run); pictures go to
+    /// [`OutputLog::take_released`].
     pub fn clear(&mut self) {
-        *self = Self::default();
+        let mut released = std::mem::take(&mut self.released);
+        released.extend(self.lines.drain(..).filter_map(|line| match line {
+            Line::Picture(picture) => Some(picture.url),
+            _ => None,
+        }));
+        *self = Self {
+            released,
+            ..Self::default()
+        };
+    }
+
+    /// The URLs of pictures dropped or cleared since the last call: the view releases them.
+    pub fn take_released(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.released)
     }
 
     /// How many earlier lines are no longer kept; also the number of the first line kept.
@@ -169,10 +214,17 @@ impl OutputLog {
     }
 
     fn trim(&mut self) {
-        while self.lines.len() > MAX_LINES || (self.bytes > MAX_BYTES && self.lines.len() > 1) {
+        while self.lines.len() > MAX_LINES
+            || (self.lines.len() > 1
+                && (self.bytes > MAX_BYTES || self.picture_bytes > MAX_PICTURE_BYTES))
+        {
             if let Some(line) = self.lines.pop_front() {
                 self.bytes -= line.bytes();
                 self.first += 1;
+                if let Line::Picture(picture) = line {
+                    self.picture_bytes -= picture.size;
+                    self.released.push(picture.url);
+                }
             }
         }
     }
@@ -197,10 +249,7 @@ mod tests {
     use super::*;
 
     fn part(kind: PartKind, text: &str) -> OutputPart {
-        OutputPart {
-            kind,
-            text: text.into(),
-        }
+        OutputPart::new(kind, text)
     }
 
     fn text(log: &OutputLog, number: u64) -> String {
@@ -301,5 +350,37 @@ mod tests {
         assert_eq!(text(&log, 2), "after");
         log.clear();
         assert_eq!((log.dropped(), log.end()), (0, 0));
+    }
+
+    fn picture(url: &str, size: usize) -> Picture {
+        Picture {
+            url: url.into(),
+            alt: format!("alt of {url}"),
+            size,
+        }
+    }
+
+    #[test]
+    fn pictures_are_lines_whose_urls_are_released_when_dropped_or_cleared() {
+        let mut log = OutputLog::default();
+        log.append(&[part(PartKind::Stdout, "before")]);
+        log.push_picture(picture("blob:1", 10));
+        log.append(&[part(PartKind::Stdout, "after\n")]);
+        assert_eq!(log.line(1), Some(&Line::Picture(picture("blob:1", 10))));
+        assert_eq!(
+            (text(&log, 0), text(&log, 2)),
+            ("before".into(), "after".into())
+        );
+        assert!(log.take_released().is_empty());
+        // Pictures beyond MAX_PICTURE_BYTES push out the earliest lines; the last always stays.
+        log.push_picture(picture("blob:2", MAX_PICTURE_BYTES - 5));
+        assert_eq!(log.take_released(), vec!["blob:1".to_string()]);
+        assert_eq!(log.dropped(), 2);
+        log.push_picture(picture("blob:3", MAX_PICTURE_BYTES + 1));
+        assert_eq!(log.take_released(), vec!["blob:2".to_string()]);
+        assert_eq!((log.dropped(), log.end()), (4, 5));
+        log.clear();
+        assert_eq!(log.take_released(), vec!["blob:3".to_string()]);
+        assert_eq!(log.take_released(), Vec::<String>::new());
     }
 }

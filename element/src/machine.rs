@@ -140,6 +140,11 @@ impl Machine {
         effects
     }
 
+    /// The reader edited the code (`editable`): the next run runs the new code; nothing runs now.
+    pub fn code_edited(&mut self, code: String) {
+        self.code = Some(code);
+    }
+
     /// The `manual` attribute changed.
     pub fn set_manual(&mut self, manual: bool) {
         self.manual = manual;
@@ -462,10 +467,7 @@ mod tests {
     }
 
     fn part(kind: PartKind, text: &str) -> OutputPart {
-        OutputPart {
-            kind,
-            text: text.into(),
-        }
+        OutputPart::new(kind, text)
     }
 
     fn lazy() -> Machine {
@@ -846,6 +848,19 @@ mod tests {
         // The same code again does not rerun.
         machine.worker_done(2, None);
         assert_eq!(machine.code_changed("print(2)".into()), vec![]);
+    }
+
+    #[test]
+    fn an_edit_runs_nothing_until_run_then_runs_the_edited_code() {
+        let mut machine = running("print(1)");
+        machine.worker_done(1, None);
+        machine.code_edited("print(3)".into());
+        assert_eq!(machine.status(), Status::Done);
+        assert_eq!(machine.code(), Some("print(3)"));
+        assert!(machine.run_requested().contains(&Effect::SendRun {
+            id: 2,
+            code: "print(3)".into()
+        }));
     }
 
     #[test]

@@ -349,7 +349,7 @@ fn with_runtime<R>(
 }
 
 fn done(id: RunId, exception: Option<PythonException>) -> RuntimeEvent {
-    RuntimeEvent::Worker(WorkerEvent::Message(FromWorker::Done { id, exception }))
+    RuntimeEvent::Worker(FromWorker::Done { id, exception }.into())
 }
 
 impl Runtime {

@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 
 use python_runner_protocol::FromWorker;
+use wasm_bindgen::JsCast;
 
 use crate::pool::WorkerKind;
 use crate::timers::delay;
@@ -18,8 +19,8 @@ const MAKE_AFTER_MS: u32 = 5000;
 thread_local! {
     /// Pyodide URLs whose snapshot this page made or is making.
     static ASKED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-    /// The snapshot worker at work, if any, and its Pyodide URL.
-    static MAKER: RefCell<Option<(WorkerClient, String)>> = const { RefCell::new(None) };
+    /// The snapshot worker at work, if any.
+    static MAKER: RefCell<Option<WorkerClient>> = const { RefCell::new(None) };
 }
 
 /// A worker of `kind` started Python in full: unless snapshots are off for it, or this page
@@ -45,7 +46,7 @@ pub fn after_full_start(kind: &WorkerKind) {
             return;
         }
         match crate::workers::spawn_snapshot_maker(&pyodide_url, on_event) {
-            Ok(client) => MAKER.with(|maker| *maker.borrow_mut() = Some((client, pyodide_url))),
+            Ok(client) => MAKER.with(|maker| *maker.borrow_mut() = Some(client)),
             Err(error) => note(&error.to_string()),
         }
     });
@@ -55,21 +56,19 @@ pub fn after_full_start(kind: &WorkerKind) {
 fn on_event(event: WorkerEvent) {
     let maker = MAKER.with(|maker| maker.borrow_mut().take());
     match event {
-        WorkerEvent::Snapshot { key, bytes } => {
-            let pyodide_url = maker
-                .as_ref()
-                .map(|(_, url)| url.clone())
-                .unwrap_or_default();
-            wasm_bindgen_futures::spawn_local(async move {
-                if !python_runner_protocol::snapshot::store(&key, &pyodide_url, &bytes).await {
-                    note("the browser did not store it");
-                }
-            });
+        WorkerEvent::Message(FromWorker::SnapshotMade { key, .. }, attachment) => {
+            match attachment.dyn_into::<js_sys::Uint8Array>() {
+                Ok(bytes) => wasm_bindgen_futures::spawn_local(async move {
+                    if !python_runner_protocol::snapshot::store(&key, &bytes).await {
+                        note("the browser did not store it");
+                    }
+                }),
+                Err(_) => note("its bytes were lost"),
+            }
         }
-        WorkerEvent::Message(FromWorker::Failed { error, .. }) => note(&error.message),
-        WorkerEvent::Message(FromWorker::SnapshotMade { .. }) => note("its bytes were lost"),
+        WorkerEvent::Message(FromWorker::Failed { error, .. }, _) => note(&error.message),
         WorkerEvent::Crashed(reason) => note(&reason),
-        WorkerEvent::Message(_) => {
+        WorkerEvent::Message(..) => {
             MAKER.with(|slot| *slot.borrow_mut() = maker);
             return;
         }

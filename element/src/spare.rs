@@ -102,10 +102,10 @@ pub fn on_event(serial: u32, event: WorkerEvent) {
             return;
         }
         match event {
-            WorkerEvent::Message(FromWorker::Failed { .. }) | WorkerEvent::Crashed(_) => {
+            WorkerEvent::Message(FromWorker::Failed { .. }, _) | WorkerEvent::Crashed(_) => {
                 spares.swap_remove(index);
             }
-            WorkerEvent::Message(_) | WorkerEvent::Snapshot { .. } => {}
+            WorkerEvent::Message(..) => {}
         }
     });
 }

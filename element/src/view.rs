@@ -6,28 +6,21 @@
 //! ([`View::render`]), in blocks of lines, so a print loop costs the page a bounded amount of
 //! work per frame however fast Python writes.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use python_runner_protocol::{OutputPart, PartKind};
 use wasm_bindgen::prelude::*;
 use web_sys::{
-    CssStyleSheet, Document, FocusOptions, HtmlButtonElement, HtmlElement, HtmlInputElement,
-    ShadowRoot,
+    Document, FocusOptions, HtmlButtonElement, HtmlElement, HtmlInputElement, ShadowRoot,
 };
 
+use crate::editor::Editor;
 use crate::error::BrowserError;
 use crate::listener::Listener;
 use crate::log::{dropped_notice, Line, OutputLog, TextLine, BLOCK_LINES};
 use crate::machine::Status;
-
-/// The element's stylesheet, written compactly because it ships inside the wasm.
-const STYLE: &str = include_str!("style.css");
-
-thread_local! {
-    /// One constructed stylesheet shared by every element (no inline `<style>`, so strict CSP works).
-    static SHEET: RefCell<Option<CssStyleSheet>> = const { RefCell::new(None) };
-}
+use crate::pictures;
+use crate::status::StatusView;
 
 /// Handles to the parts of one element's shadow DOM.
 pub struct View {
@@ -37,8 +30,11 @@ pub struct View {
     toolbar: HtmlElement,
     run_button: HtmlButtonElement,
     stop_button: HtmlButtonElement,
-    status: HtmlElement,
+    /// The status words and the download progress.
+    pub status: StatusView,
     output: HtmlElement,
+    /// With `editable`: the Reset button, and the code it restores (the element's own).
+    editor: Option<Editor>,
     /// "N earlier lines not shown", first in the output, hidden while nothing was dropped.
     dropped: HtmlElement,
     /// The lines shown; the DOM catches up in [`View::render`].
@@ -49,31 +45,30 @@ pub struct View {
     rendered_at: f64,
     /// How many earlier lines were dropped when the log was last rendered.
     shown_first: u64,
-    /// Download progress of the archive, shown after "Loading Python…".
-    progress: Option<String>,
-    /// The run waits for a free Python (every worker of its runtime is busy).
-    queued: bool,
-    status_value: Status,
-    python_available: bool,
     input: Option<(HtmlInputElement, [Listener; 2])>,
 }
 
 impl View {
-    /// Builds the view into an empty (or emptied) shadow root.
-    pub fn build(shadow: &ShadowRoot) -> Result<Self, BrowserError> {
+    /// Builds the view into an empty (or emptied) shadow root; with `editable`, the code is an
+    /// editor (`editor.rs`) with a Reset button.
+    pub fn build(shadow: &ShadowRoot, editable: bool) -> Result<Self, BrowserError> {
         let document = shadow
             .owner_document()
             .ok_or("the shadow root has no document")?;
         shadow.set_text_content(None);
-        adopt_style(&document, shadow)?;
+        crate::style::adopt(&document, shadow)?;
         let create = |tag: &str, class: &str| -> Result<HtmlElement, BrowserError> {
             let element: HtmlElement = document.create_element(tag)?.unchecked_into();
             element.set_class_name(class);
             element.set_attribute("part", class)?;
             Ok(element)
         };
-        let source = create("pre", "source")?;
+        let source = create(if editable { "textarea" } else { "pre" }, "source")?;
         source.set_attribute("aria-label", "Python code")?;
+        // Scrollable regions a keyboard reaches (a text area is focusable anyway).
+        if !editable {
+            source.set_attribute("tabindex", "0")?;
+        }
         let toolbar = create("div", "toolbar")?;
         let button = |class: &str, label: &str| -> Result<HtmlButtonElement, BrowserError> {
             let button: HtmlButtonElement = create("button", class)?.unchecked_into();
@@ -84,12 +79,23 @@ impl View {
         let run_button = button("run", "Run")?;
         let stop_button = button("stop", "Stop")?;
         stop_button.set_disabled(true);
-        let status = create("span", "status")?;
-        status.set_attribute("role", "status")?;
-        toolbar.append_with_node_3(&run_button, &stop_button, &status)?;
+        toolbar.append_with_node_2(&run_button, &stop_button)?;
+        let editor = if editable {
+            let reset = button("reset", "Reset")?;
+            toolbar.append_child(&reset)?;
+            Some(Editor::new(
+                &source,
+                reset,
+                &shadow.host().unchecked_into(),
+            )?)
+        } else {
+            None
+        };
+        let status = StatusView::build(&toolbar, create)?;
         let output = create("div", "output")?;
         output.set_attribute("role", "log")?;
         output.set_attribute("aria-label", "Output")?;
+        output.set_attribute("tabindex", "0")?;
         let dropped = create("div", "dropped")?;
         dropped.set_hidden(true);
         output.append_child(&dropped)?;
@@ -103,15 +109,12 @@ impl View {
             stop_button,
             status,
             output,
+            editor,
             dropped,
             log: OutputLog::default(),
             blocks: VecDeque::new(),
             rendered_at: f64::NEG_INFINITY,
             shown_first: 0,
-            progress: None,
-            queued: false,
-            status_value: Status::Idle,
-            python_available: true,
             input: None,
         })
     }
@@ -195,10 +198,18 @@ impl View {
         }
     }
 
-    /// Shows the code, as text.
-    pub fn show_code(&self, code: &str) {
-        self.source
-            .set_text_content(Some(code.trim_end_matches('\n')));
+    /// Shows the code, as text (in the editor: as the code Reset restores).
+    pub fn show_code(&mut self, code: &str) {
+        let code = code.trim_end_matches('\n');
+        match &mut self.editor {
+            Some(editor) => editor.show(code),
+            None => self.source.set_text_content(Some(code)),
+        }
+    }
+
+    /// With `editable`: the editor.
+    pub fn editor(&self) -> Option<&Editor> {
+        self.editor.as_ref()
     }
 
     /// Hides or shows the code (`hide-code`).
@@ -209,6 +220,7 @@ impl View {
     /// Empties the output log.
     pub fn clear_output(&mut self) {
         self.log.clear();
+        self.release_pictures();
         for (_, block) in self.blocks.drain(..) {
             block.remove();
         }
@@ -218,12 +230,35 @@ impl View {
     }
 
     /// Appends parts to the log (text lines longer than [`crate::log::MAX_LINE_CHARS`] are cut,
-    /// with a marker counting what is not shown). Returns whether the DOM was in step until now:
-    /// then the caller schedules a [`View::render`] for the next frame.
-    pub fn append(&mut self, parts: &[OutputPart]) -> bool {
+    /// with a marker counting what is not shown); a picture's bytes are `attachment`. Returns
+    /// whether the DOM was in step until now: then the caller schedules a [`View::render`] for
+    /// the next frame.
+    pub fn append(&mut self, parts: &[OutputPart], attachment: JsValue) -> bool {
         let in_step = !self.log.has_changes();
-        self.log.append(parts);
+        let mut attachment = Some(attachment);
+        for part in parts {
+            if part.kind != PartKind::Image {
+                self.log.append(std::slice::from_ref(part));
+                continue;
+            }
+            let bytes = attachment.take().unwrap_or(JsValue::UNDEFINED);
+            match pictures::make(part.mime.as_deref(), bytes, &part.text) {
+                Ok(picture) => self.log.push_picture(picture),
+                Err(why) => self.log.append(&[OutputPart::new(
+                    PartKind::Notice,
+                    ["Picture “", &part.text, "” not shown: ", why, "\n"].concat(),
+                )]),
+            }
+        }
+        self.release_pictures();
         in_step
+    }
+
+    /// Releases the pictures the log no longer holds.
+    fn release_pictures(&mut self) {
+        for url in self.log.take_released() {
+            pictures::release(&url);
+        }
     }
 
     /// Shows an element-level error (Python could not start, the worker crashed), as a line of
@@ -265,7 +300,7 @@ impl View {
             });
         self.shown_first = first;
         for number in front.into_iter().chain(changed.into_iter().flatten()) {
-            if let Err(error) = self.render_block(number) {
+            if let Err(error) = self.render_block(number, at_end) {
                 error.log("show output");
             }
         }
@@ -295,8 +330,9 @@ impl View {
         js_sys::Date::now() - self.rendered_at < 16.0
     }
 
-    /// Fills block `number` (created at the end if new) with its lines.
-    fn render_block(&mut self, number: u64) -> Result<(), BrowserError> {
+    /// Fills block `number` (created at the end if new) with its lines; with `follow`, the log
+    /// keeps to its end as its pictures load.
+    fn render_block(&mut self, number: u64, follow: bool) -> Result<(), BrowserError> {
         let block = match self.blocks.iter().find(|(n, _)| *n == number) {
             Some((_, block)) => {
                 block.set_text_content(None);
@@ -324,38 +360,13 @@ impl View {
                     error.set_text_content(Some(message));
                     block.append_child(&error)?;
                 }
+                Line::Picture(picture) => {
+                    spans.flush()?;
+                    pictures::show(&block, picture, follow.then_some(&self.output));
+                }
             }
         }
         spans.flush()
-    }
-
-    /// Shows how far the archive has downloaded (while Python loads), or nothing.
-    pub fn set_progress(&mut self, progress: Option<String>) {
-        self.progress = progress;
-        self.show_status_text();
-    }
-
-    /// Says whether the run waits for a free Python.
-    pub fn set_queued(&mut self, queued: bool) {
-        self.queued = queued;
-        self.show_status_text();
-    }
-
-    fn show_status_text(&self) {
-        let text = match self.status_value {
-            Status::Idle | Status::Ready | Status::Done => String::new(),
-            Status::Loading => match &self.progress {
-                Some(progress) => ["Loading Python… (", progress, ")"].concat(),
-                None => "Loading Python…".to_string(),
-            },
-            Status::Running if self.queued => {
-                "Waiting for a free Python (the others are busy)…".to_string()
-            }
-            Status::Running => "Running…".to_string(),
-            Status::Error if self.python_available => "Run runs the code again.".to_string(),
-            Status::Error => "Python is not available. Run tries again.".to_string(),
-        };
-        self.status.set_text_content(Some(&text));
     }
 
     /// Reflects the status in the toolbar; `python_available` tells an error of the code's
@@ -363,11 +374,7 @@ impl View {
     pub fn set_status(&mut self, status: Status, python_available: bool) {
         // A run that ended (or an element that failed) shows all its output before its event.
         self.render();
-        self.status_value = status;
-        self.python_available = python_available;
-        // A run that ended no longer waits for anything.
-        self.queued &= status == Status::Running;
-        self.show_status_text();
+        self.status.set(status, python_available);
         let running = status == Status::Running;
         if !running
             && self
@@ -382,6 +389,14 @@ impl View {
 
     fn scroll_to_end(&self) {
         self.output.set_scroll_top(self.output.scroll_height());
+    }
+}
+
+impl Drop for View {
+    /// Releases the pictures shown (an element that leaves the page).
+    fn drop(&mut self) {
+        self.log.clear();
+        self.release_pictures();
     }
 }
 
@@ -465,29 +480,6 @@ fn class_of(kind: PartKind) -> &'static str {
         PartKind::Notice => "notice",
         PartKind::Install => "install",
         PartKind::Other => "other",
+        PartKind::Image => "picture",
     }
-}
-
-fn adopt_style(document: &Document, shadow: &ShadowRoot) -> Result<(), BrowserError> {
-    let sheet = SHEET.with(|sheet| {
-        let mut sheet = sheet.borrow_mut();
-        if sheet.is_none() {
-            *sheet = CssStyleSheet::new()
-                .and_then(|new_sheet| new_sheet.replace_sync(STYLE).map(|()| new_sheet))
-                .ok();
-        }
-        sheet.clone()
-    });
-    match sheet {
-        Some(sheet) => {
-            shadow.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
-        }
-        None => {
-            // Browsers without constructable stylesheets get a `<style>` element.
-            let style = document.create_element("style")?;
-            style.set_text_content(Some(STYLE));
-            shadow.append_child(&style)?;
-        }
-    }
-    Ok(())
 }

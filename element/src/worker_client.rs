@@ -20,25 +20,26 @@ use crate::listener::Listener;
 /// What a worker told us, decoded.
 #[derive(Clone)]
 pub enum WorkerEvent {
-    /// A protocol message.
-    Message(FromWorker),
+    /// A protocol message, and what it transferred beside it under [`ATTACHMENT`] (e.g. the
+    /// snapshot's bytes; `undefined` when nothing).
+    Message(FromWorker, JsValue),
     /// The worker's script failed (`error` event), or a message could not be read.
     Crashed(String),
-    /// The snapshot worker's [`FromWorker::SnapshotMade`] with the bytes it carried, to store.
-    Snapshot {
-        /// Their cache key.
-        key: String,
-        /// The snapshot.
-        bytes: js_sys::Uint8Array,
-    },
+}
+
+impl From<FromWorker> for WorkerEvent {
+    /// A message made here (routed or repeated), with nothing attached.
+    fn from(message: FromWorker) -> Self {
+        WorkerEvent::Message(message, JsValue::UNDEFINED)
+    }
 }
 
 impl WorkerEvent {
     /// The message, unless the worker crashed.
     pub fn message(&self) -> Option<&FromWorker> {
         match self {
-            WorkerEvent::Message(message) => Some(message),
-            WorkerEvent::Crashed(_) | WorkerEvent::Snapshot { .. } => None,
+            WorkerEvent::Message(message, _) => Some(message),
+            WorkerEvent::Crashed(_) => None,
         }
     }
 }
@@ -252,11 +253,7 @@ fn decode(data: JsValue) -> WorkerEvent {
         .ok_or_else(|| DecodeError("not an object".into()))
         .and_then(|message| FromWorker::decode(&message));
     match decoded {
-        Ok(FromWorker::SnapshotMade { key, .. }) => match attachment.dyn_into() {
-            Ok(bytes) => WorkerEvent::Snapshot { key, bytes },
-            Err(_) => WorkerEvent::Crashed("the snapshot arrived without its bytes".into()),
-        },
-        Ok(message) => WorkerEvent::Message(message),
+        Ok(message) => WorkerEvent::Message(message, attachment),
         Err(error) => {
             WorkerEvent::Crashed(["unreadable message from the worker: ", &error.0].concat())
         }

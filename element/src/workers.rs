@@ -126,6 +126,9 @@ fn spawn(
 ) -> Result<WorkerClient, Error> {
     let start_failed = |error: Error| Error::WorkerStart(error.to_string());
     let script_url = worker_url().map_err(start_failed)?;
+    if kind.snapshot {
+        python_runner_protocol::snapshot::touch();
+    }
     let wasm_module = WASM_MODULE.with(|cell| cell.borrow().clone());
     WorkerClient::spawn(
         &script_url,

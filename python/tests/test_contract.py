@@ -4,6 +4,7 @@ The worker's native tests (`worker/src/contract.rs`) and the bundle's (`bundle/t
 for the library's `makeRunnerCallback`) read the same file, so the three copies cannot drift apart.
 """
 
+import base64
 import builtins
 import inspect
 import json
@@ -42,9 +43,12 @@ class Host:
     def __init__(self) -> None:
         self.answers = {"input": '{"message":"Bob"}', "sleep": '{"message":null}'}
         self.events: list[tuple[str, Any]] = []
+        self.pictures: list[bytes | None] = []
+        """Per event, send's third argument, or None when send had two."""
 
-    def __call__(self, event_type: str, json_text: str) -> object:
+    def __call__(self, event_type: str, json_text: str, *picture: bytes) -> object:
         self.events.append((event_type, json.loads(json_text)))
+        self.pictures.append(picture[0] if picture else None)
         return self.answers.get(event_type)
 
 
@@ -68,6 +72,39 @@ def test_the_runner_callback_gets_the_same_events(name: str) -> None:
 
     Runner(callback=callback).run(event["program"])
     assert (name, event["data"]) in events, events
+
+
+PICTURE = CONTRACT["picture"]
+PICTURE_BYTES = base64.b64decode(PICTURE["bytes"]["base64"])
+
+
+def test_run_code_sends_a_picture_as_the_contract_says() -> None:
+    host = Host()
+    run_code(PICTURE["program"], host)
+    assert host.events == [("output", PICTURE["data"])]
+    assert host.pictures == [PICTURE_BYTES]
+    assert len(PICTURE_BYTES) == PICTURE["bytes"]["length"]
+    assert PICTURE_BYTES.startswith(b"\x89PNG")
+
+
+def test_events_without_a_picture_have_no_third_argument() -> None:
+    host = Host()
+    run_code(f"print('a')\n{PICTURE['program']}print('b')", host)
+    assert [part["type"] for _, data in host.events for part in data["parts"]] == [
+        "stdout",
+        "image",
+        "stdout",
+    ]
+    assert host.pictures == [None, PICTURE_BYTES, None]
+
+
+def test_the_runner_callback_gets_a_pictures_bytes_in_its_part() -> None:
+    events: list[tuple[str, Any]] = []
+    Runner(callback=lambda event_type, data: events.append((event_type, data))).run(
+        PICTURE["program"]
+    )
+    [part] = PICTURE["data"]["parts"]
+    assert events == [("output", {"parts": [{**part, "bytes": PICTURE_BYTES}]})]
 
 
 def test_the_runner_callbacks_input_reply_is_the_line() -> None:

@@ -1693,6 +1693,7 @@ def test_package_api() -> None:
         "PyodideRunner",
         "Runner",
         "__version__",
+        "display",
         "find_imports_to_install",
         "install_imports",
         "reset_session",

@@ -1,5 +1,6 @@
 //! Headless Chromium driven through chromedriver (WebDriver, via fantoccini), behind a small blocking API:
-//! navigate, run scripts, poll for conditions, click/type inside open shadow roots, collect console errors.
+//! navigate, run scripts, poll for conditions, click/type inside open shadow roots, press keys wherever the focus is,
+//! collect console errors.
 //!
 //! The API is blocking on purpose (each `Browser` owns a private tokio runtime), so plain `#[test]`s and
 //! libtest-mimic trials can use it. Do not call it from inside another tokio runtime.
@@ -11,6 +12,7 @@
 
 use crate::engine::{parse_firefox_console, ConsoleSource, Engine, EnginePaths};
 use anyhow::{anyhow, bail, Context, Result};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::{Element, ElementRef};
 use fantoccini::wd::{TimeoutConfiguration, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder};
@@ -515,6 +517,44 @@ impl Browser {
             .with_context(|| format!("typing into {inner_selector} in {host_selector}"))
     }
 
+    /// Presses `chord` on whatever has the focus, as a reader's keyboard does (WebDriver actions, no element
+    /// targeted, so the keys go where the page's focus is): its keys go down in order and come up in reverse,
+    /// e.g. `&[Key::Control.into(), 'c']` for Ctrl+C or `&[Key::Tab.into()]`; then every key is released.
+    pub fn press(&self, chord: &[char]) -> Result<()> {
+        let mut keys = KeyActions::new("keyboard".to_owned());
+        for &value in chord {
+            keys = keys.then(KeyAction::Down { value });
+        }
+        for &value in chord.iter().rev() {
+            keys = keys.then(KeyAction::Up { value });
+        }
+        self.perform_keys(keys)
+            .with_context(|| format!("pressing {}", describe_keys(chord)))
+    }
+
+    /// Types `text` on whatever has the focus, one key press (down, up) per character; characters of
+    /// [`fantoccini::key::Key`] (`Key::Enter` …) press that key.
+    pub fn type_keys(&self, text: &str) -> Result<()> {
+        let mut keys = KeyActions::new("keyboard".to_owned());
+        for value in text.chars() {
+            keys = keys
+                .then(KeyAction::Down { value })
+                .then(KeyAction::Up { value });
+        }
+        let chars: Vec<char> = text.chars().collect();
+        self.perform_keys(keys)
+            .with_context(|| format!("typing {}", describe_keys(&chars)))
+    }
+
+    /// Performs `keys` (WebDriver "perform actions"), then "release actions", so no key stays down.
+    fn perform_keys(&self, keys: KeyActions) -> Result<()> {
+        self.rt.block_on(async {
+            self.client().perform_actions(keys).await?;
+            self.client().release_actions().await
+        })?;
+        Ok(())
+    }
+
     /// The accessible name (WebDriver "computed label") of an element inside an open shadow root, e.g. `Run`.
     pub fn accessible_name_in_shadow(
         &self,
@@ -770,6 +810,16 @@ impl Drop for Browser {
             }
         }
     }
+}
+
+/// Keys for messages: printable characters as they are, WebDriver's special keys (U+E000…U+F8FF) as `U+E009`.
+fn describe_keys(keys: &[char]) -> String {
+    keys.iter()
+        .map(|&key| match key {
+            '\u{E000}'..='\u{F8FF}' => format!("<U+{:04X}>", u32::from(key)),
+            _ => key.to_string(),
+        })
+        .collect()
 }
 
 fn indent(js: &str) -> String {

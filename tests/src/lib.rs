@@ -10,6 +10,8 @@ pub use browser::{
     proc_kib_field, proc_stat_pgrp, Browser, BrowserMemory, BrowserOptions, ConsoleEntry,
 };
 pub use engine::{Engine, EnginePaths};
+/// WebDriver's special keys, for [`Browser::press`] and [`Browser::type_keys`].
+pub use fantoccini::key::Key;
 pub use server::{workspace_root, RequestRecord, Server, ServerOptions};
 pub use suite::Suite;
 

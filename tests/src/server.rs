@@ -8,9 +8,11 @@
 //! | `/dist/`     | `target/dist/`            | `no-cache`               |
 //! | `/pyodide/`  | `node_modules/pyodide/`   | `public, max-age=86400`  |
 //! | `/slow/pyodide/` | `node_modules/pyodide/`, each answer 1.5 s late | `no-store` |
+//! | `/trickle/pyodide/` | `node_modules/pyodide/`, each file in 200 KB pieces 50 ms apart (4 MB/s) | `no-store` |
+//! | `/stalled/pyodide/` | `node_modules/pyodide/`, each answer a minute late | `no-store` |
 //! | `/fixtures/` | `tests/fixtures/`         | `no-cache`               |
 //! | `/pypi/`     | `target/pypi/`            | `no-cache`               |
-//! | `/node_modules/` | `node_modules/` (read by the bench's library part: the upstream npm packages) | `no-cache` |
+//! | `/node_modules/` | `node_modules/` (read by the bench's library part: the upstream npm packages; by scenario `a11y`: axe-core) | `no-cache` |
 //! | `/`          | `demo/`                   | `no-cache`               |
 //!
 //! Every response carries `Access-Control-Allow-Origin: *` (files: unless the query has `no_cors=1`) and
@@ -299,6 +301,16 @@ struct Mount {
 /// it boots.
 const SLOW_PYODIDE_MS: u64 = 1500;
 
+/// How long Python's files take from `/stalled/pyodide/`, each: an element there stays `loading` while a test
+/// looks at it (scenario `a11y`).
+const STALLED_PYODIDE_MS: u64 = 60_000;
+
+/// Files under this prefix arrive in [`TRICKLE_PIECE`]-byte pieces, [`TRICKLE_PAUSE`] apart: a download whose
+/// progress a page can watch (scenario `progress`).
+const TRICKLE_PREFIX: &str = "/trickle/";
+const TRICKLE_PIECE: usize = 200_000;
+const TRICKLE_PAUSE: Duration = Duration::from_millis(50);
+
 /// The local package index (`bundle/run.sh` downloads the wheels from PyPI and
 /// `tests/pypi/make_index.py` writes `simple/<project>/index.html` and `lock-overrides.json`).
 const PYPI_DIR: &str = "target/pypi";
@@ -321,6 +333,18 @@ const MOUNTS: &[Mount] = &[
         dir: "node_modules/pyodide",
         cache: "no-store",
         delay_ms: SLOW_PYODIDE_MS,
+    },
+    Mount {
+        prefix: "/trickle/pyodide/",
+        dir: "node_modules/pyodide",
+        cache: "no-store",
+        delay_ms: 0,
+    },
+    Mount {
+        prefix: "/stalled/pyodide/",
+        dir: "node_modules/pyodide",
+        cache: "no-store",
+        delay_ms: STALLED_PYODIDE_MS,
     },
     Mount {
         prefix: "/fixtures/",
@@ -387,10 +411,10 @@ struct Reply {
 
 enum Payload {
     Whole(Vec<u8>),
-    /// `?pause_ms=N`: `head` is sent and flushed, then `tail` after `pause`.
-    Paused {
-        head: Vec<u8>,
-        tail: Vec<u8>,
+    /// Each piece is sent and flushed, with `pause` between pieces: `?pause_ms=N` (the part up to the
+    /// marker, then the rest), and every file of `/trickle/`.
+    Paced {
+        pieces: Vec<Vec<u8>>,
         pause: Duration,
     },
 }
@@ -704,10 +728,16 @@ fn reply(method: &Method, url: &str, options: &ServerOptions) -> Reply {
                         .map_or(body.len(), |i| i + PAUSE_MARKER.len());
                     let (head, tail) = body.split_at(split);
                     headers.push(("Content-Length", body.len().to_string()));
-                    Payload::Paused {
-                        head: head.to_vec(),
-                        tail: tail.to_vec(),
+                    Payload::Paced {
+                        pieces: vec![head.to_vec(), tail.to_vec()],
                         pause,
+                    }
+                }
+                _ if raw_path.starts_with(TRICKLE_PREFIX) && *method == Method::GET => {
+                    headers.push(("Content-Length", body.len().to_string()));
+                    Payload::Paced {
+                        pieces: body.chunks(TRICKLE_PIECE).map(<[u8]>::to_vec).collect(),
+                        pause: TRICKLE_PAUSE,
                     }
                 }
                 _ => Payload::Whole(body),
@@ -725,13 +755,17 @@ fn reply(method: &Method, url: &str, options: &ServerOptions) -> Reply {
 fn build(reply: Reply) -> Response<Body> {
     let body = match reply.payload {
         Payload::Whole(bytes) => Full::new(Bytes::from(bytes)).boxed(),
-        Payload::Paused { head, tail, pause } => {
+        Payload::Paced { pieces, pause } => {
             let (mut sender, body) = http_body_util::channel::Channel::<Bytes>::new(2);
             tokio::spawn(async move {
-                // The client may leave early; then there is nobody to send the rest to.
-                if sender.send_data(Bytes::from(head)).await.is_ok() {
-                    tokio::time::sleep(pause).await;
-                    let _ = sender.send_data(Bytes::from(tail)).await;
+                for (index, piece) in pieces.into_iter().enumerate() {
+                    if index > 0 {
+                        tokio::time::sleep(pause).await;
+                    }
+                    // The client may leave early; then there is nobody to send the rest to.
+                    if sender.send_data(Bytes::from(piece)).await.is_err() {
+                        break;
+                    }
                 }
             });
             body.boxed()

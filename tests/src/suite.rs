@@ -1,11 +1,12 @@
 //! State shared by the tests of one test binary: one lazily launched [`Browser`] per engine (used by one test at a time) and
-//! one isolated plus one non-isolated [`Server`], so each browser starts once and Pyodide stays in its HTTP cache.
+//! one isolated plus one non-isolated [`Server`], so each browser starts once and Pyodide stays in its HTTP cache;
+//! a test that fails hands the next one a new browser.
 
 use crate::browser::{Browser, BrowserOptions};
 use crate::engine::Engine;
 use crate::server::{Server, ServerOptions};
-use anyhow::{anyhow, Result};
-use std::collections::HashMap;
+use anyhow::{anyhow, Context, Result};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -20,6 +21,8 @@ pub struct Suite {
     browsers: Mutex<HashMap<Engine, Arc<Mutex<Launched>>>>,
     isolated: OnceLock<std::result::Result<Server, String>>,
     not_isolated: OnceLock<std::result::Result<Server, String>>,
+    /// The engines and servers (isolated or not) [`Suite::first_use`] has seen.
+    used: Mutex<HashSet<(Engine, bool)>>,
 }
 
 impl std::fmt::Debug for Suite {
@@ -60,8 +63,30 @@ impl Suite {
         let browser = entry
             .as_ref()
             .map_err(|e| anyhow!("the browser could not be launched:\n{e}"))?;
-        browser.reset()?;
-        f(browser)
+        let result = browser
+            .reset()
+            .context("resetting the browser to about:blank (left stuck by an earlier test?)")
+            .and_then(|()| f(browser));
+        if result.is_err() {
+            // A failed test may leave the browser wedged (a busy worker, a hung page load): the next test gets a
+            // fresh one, which also has no origin's snapshot yet, so `first_use` holds again for this engine.
+            println!("{engine}: the next test gets a new browser (this one failed)");
+            *slot = None;
+            self.used
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|(used, _)| *used != engine);
+        }
+        result
+    }
+
+    /// Whether this is the first call for `engine` on the `isolated` (or not) server: the first scenario of an
+    /// origin in a browser (e.g. to leave the Python snapshot there that later scenarios start from).
+    pub fn first_use(&self, engine: Engine, isolated: bool) -> bool {
+        self.used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((engine, isolated))
     }
 
     /// The shared cross-origin isolated (`true`) or non-isolated (`false`) server on an ephemeral port.

@@ -1,15 +1,16 @@
-//! Starting Python: loads Pyodide, installs the helper package, and unpacks the author's archive.
+//! Starting Python: loads Pyodide (telling the page how far its downloads have come), installs
+//! the helper package, and unpacks the author's archive.
 
 use js_sys::{Function, Object, Promise, Uint8Array};
 use python_runner_protocol::js::describe_error as describe;
-use python_runner_protocol::{ArchiveSpec, ErrorKind, ErrorPayload};
+use python_runner_protocol::{ArchiveSpec, ErrorKind, ErrorPayload, FromWorker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::channel::Channel;
 use crate::js::{
-    import_module, HelperModule, LoadOptions, PyCallable, Pyodide, PyodideModule, RunnerModule,
-    UnpackOptions,
+    import_module, post, HelperModule, LoadOptions, PyCallable, Pyodide, PyodideModule,
+    RunnerModule, UnpackOptions,
 };
 use crate::python;
 use python_runner_protocol::snapshot;
@@ -27,14 +28,85 @@ pub struct Booted {
     pub warm: bool,
 }
 
+#[wasm_bindgen(inline_js = r#"
+export function watch_downloads(report) {
+  const fetch = self.fetch;
+  let received = 0, total = 0, last = 0, watching = true;
+  const tell = (now) => {
+    if (watching && (now || Date.now() - last >= 100)) {
+      last = Date.now();
+      report(received, total);
+    }
+  };
+  self.fetch = async function (...args) {
+    const response = await fetch.apply(this, args);
+    const length = Number(response.headers.get("content-length")) || 0;
+    if (!watching || !response.ok || !response.body || !length) return response;
+    total += length;
+    tell(false);
+    let left = length;
+    const counter = new TransformStream({
+      transform(chunk, controller) {
+        // A compressed answer's Content-Length counts fewer bytes than arrive.
+        const counted = Math.min(chunk.byteLength, left);
+        left -= counted;
+        received += counted;
+        tell(left === 0);
+        controller.enqueue(chunk);
+      },
+    });
+    return new Response(response.body.pipeThrough(counter), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+  return () => {
+    watching = false;
+    self.fetch = fetch;
+  };
+}
+"#)]
+extern "C" {
+    /// Wraps `self.fetch` so every download with a `Content-Length` reports `(received, total)`
+    /// bytes to `report`, at most every 100 ms and when a download ends; returns the function
+    /// that unwraps it (later reports are dropped).
+    fn watch_downloads(report: &Function) -> Function;
+}
+
+/// While alive, Python's downloads report their progress to the page ([`FromWorker::Loading`]).
+struct Downloads {
+    stop: Function,
+    _report: Closure<dyn FnMut(f64, f64)>,
+}
+
+impl Downloads {
+    fn watch() -> Self {
+        let report = Closure::<dyn FnMut(f64, f64)>::new(|received, total| {
+            post(&FromWorker::Loading { received, total });
+        });
+        Self {
+            stop: watch_downloads(report.as_ref().unchecked_ref()),
+            _report: report,
+        }
+    }
+}
+
+impl Drop for Downloads {
+    fn drop(&mut self) {
+        let _ = self.stop.call0(&JsValue::UNDEFINED);
+    }
+}
+
 /// Loads Pyodide (from the cached memory snapshot when `use_snapshot` and there is a good one)
-/// and installs the helper package.
+/// and installs the helper package; the page hears how far the downloads have come meanwhile.
 pub async fn boot(
     pyodide_url: &str,
     python_files: &Object,
     channel: &Channel,
     use_snapshot: bool,
 ) -> Result<Booted, ErrorPayload> {
+    let _downloads = Downloads::watch();
     let (module, load_pyodide) = import_pyodide(pyodide_url).await?;
     let restored = match use_snapshot {
         true => {

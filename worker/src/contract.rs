@@ -187,6 +187,18 @@ mod tests {
     }
 
     #[test]
+    fn a_picture_is_an_output_event_of_one_image_part() {
+        let contract = contract();
+        let data = &contract["picture"]["data"];
+        let decoded = PythonEvent::decode("output", &Json(data.clone())).expect("decodes");
+        let expected = OutputPart {
+            mime: Some("image/png".into()),
+            ..OutputPart::new(PartKind::Image, "Figure 1")
+        };
+        assert_eq!(decoded, PythonEvent::Output(vec![expected]));
+    }
+
+    #[test]
     fn what_run_code_returns_decodes_to_the_exception() {
         let contract = contract();
         for case in contract["run_code_returns"]

@@ -42,7 +42,7 @@ struct WorkerState {
     /// The bytes of the announced archive (an `ArrayBuffer`), until they are unpacked.
     archive_bytes: JsValue,
     /// Called by Python for each runner event.
-    send_event: Closure<dyn FnMut(String, String) -> JsValue>,
+    send_event: Closure<dyn FnMut(String, String, JsValue) -> JsValue>,
     session: Rc<Session>,
 }
 
@@ -64,9 +64,11 @@ pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
     let session = Rc::new(Session::default());
     let send_event = {
         let session = session.clone();
-        Closure::new(move |event_type: String, data_json: String| {
-            session.on_python_event(&event_type, &data_json)
-        })
+        Closure::new(
+            move |event_type: String, data_json: String, bytes: JsValue| {
+                session.on_python_event(&event_type, &data_json, bytes)
+            },
+        )
     };
     let state = Rc::new(RefCell::new(WorkerState {
         dispatcher: Dispatcher::default(),
@@ -237,10 +239,10 @@ fn run(state: &Rc<RefCell<WorkerState>>, id: RunId, code: String, options: RunOp
             .concat();
             post(&FromWorker::Output {
                 id,
-                parts: vec![OutputPart {
-                    kind: python_runner_protocol::PartKind::Install,
+                parts: vec![OutputPart::new(
+                    python_runner_protocol::PartKind::Install,
                     text,
-                }],
+                )],
             });
         }
         start_run(&state, id, &code, &options);

@@ -1,16 +1,20 @@
-//! Python's runner events during a run: output is posted to the element (draining when the page
-//! falls behind), and `input()` and `time.sleep` wait on the [`Channel`].
+//! Python's runner events during a run: output is posted to the element (a picture's bytes moved
+//! with it; draining when the page falls behind), and `input()` and `time.sleep` wait on the
+//! [`Channel`].
 
 use std::cell::{Cell, RefCell};
 
+use js_sys::{ArrayBuffer, Uint8Array};
 use python_runner_protocol::js::describe_error as describe;
 use python_runner_protocol::js::JsObject;
-use python_runner_protocol::{FromWorker, RunId, WaitReason, WaitSeq, DRAIN_BYTES, DRAIN_MESSAGES};
+use python_runner_protocol::{
+    FromWorker, PartKind, RunId, WaitReason, WaitSeq, DRAIN_BYTES, DRAIN_MESSAGES,
+};
 use wasm_bindgen::prelude::*;
 
 use crate::channel::Channel;
 use crate::contract::PythonEvent;
-use crate::js::post;
+use crate::js::{post, post_transferring};
 
 /// What Python's events need while code runs (borrowed from inside a synchronous run, so it
 /// lives apart from the worker's state).
@@ -27,9 +31,10 @@ pub struct Session {
 
 impl Session {
     /// Called by Python (`run_code`'s `send`) for each runner event, with the event's data as
-    /// JSON (see `contract.rs`). Returns the reply to `input` and `sleep` events (see
-    /// `Channel`), and to an `output` event that starts a drain; `undefined` otherwise.
-    pub fn on_python_event(&self, event_type: &str, data_json: &str) -> JsValue {
+    /// JSON (see `contract.rs`) and, for an `output` event with a picture, its bytes (a
+    /// `Uint8Array`). Returns the reply to `input` and `sleep` events (see `Channel`), and to an
+    /// `output` event that starts a drain; `undefined` otherwise.
+    pub fn on_python_event(&self, event_type: &str, data_json: &str, bytes: JsValue) -> JsValue {
         if !PythonEvent::NAMES.contains(&event_type) {
             return JsValue::UNDEFINED; // an event of the user's code: nothing to do
         }
@@ -53,12 +58,28 @@ impl Session {
         let id = self.current_run.get();
         match event {
             // `input("")` puts an empty prompt: nothing to show, so no message.
-            PythonEvent::Output(parts) if parts.iter().all(|part| part.text.is_empty()) => {
+            PythonEvent::Output(parts)
+                if parts
+                    .iter()
+                    .all(|part| part.text.is_empty() && part.kind != PartKind::Image) =>
+            {
                 JsValue::UNDEFINED
             }
             PythonEvent::Output(parts) => {
-                let bytes = parts.iter().map(|part| part.text.len()).sum::<usize>();
-                post(&FromWorker::Output { id, parts });
+                let picture = parts.iter().any(|part| part.kind == PartKind::Image);
+                let text = parts.iter().map(|part| part.text.len()).sum::<usize>();
+                let message = FromWorker::Output { id, parts };
+                let bytes = match bytes.dyn_into::<Uint8Array>() {
+                    Ok(bytes) if picture => {
+                        let bytes = movable(bytes);
+                        post_transferring(&message, &bytes);
+                        text + bytes.length() as usize
+                    }
+                    _ => {
+                        post(&message);
+                        text
+                    }
+                };
                 let (messages, posted) = self.undrained.get();
                 let (messages, posted) = (messages + 1, posted + bytes);
                 if messages >= DRAIN_MESSAGES || posted >= DRAIN_BYTES {
@@ -103,5 +124,19 @@ impl Session {
             post(&FromWorker::Waiting { id, seq, reason });
         }
         seq
+    }
+}
+
+/// `bytes`, or a copy of them, alone in an `ArrayBuffer` that can be moved to the page: a view of
+/// part of a buffer (Pyodide's memory) or of shared memory is copied.
+fn movable(bytes: Uint8Array) -> Uint8Array {
+    let buffer = bytes.buffer();
+    if bytes.byte_offset() == 0
+        && bytes.byte_length() == buffer.byte_length()
+        && buffer.is_instance_of::<ArrayBuffer>()
+    {
+        bytes
+    } else {
+        bytes.slice(0, bytes.length())
     }
 }

@@ -59,6 +59,14 @@ fn python_files() -> js_sys::Object {
             include_str!("../../python/src/pyodide_worker_runner/imports.py"),
         ),
         (
+            "pyodide_worker_runner/matplotlib_backend.py",
+            include_str!("../../python/src/pyodide_worker_runner/matplotlib_backend.py"),
+        ),
+        (
+            "pyodide_worker_runner/pictures.py",
+            include_str!("../../python/src/pyodide_worker_runner/pictures.py"),
+        ),
+        (
             "pyodide_worker_runner/output.py",
             include_str!("../../python/src/pyodide_worker_runner/output.py"),
         ),
@@ -89,12 +97,18 @@ async fn loads_pyodide_and_runs_code_with_output_events() {
     .unwrap_or_else(|error| panic!("boot failed: {error:?}"));
     assert_eq!(version, "314.0.7");
     let events = Rc::new(RefCell::new(Vec::<(String, String)>::new()));
+    let pictures = Rc::new(RefCell::new(Vec::<Vec<u8>>::new()));
     let send_event = {
-        let events = events.clone();
-        Closure::<dyn FnMut(String, String) -> JsValue>::new(move |kind: String, data: String| {
-            events.borrow_mut().push((kind, data));
-            JsValue::UNDEFINED
-        })
+        let (events, pictures) = (events.clone(), pictures.clone());
+        Closure::<dyn FnMut(String, String, JsValue) -> JsValue>::new(
+            move |kind: String, data: String, picture: JsValue| {
+                events.borrow_mut().push((kind, data));
+                if let Some(bytes) = picture.dyn_ref::<js_sys::Uint8Array>() {
+                    pictures.borrow_mut().push(bytes.to_vec());
+                }
+                JsValue::UNDEFINED
+            },
+        )
     };
     run_code
         .call2(
@@ -118,6 +132,21 @@ async fn loads_pyodide_and_runs_code_with_output_events() {
             ),
         ]
     );
+    assert!(pictures.borrow().is_empty());
+    // A picture: its own output event, its bytes (a Uint8Array) send's third argument.
+    events.borrow_mut().clear();
+    let program = "class Dot:\n    def _repr_png_(self):\n        return b'\\x89PNG fake'\n\ndisplay(Dot(), alt='A dot')\n";
+    run_code
+        .call2(&JsValue::NULL, &program.into(), send_event.as_ref())
+        .expect_throw("run_code");
+    assert_eq!(
+        events.borrow().as_slice(),
+        [(
+            "output".to_string(),
+            r#"{"parts": [{"type": "image", "text": "A dot", "mime": "image/png"}]}"#.to_string()
+        )]
+    );
+    assert_eq!(pictures.borrow().as_slice(), [b"\x89PNG fake".to_vec()]);
 }
 
 #[wasm_bindgen_test]
@@ -194,7 +223,7 @@ async fn a_stored_snapshot_starts_the_next_python_warm() {
         .unwrap_or_else(|error| panic!("making the snapshot failed: {error:?}"));
     // The page stores what the snapshot worker makes; here the same code stores it.
     assert!(
-        python_runner_protocol::snapshot::store(&key, url, &bytes).await,
+        python_runner_protocol::snapshot::store(&key, &bytes).await,
         "the snapshot ({} bytes) was not stored under {key}",
         bytes.length()
     );

@@ -42,16 +42,13 @@ impl Runtime {
         start: Start,
         outbox: &mut Outbox,
     ) -> Option<WorkerClient> {
-        let mut message = match event {
-            WorkerEvent::Message(FromWorker::Failed { id: None, error }) => {
-                // Python could not start there.
-                let failed = WorkerEvent::Message(FromWorker::Failed { id: None, error });
+        let (mut message, attachment) = match event {
+            // Python could not start there.
+            failed @ WorkerEvent::Message(FromWorker::Failed { id: None, .. }, _) => {
                 return self.broke(worker, failed, start, outbox);
             }
-            WorkerEvent::Message(message) => message,
+            WorkerEvent::Message(message, attachment) => (message, attachment),
             crashed @ WorkerEvent::Crashed(_) => return self.broke(worker, crashed, start, outbox),
-            // Only the snapshot worker makes snapshots.
-            WorkerEvent::Snapshot { .. } => return None,
         };
         // A run's message: to its element, with the element's own run id.
         if let FromWorker::Output { id, .. }
@@ -81,7 +78,8 @@ impl Runtime {
                 {
                     *id = local;
                 }
-                outbox.push((element, RuntimeEvent::Worker(WorkerEvent::Message(message))));
+                let event = WorkerEvent::Message(message, attachment);
+                outbox.push((element, RuntimeEvent::Worker(event)));
             }
             if finished {
                 self.next_run(worker, start, outbox);
@@ -92,6 +90,15 @@ impl Runtime {
             self.ready(worker, booted, outbox);
         } else if let FromWorker::ArchiveFailed { error } = message {
             self.archive_failed(&error, outbox);
+        } else if let FromWorker::Loading { .. } = message {
+            // The runtime's first worker speaks for its start: the elements still waiting hear it.
+            if self.workers.first().is_some_and(|w| w.id == worker) {
+                for (member, ready) in &self.members {
+                    if !ready {
+                        outbox.push((*member, RuntimeEvent::Worker(message.clone().into())));
+                    }
+                }
+            }
         }
         None
     }
@@ -104,8 +111,7 @@ impl Runtime {
         }
         for (member, ready) in &mut self.members {
             if !std::mem::replace(ready, true) {
-                let event = WorkerEvent::Message(booted.message());
-                outbox.push((*member, RuntimeEvent::Worker(event)));
+                outbox.push((*member, RuntimeEvent::Worker(booted.message().into())));
             }
         }
         if let Some(w) = self.workers.iter_mut().find(|w| w.id == worker) {
@@ -122,7 +128,7 @@ impl Runtime {
             let failed = FromWorker::ArchiveFailed {
                 error: error.clone(),
             };
-            outbox.push((*member, RuntimeEvent::Worker(WorkerEvent::Message(failed))));
+            outbox.push((*member, RuntimeEvent::Worker(failed.into())));
         }
     }
 

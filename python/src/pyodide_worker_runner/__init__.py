@@ -4,10 +4,12 @@ The worker loads this package into Pyodide and calls `run_code(source, send)` fo
 program. `Runner` does the work: it runs the code in a `__main__` namespace (one per
 session, kept between runs until `reset_session`), batches what it prints
 (`OutputBuffer`), and turns `input()` and `time.sleep()` into events for the host.
+`display(obj)` (a builtin while code runs) sends pictures: rich reprs such as `_repr_png_`
+and matplotlib figures, whose backend (`matplotlib_backend`) shows them like Jupyter's.
 Before a run the worker may await `install_imports(source, callback)`, which installs
 with micropip the packages the program imports but are missing.
-The package uses the standard library only (micropip and `pyodide_js` are imported only
-when `install_imports` needs them), so it also imports and tests in CPython.
+The package uses the standard library only (micropip, matplotlib and `pyodide_js` are
+imported only where they are used), so it also imports and tests in CPython.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ _EXPORTS = {
     "OutputBuffer": "output",
     "PyodideRunner": "runner",
     "Runner": "runner",
+    "display": "pictures",
     "find_imports_to_install": "imports",
     "install_imports": "imports",
     "reset_session": "runner",

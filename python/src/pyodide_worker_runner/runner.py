@@ -2,27 +2,29 @@
 
 `Runner` compiles and runs a piece of source in a `__main__` namespace of its own. While
 the code runs it redirects `sys.stdout` / `sys.stderr` into an `OutputBuffer`, replaces
-`sys.stdin` and `builtins.input` with versions that ask the host for a line, and replaces
-`time.sleep` with one that asks the host to sleep. Everything is undone when the run
-ends, because other code shares the interpreter. Uncaught exceptions, including
-`KeyboardInterrupt` and `SystemExit`, become `traceback` output parts; syntax errors
-become `syntax_error` parts.
+`sys.stdin` and `builtins.input` with versions that ask the host for a line, replaces
+`time.sleep` with one that asks the host to sleep, and adds a `display` builtin that
+sends pictures (`Runner.image`; see `pictures.py`, and `matplotlib_backend.py` for plots).
+Everything is undone when the run ends, because other code shares the interpreter.
+Uncaught exceptions, including `KeyboardInterrupt` and `SystemExit`, become `traceback`
+output parts; syntax errors become `syntax_error` parts.
 
 Events go to a callback `cb(event_type, data)`:
 
-- `"output"`, `{"parts": [{"type": ..., "text": ..., **extra}, ...]}`; reply ignored.
+- `"output"`, `{"parts": [{"type": ..., "text": ..., **extra}, ...]}`; reply ignored. A
+  picture comes alone: `[{"type": "image", "text": alt, "mime": ..., "bytes": ...}]`.
 - `"input"`, `{"prompt": str}`; the reply is the line that was typed.
 - `"sleep"`, `{"seconds": int | float}`; reply ignored.
 - anything user code passes to `Runner.callback` directly.
 
 `run_code` is the entry point the worker calls: it JSON-encodes each event for a
-`send(event_type, json_text)` function, and runs each program in the persistent
-`__main__` namespace of a session (`reset_session` forgets one). What `send` may return
-for the blocking events "input" and "sleep" (JSON text such as `{"message": ...}`,
-`{"interrupted": true}` or `{"error": ...}`, None, or a JavaScript Promise of those) and
-for "output" is the worker contract, handled in one place, `_reply`, and described with
-the events and `run_code`'s parameters in `tests/contract.json`, which the worker's and
-the library's tests read too.
+`send(event_type, json_text)` function (a picture's bytes go as a third argument), and
+runs each program in the persistent `__main__` namespace of a session (`reset_session`
+forgets one). What `send` may return for the blocking events "input" and "sleep" (JSON
+text such as `{"message": ...}`, `{"interrupted": true}` or `{"error": ...}`, None, or a
+JavaScript Promise of those) and for "output" is the worker contract, handled in one
+place, `_reply`, and described with the events and `run_code`'s parameters in
+`tests/contract.json`, which the worker's and the library's tests read too.
 
 This is a fresh implementation of the behaviour of python_runner's `Runner`,
 `PatchedStdinRunner` and `PatchedSleepRunner`, without their known bugs.
@@ -46,6 +48,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .output import MixedOutputBuffer, OutputBuffer, OutputPart, SysStream
+from .pictures import _runners, display
 
 if TYPE_CHECKING:
     import traceback
@@ -77,6 +80,9 @@ _MAX_SLEEP_SECONDS = 9_223_372_036
 
 # The real `time.sleep`, for hosts that cannot block on their side (see `run_code`).
 _real_sleep = time.sleep
+
+MATPLOTLIB_BACKEND = "module://pyodide_worker_runner.matplotlib_backend"
+"""The backend `run_code` gives matplotlib unless `MPLBACKEND` names another."""
 
 
 class FakeStdin:
@@ -153,6 +159,8 @@ class Runner:
     """Replace `sys.stdin` and `builtins.input` while code runs."""
     patch_sleep: bool = True
     """Replace `time.sleep` while code runs."""
+    max_image_bytes: int = 32 << 20
+    """A larger picture is not sent: a line on stderr says so instead."""
 
     def __init__(
         self,
@@ -174,6 +182,8 @@ class Runner:
         """Input received but not read yet."""
         self.exception: BaseException | None = None
         """The exception that ended the last run (reported as output), or None."""
+        self.image_count = 0
+        """Pictures shown in the current run, for their "Figure N" alt text."""
         self.output_buffer = self.OutputBufferClass(self._flush_output)
         self.main_module = types.ModuleType("__main__")
         self.namespace: dict[str, Any] = self.main_module.__dict__
@@ -239,6 +249,27 @@ class Runner:
 
     def _flush_output(self, parts: list[OutputPart]) -> None:
         self.callback("output", parts=parts)
+
+    def image(
+        self, mime: str, data: bytes, alt: str | None = None, title: str | None = None
+    ) -> None:
+        """Send a picture, after the pending output, as the one part of an "output" event.
+
+        The part is `{"type": "image", "text": alt, "mime": mime, "bytes": data}`; `alt`
+        defaults to "Figure N" or "Figure N: title", N counting this run's pictures.
+        """
+        self.image_count += 1
+        if alt is None:
+            alt = f"Figure {self.image_count}" + (f": {title}" if title else "")
+        if len(data) > self.max_image_bytes:
+            limit = self.max_image_bytes >> 20
+            self.output(
+                "stderr", f"{alt} is too large to show: {len(data):,} bytes ({limit} MiB max)\n"
+            )
+            return
+        self.output_buffer.flush()
+        part = {"type": "image", "text": alt, "mime": mime, "bytes": bytes(data)}
+        self.callback("output", parts=[part])
 
     # -- running -------------------------------------------------------------------
 
@@ -426,10 +457,17 @@ class Runner:
 
     @contextlib.contextmanager
     def _patched(self) -> Iterator[None]:
-        """Install the stream, stdin, sleep and `__main__` replacements; undo them on exit."""
+        """Install the stream, stdin, sleep, `display` and `__main__` replacements; undo them.
+
+        The runner is on `pictures._runners` meanwhile. When the code has run, matplotlib
+        figures still open are shown, as in Jupyter (even after an exception).
+        """
         saved_stdout, saved_stderr, saved_stdin = sys.stdout, sys.stderr, sys.stdin
         saved_input, saved_sleep = builtins.input, time.sleep
+        saved_display = getattr(builtins, "display", None)
         saved_main = sys.modules.get("__main__")
+        self.image_count = 0
+        _runners.append(self)
         try:
             sys.stdout = SysStream("stdout", self.output_buffer)
             sys.stderr = SysStream("stderr", self.output_buffer)
@@ -438,11 +476,23 @@ class Runner:
                 builtins.input = self.input
             if self.patch_sleep:
                 time.sleep = self.sleep
+            builtins.display = display  # type: ignore[attr-defined]
             sys.modules["__main__"] = self.main_module
             yield
+            try:
+                _show_open_figures()
+            except BaseException as e:
+                ended_by = self.exception
+                self._report(e)
+                self.exception = ended_by or e
         finally:
+            _runners.remove(self)
             sys.stdout, sys.stderr, sys.stdin = saved_stdout, saved_stderr, saved_stdin
             builtins.input, time.sleep = saved_input, saved_sleep
+            if saved_display is None:
+                vars(builtins).pop("display", None)
+            else:
+                builtins.display = saved_display  # type: ignore[attr-defined]
             if saved_main is None:
                 sys.modules.pop("__main__", None)
             else:
@@ -600,6 +650,13 @@ def _source_lines(source: str) -> list[str]:
     if lines[-1] == "":
         lines.pop()
     return [line + "\n" for line in lines]
+
+
+def _show_open_figures() -> None:
+    """Show the figures left open, if matplotlib is in use with this package's backend."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None and pyplot.get_backend() == MATPLOTLIB_BACKEND:
+        pyplot.show()
 
 
 def _is_blank(source: str) -> bool:
@@ -786,10 +843,29 @@ def describe_exception(e: BaseException) -> dict[str, str]:
     return {"type": name, "message": message}
 
 
+def _picture_bytes(data: dict[str, Any]) -> bytes | None:
+    """Remove a picture's bytes from the parts of an "output" event and return them."""
+    for part in data.get("parts", ()):
+        if "bytes" in part:
+            return part.pop("bytes")
+    return None
+
+
+def _js_bytes(data: bytes) -> Any:
+    """`data` for `send`: a JavaScript Uint8Array under Pyodide, else the bytes themselves."""
+    if sys.platform != "emscripten":
+        return data
+    from pyodide.ffi import to_js
+
+    return to_js(data)
+
+
 class _PageRunner(Runner):
     """The runner of `run_code`, whose output batches may mix stdout and stderr.
 
     See `MixedOutputBuffer`: the page renders parts in order whatever the batches.
+    Pictures never pass through `_flush_output`: `Runner.image` sends each in its own
+    event, so an image part is never split or batched.
     """
 
     OutputBufferClass = MixedOutputBuffer
@@ -823,7 +899,7 @@ class _PageRunner(Runner):
 
 def run_code(
     source: str,
-    send: Callable[[str, str], object],
+    send: Callable[..., object],
     filename: str = "main.py",
     session: str = "",
     entry: str | None = None,
@@ -839,11 +915,14 @@ def run_code(
     start empty on every call.
 
     Each event becomes `send(event_type, json_text)`, where `json_text` is the event
-    data as JSON (non-ASCII characters kept as they are). For the blocking events
-    "input" and "sleep", the reply follows the contract in `_blocking_reply`: None, JSON
-    text of `{"message": ...}`, `{"interrupted": true}` or `{"error": "..."}`, or a
-    Promise of those. For any other event, a str reply is parsed as JSON and handed back
-    to the code that raised the event; any other reply is handed back unchanged.
+    data as JSON (non-ASCII characters kept as they are). An "output" event with a
+    picture (`Runner.image`) has one part `{"type": "image", "text": alt, "mime": mime}`
+    and a third argument, the picture's bytes (a Uint8Array under Pyodide). For the
+    blocking events "input" and "sleep", the reply follows the contract in
+    `_blocking_reply`: None, JSON text of `{"message": ...}`, `{"interrupted": true}` or
+    `{"error": "..."}`, or a Promise of those. For any other event, a str reply is parsed
+    as JSON and handed back to the code that raised the event; any other reply is handed
+    back unchanged.
 
     Exceptions in the user's code (including the KeyboardInterrupt of an interrupted
     input or sleep) are reported as output, not raised. All output has been sent when
@@ -851,9 +930,14 @@ def run_code(
     `describe_exception`'s dict, or None when it ran to the end.
     """
     global _shared_runner, _shared_runner_busy
+    os.environ.setdefault("MPLBACKEND", MATPLOTLIB_BACKEND)
 
     def callback(event_type: str, data: dict[str, Any]) -> Any:
-        return _reply(event_type, data, send(event_type, json.dumps(data, ensure_ascii=False)))
+        picture = _picture_bytes(data) if event_type == "output" else None
+        text = json.dumps(data, ensure_ascii=False)
+        if picture is None:
+            return _reply(event_type, data, send(event_type, text))
+        return _reply(event_type, data, send(event_type, text, _js_bytes(picture)))
 
     nested = _shared_runner_busy
     if nested:

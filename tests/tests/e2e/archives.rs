@@ -11,12 +11,12 @@ use serde_json::json;
 
 pub(crate) fn archive(b: &Browser, server: &Server) -> Result<()> {
     wait_done(b, "zip")?;
-    // While Python loads, the status shows how far the archive has come.
+    // While Python loads, the text beside the bar shows how far the archive has come.
     let texts = b.eval("return window.__statusTexts")?;
     let size =
         std::fs::metadata(workspace_root().join("tests/fixtures/archive/project.zip"))?.len();
     let progress = format!(
-        "Loading Python… (project.zip: {} kB of {} kB)",
+        "project.zip: {} kB of {} kB",
         size.div_ceil(1000),
         size.div_ceil(1000)
     );
@@ -190,4 +190,52 @@ pub(crate) fn install_imports(b: &Browser, _server: &Server) -> Result<()> {
         1,
         Some("ModuleNotFoundError: No module named 'not_a_real_package_xyz'"),
     )
+}
+
+/// While Python downloads (its files served in pieces), a `<progress>` bar shows the bytes received of every
+/// download started, Pyodide's and the archive's together: it grows, never goes back, passes through values
+/// between empty and full, ends full, and is hidden once Python is ready. The live status says "Loading Python…"
+/// and nothing per percent.
+pub(crate) fn progress(b: &Browser, _server: &Server) -> Result<()> {
+    wait_done(b, "progress")?;
+    expect_outputs(b, "progress", &[("stdout", "hello from mypkg\n")])?;
+    let bar: Vec<(u64, u64, bool)> = serde_json::from_value(b.eval("return window.__bar")?)?;
+    let shown: Vec<(u64, u64)> = bar
+        .iter()
+        .filter(|(_, _, hidden)| !hidden)
+        .map(|(value, max, _)| (*value, *max))
+        .collect();
+    let size = |path: &str| std::fs::metadata(workspace_root().join(path)).map(|m| m.len());
+    let wasm = size("node_modules/pyodide/pyodide.asm.wasm")?;
+    let archive = size("tests/fixtures/archive/project.zip")?;
+    let largest = shown.iter().map(|(_, max)| *max).max().unwrap_or_default();
+    ensure!(
+        largest >= wasm + archive,
+        "the bar's largest total is {largest} bytes, less than Pyodide's wasm and the archive ({wasm} + {archive}): {bar:?}"
+    );
+    ensure!(
+        shown.windows(2).all(|w| w[0].0 <= w[1].0) && shown.iter().all(|(value, max)| value <= max),
+        "the bar went back or past its end: {bar:?}"
+    );
+    ensure!(
+        shown.iter().any(|(value, max)| *value > 0 && value < max),
+        "the bar never showed a download in progress: {bar:?}"
+    );
+    ensure!(
+        shown.last().is_some_and(|(value, max)| value == max),
+        "the bar did not end full: {bar:?}"
+    );
+    ensure!(
+        bar.last().is_some_and(|(_, _, hidden)| *hidden),
+        "the bar is still shown after Python is ready: {bar:?}"
+    );
+    let words = b.eval("return window.__words")?;
+    let allowed = [json!(""), json!("Loading Python…"), json!("Running…")];
+    ensure!(
+        words
+            .as_array()
+            .is_some_and(|words| words.iter().all(|w| allowed.contains(w))),
+        "the live status said more than its words: {words}"
+    );
+    expect_events(b, "progress", 1, None)
 }

@@ -53,8 +53,8 @@ pub(crate) fn wait_done_after(b: &Browser, id: &str, before: usize) -> Result<()
 }
 
 /// The output chunks of the element as (class, text), consecutive chunks of the same class merged, so the
-/// assertions do not depend on how output was split into chunks. Skips the input field; fails on any other
-/// child that is not a `span`.
+/// assertions do not depend on how output was split into chunks; a picture is ("picture", its alt text). Skips the
+/// input field; fails on any other child that is not a `span`.
 pub(crate) fn outputs(b: &Browser, id: &str) -> Result<Vec<(String, String)>> {
     let raw = b.eval_with_args(
         "const host = document.getElementById(arguments[0]);
@@ -68,7 +68,7 @@ pub(crate) fn outputs(b: &Browser, id: &str) -> Result<Vec<(String, String)>> {
            if (c.localName === 'div' && c.className === 'block') children.push(...c.children);
            else if (!c.hidden) children.push(c);
          }
-         return children.map((c) => [c.localName, c.className, c.textContent]);",
+         return children.map((c) => [c.localName, c.className, c.localName === 'img' ? c.alt : c.textContent]);",
         vec![json!(id)],
     )?;
     let Value::Array(children) = raw else {
@@ -85,7 +85,9 @@ pub(crate) fn outputs(b: &Browser, id: &str) -> Result<Vec<(String, String)>> {
             continue; // the input field, while Python waits for a line
         }
         ensure!(
-            tag == "span" || (tag == "div" && class == "dropped"),
+            tag == "span"
+                || (tag == "div" && class == "dropped")
+                || (tag == "img" && class == "picture"),
             "#{id}: output child <{tag} class={class:?}> is not a span"
         );
         match merged.last_mut() {

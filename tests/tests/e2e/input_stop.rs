@@ -51,6 +51,20 @@ pub(crate) fn enter_line(b: &Browser, id: &str, text_js: &str) -> Result<()> {
     Ok(())
 }
 
+/// Enters the JavaScript string `line_js` as element `id`'s answer to `input()`, waits until that run is
+/// done, and checks its whole output against `expected`.
+pub(crate) fn answer(
+    b: &Browser,
+    id: &str,
+    line_js: &str,
+    expected: &[(&str, &str)],
+) -> Result<()> {
+    let before = count_events(b, id, "done")?;
+    enter_line(b, id, line_js)?;
+    wait_done_after(b, id, before)?;
+    expect_outputs(b, id, expected)
+}
+
 /// Pastes the JavaScript string `text_js` into element `id`'s input field. Firefox ignores
 /// `clipboardData` in a synthetic ClipboardEvent's init and takes its own `dataType`/`data`
 /// members instead; a real paste carries the clipboard in both.
@@ -169,7 +183,8 @@ fn click_stop_and_wait(b: &Browser, id: &str) -> Result<()> {
     Ok(())
 }
 
-fn keyboard_interrupt(line: u32, source: &str) -> String {
+/// The traceback of a `KeyboardInterrupt` at `line` of the element's code, whose text (and carets) is `source`.
+pub(crate) fn keyboard_interrupt(line: u32, source: &str) -> String {
     format!(
         "Traceback (most recent call last):\n  File \"/home/pyodide/main.py\", line {line}, in <module>\n    {source}\nKeyboardInterrupt\n"
     )

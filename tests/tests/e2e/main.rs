@@ -4,7 +4,7 @@
 //! and the element's shadow DOM output, state, events and the console are checked against exact expectations.
 //!
 //! Element contract under test: host attribute/property `state` (`loading`, `running`, `done`, `error`); open
-//! shadow root with `pre.source`, `button.run` (accessible name "Run"), `div.output[role=log]` holding `div.dropped`
+//! shadow root with `pre.source` (`textarea.source` with `editable`), `button.run` (accessible name "Run"), `div.output[role=log]` holding `div.dropped`
 //! ("N earlier lines not shown", hidden while none are) and blocks of lines (`div.block`), each holding one `span`
 //! per output chunk with class `stdout`/`stderr`/`traceback`/`syntax_error`, and `div.error` for element errors;
 //! events `ready`, `done`, `error` (`detail.message`) on the host. Pages record events and state changes in
@@ -14,12 +14,14 @@
 //! tests of comsync and pyodide-worker-runner, run by the page with a module worker and a module service worker,
 //! each case's outcome recorded in `window.__results` and checked here.
 //!
-//! One module per area (`output`, `lifecycle`, `errors`, `input_stop`, `archives`, `sharing`, `warm`, `library`),
+//! One module per area (`output`, `lifecycle`, `errors`, `input_stop`, `archives`, `sharing`, `warm`, `library`,
+//! `a11y`),
 //! each holding its scenarios' checks; `element` reads the element for all of them. Test names are
 //! `<engine>::<scenario>::isolated` and `<engine>::<scenario>::not_isolated`, whatever module the scenario lives
 //! in; a scenario an engine cannot run is skipped with its reason printed (see `unsupported`), and a summary per
 //! engine ends the run. One bundle and one pair of servers serve every engine.
 
+mod a11y;
 mod archives;
 mod element;
 mod errors;
@@ -30,8 +32,9 @@ mod output;
 mod sharing;
 mod warm;
 
+use a11y::{a11y, keyboard};
 use anyhow::{ensure, Context, Result};
-use archives::{archive, archive_errors, install_imports};
+use archives::{archive, archive_errors, install_imports, progress};
 use errors::{bad_pyodide_url, python_crash};
 use input_stop::{
     input, input_volume, no_transport, service_worker, sleep, stop, stop_while_loading,
@@ -39,10 +42,10 @@ use input_stop::{
 use library::{demo_library, library_comsync, library_extras, library_runner};
 use libtest_mimic::{Arguments, Failed, Trial};
 use lifecycle::{
-    code_property, cross_origin_script, lazy, manual, module_import, parsing_upgrade,
+    code_property, cross_origin_script, editable, lazy, manual, module_import, parsing_upgrade,
     removed_while_running,
 };
-use output::{html_literal, output_flood, snippet, syntax_error, two_elements};
+use output::{html_literal, output_flood, pictures, snippet, syntax_error, theme, two_elements};
 use python_runner_tests::engine::ConsoleSource;
 use python_runner_tests::{workspace_root, Browser, Engine, Server, Suite};
 use serde_json::json;
@@ -141,6 +144,21 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &["/nope/pyodide.mjs"],
     },
     Scenario {
+        name: "theme",
+        query: "",
+        check: theme,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "pictures",
+        query: "",
+        check: pictures,
+        // The check fetches a released picture's Blob URL, which must fail.
+        allowed_console_errors: &["Failed to load resource: net::ERR_FILE_NOT_FOUND"],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "two_elements",
         query: "",
         check: two_elements,
@@ -186,6 +204,13 @@ const SCENARIOS: &[Scenario] = &[
         name: "manual",
         query: "",
         check: manual,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "editable",
+        query: "",
+        check: editable,
         allowed_console_errors: &[],
         allowed_failed_requests: &[],
     },
@@ -264,6 +289,13 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &["/fixtures/archive_errors/missing.zip"],
     },
     Scenario {
+        name: "progress",
+        query: "",
+        check: progress,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "install_imports",
         query: "",
         check: install_imports,
@@ -314,6 +346,24 @@ const SCENARIOS: &[Scenario] = &[
         allowed_failed_requests: &[],
     },
     Scenario {
+        name: "a11y",
+        query: "",
+        check: a11y,
+        // The elements with `src="missing.zip"`, and the demo's element whose Pyodide URL is wrong.
+        allowed_console_errors: &[
+            "missing.zip - Failed to load resource: the server responded with a status of 404",
+            "/no-pyodide-here/pyodide.mjs - Failed to load resource: the server responded with a status of 404",
+        ],
+        allowed_failed_requests: &["/fixtures/a11y/missing.zip", "/no-pyodide-here/pyodide.mjs"],
+    },
+    Scenario {
+        name: "keyboard",
+        query: "",
+        check: keyboard,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
         name: "parsing_upgrade",
         query: "?pause_ms=700",
         check: parsing_upgrade,
@@ -340,13 +390,14 @@ fn unsupported(scenario: &str, engine: Engine, isolated: bool) -> Option<&'stati
     // page's default transport; without cross-origin isolation that is JSPI, which WebKit lacks (as Safari), so
     // the element's transport there is `none` (checked by no_transport) unless the service worker controls the
     // page (checked by service_worker).
-    const NEED_JSPI: [&str; 6] = [
+    const NEED_JSPI: [&str; 7] = [
         "input",
         "stop",
         "input_volume",
         "shared",
         "queued",
         "output_flood",
+        "keyboard",
     ];
     (engine == Engine::WebKit && !isolated && NEED_JSPI.contains(&scenario)).then_some(
         "WebKit has no JavaScript Promise Integration, so a page without cross-origin isolation has no blocking \
@@ -358,9 +409,21 @@ fn unsupported(scenario: &str, engine: Engine, isolated: bool) -> Option<&'stati
 #[derive(Default)]
 struct Tally {
     passed: usize,
+    /// Each failed scenario run's name and root cause.
     failed: Vec<String>,
     skipped: Vec<String>,
     took: Duration,
+    /// Each scenario run's name and time, for the slowest.
+    times: Vec<(String, Duration)>,
+    /// Python starts (ready events) on the last page of each scenario run: in full, and from the snapshot.
+    starts: Starts,
+}
+
+/// How many Pythons a page started in full and from the memory snapshot.
+#[derive(Default, Clone, Copy)]
+struct Starts {
+    full: usize,
+    warm: usize,
 }
 
 fn main() {
@@ -377,9 +440,12 @@ fn main() {
     let suite = Arc::new(Suite::new());
     let tallies: Arc<Mutex<BTreeMap<Engine, Tally>>> = Arc::default();
     let mut trials = Vec::new();
+    // Per engine, every scenario on one origin, then on the other: each origin's Python snapshot (left by
+    // `leave_snapshot`) then serves all of its scenarios. WebKitGTK's WebDriver session keeps the Cache API of one
+    // origin only (storing the 31 MB snapshot on a second origin empties the first's).
     for &engine in &engines {
-        for scenario in SCENARIOS {
-            for isolated in [true, false] {
+        for isolated in [true, false] {
+            for scenario in SCENARIOS {
                 let suite = Arc::clone(&suite);
                 let tallies = Arc::clone(&tallies);
                 let name = format!(
@@ -392,17 +458,22 @@ fn main() {
                     let outcome = match unsupported(scenario.name, engine, isolated) {
                         Some(reason) => {
                             println!("skipped {name}: {reason}");
-                            Ok(Some(reason))
+                            Ok(Err(reason))
                         }
-                        None => run_scenario(&suite, engine, scenario, isolated).map(|()| None),
+                        None => run_scenario(&suite, engine, scenario, isolated).map(Ok),
                     };
                     let mut tallies = tallies.lock().unwrap_or_else(PoisonError::into_inner);
                     let tally = tallies.entry(engine).or_default();
                     tally.took += started.elapsed();
-                    match outcome {
-                        Ok(None) => tally.passed += 1,
-                        Ok(Some(reason)) => tally.skipped.push(format!("{name}: {reason}")),
-                        Err(_) => tally.failed.push(name),
+                    tally.times.push((name.clone(), started.elapsed()));
+                    match &outcome {
+                        Ok(Ok(starts)) => {
+                            tally.passed += 1;
+                            tally.starts.full += starts.full;
+                            tally.starts.warm += starts.warm;
+                        }
+                        Ok(Err(reason)) => tally.skipped.push(format!("{name}: {reason}")),
+                        Err(e) => tally.failed.push(format!("{name}: {}", root_cause(e))),
                     }
                     outcome
                         .map(|_| ())
@@ -418,7 +489,8 @@ fn main() {
     conclusion.exit();
 }
 
-/// One line per engine (passed, failed, skipped, time), then the skipped and failed scenarios by name.
+/// One line per engine (passed, failed, skipped, time), then the skipped scenarios with their reason and the failed
+/// ones with their root cause.
 fn print_summary(tallies: &BTreeMap<Engine, Tally>) {
     println!("\nend-to-end scenarios per engine:");
     for (engine, tally) in tallies {
@@ -430,18 +502,64 @@ fn print_summary(tallies: &BTreeMap<Engine, Tally>) {
             tally.skipped.len(),
             tally.took.as_secs_f64()
         );
+        let mut times = tally.times.clone();
+        times.sort_by_key(|(_, took)| std::cmp::Reverse(*took));
+        let slowest: Vec<String> = times
+            .iter()
+            .take(5)
+            .map(|(name, took)| {
+                format!(
+                    "{} {:.1} s",
+                    name.trim_start_matches(&format!("{engine}::")),
+                    took.as_secs_f64()
+                )
+            })
+            .collect();
+        println!("            slowest: {}", slowest.join(", "));
+        println!(
+            "            Python starts on the scenarios' last pages: {} in full, {} from the snapshot",
+            tally.starts.full, tally.starts.warm
+        );
         if tally.passed + tally.failed.len() > 0 && engine.console() == ConsoleSource::Unavailable {
             println!("            console not checked: {engine} offers no way to read it (see ConsoleSource)");
         }
     }
-    for (engine, tally) in tallies {
+    for tally in tallies.values() {
         for skipped in &tally.skipped {
             println!("  skipped {skipped}");
         }
         for failed in &tally.failed {
-            println!("  FAILED {failed} ({engine})");
+            println!("  FAILED {failed}");
         }
     }
+}
+
+/// The innermost cause of a failure, on one line and at most 200 characters, for the summary.
+fn root_cause(error: &anyhow::Error) -> String {
+    let line = error
+        .root_cause()
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match line.char_indices().nth(200) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line,
+    }
+}
+
+/// Leaves the Python snapshot for `/pyodide/` on `server`'s origin in `b`, as a reader's earlier visit would, so
+/// the scenarios there start warm, as a returning reader's page does (and WebKit's, which starts Pyodide in full
+/// about five times slower, in a fraction of the time). Full starts stay covered: by `warm`, which deletes the
+/// snapshot first, and by each page with another Pyodide URL. Opens a page with one element, waits until it is
+/// done and, where it started in full, until the page stored the snapshot it made.
+fn leave_snapshot(b: &Browser, server: &Server) -> Result<()> {
+    b.goto(&server.url("/fixtures/warm/page.html?url=/pyodide/&visit=first"))?;
+    element::wait_done(b, "w")?;
+    if b.eval("return window.__warm[0]")? != json!(true) {
+        warm::wait_stored(b, "/pyodide/")?;
+    }
+    Ok(())
 }
 
 fn ensure_bundle() -> Result<()> {
@@ -454,10 +572,19 @@ fn ensure_bundle() -> Result<()> {
     Ok(())
 }
 
-fn run_scenario(suite: &Suite, engine: Engine, scenario: &Scenario, isolated: bool) -> Result<()> {
+fn run_scenario(
+    suite: &Suite,
+    engine: Engine,
+    scenario: &Scenario,
+    isolated: bool,
+) -> Result<Starts> {
     ensure_bundle()?;
     let server = suite.server(isolated)?;
     suite.with_engine(engine, |b| {
+        if suite.first_use(engine, isolated) {
+            leave_snapshot(b, server).context("leaving a Python snapshot on the origin")?;
+            b.reset()?;
+        }
         server.clear_requests();
         let url = server.url(&format!(
             "/fixtures/{}/page.html{}",
@@ -517,6 +644,21 @@ fn run_scenario(suite: &Suite, engine: Engine, scenario: &Scenario, isolated: bo
             scenario.name,
             failed.join("\n  ")
         );
-        Ok(())
+        let warm = b.eval(
+            "return (window.__events ?? []).filter((e) => e.type === 'ready').map((e) => e.warm === true)",
+        )?;
+        let warm: Vec<bool> = serde_json::from_value(warm).context("reading the ready events")?;
+        let from_snapshot = warm.iter().filter(|w| **w).count();
+        if from_snapshot < warm.len() {
+            print!(
+                "({} of {} Python starts in full, not from the snapshot) ",
+                warm.len() - from_snapshot,
+                warm.len()
+            );
+        }
+        Ok(Starts {
+            full: warm.len() - from_snapshot,
+            warm: from_snapshot,
+        })
     })
 }

@@ -1,12 +1,15 @@
 //! Output scenarios: what a run shows and which events it fires (a snippet with a traceback, text that looks
-//! like HTML, a syntax error, two elements on a page, an output flood the log cannot keep whole).
+//! like HTML, a syntax error, two elements on a page, an output flood the log cannot keep whole, pictures).
 
 use crate::element::{
-    el, expect_events, expect_outputs, expect_successful_states, outputs, wait_done,
+    count_events, el, expect_events, expect_outputs, expect_successful_states, outputs, wait_done,
+    wait_done_after,
 };
+use crate::sharing::click_run;
 use anyhow::{ensure, Result};
 use python_runner_tests::{Browser, Server};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 pub(crate) fn snippet(b: &Browser, _server: &Server) -> Result<()> {
     wait_done(b, "snippet")?;
@@ -145,4 +148,115 @@ pub(crate) fn two_elements(b: &Browser, _server: &Server) -> Result<()> {
     let two = shown("two")?;
     ensure!(two.is_null(), "#two has hide-code but shows source {two}");
     Ok(())
+}
+
+/// tests/fixtures/theme: the light and dark colours (`theme`, else the reader's colour scheme), and a site's
+/// `--python-runner-*` custom properties, set on the element or inherited, over either.
+pub(crate) fn theme(b: &Browser, _server: &Server) -> Result<()> {
+    // (host background, host colour, Run's background, source background, Run's corner radius)
+    const LIGHT: [&str; 5] = [
+        "rgb(255, 255, 255)",
+        "rgb(31, 35, 40)",
+        "rgb(31, 136, 61)",
+        "rgb(246, 248, 250)",
+        "4px",
+    ];
+    const DARK: [&str; 5] = [
+        "rgb(13, 17, 23)",
+        "rgb(230, 237, 243)",
+        "rgb(35, 134, 54)",
+        "rgb(22, 27, 34)",
+        "4px",
+    ];
+    let dark_scheme =
+        b.eval("return matchMedia('(prefers-color-scheme: dark)').matches")? == json!(true);
+    let custom = [
+        "rgb(18, 52, 86)",
+        "rgb(254, 220, 186)",
+        "rgb(171, 205, 239)",
+        DARK[3],
+        "0px",
+    ];
+    for (id, want) in [
+        ("auto", if dark_scheme { DARK } else { LIGHT }),
+        ("light", LIGHT),
+        ("dark", DARK),
+        ("custom", custom),
+    ] {
+        b.wait_for(
+            &format!("!!{}.shadowRoot?.querySelector('button.run')", el(id)),
+            crate::BOOT_TIMEOUT,
+        )?;
+        let got = b.eval(&format!(
+            "const host = {}; const style = (e) => getComputedStyle(e);
+             const run = host.shadowRoot.querySelector('button.run');
+             return [style(host).backgroundColor, style(host).color, style(run).backgroundColor,
+                     style(host.shadowRoot.querySelector('pre.source')).backgroundColor, style(run).borderTopLeftRadius];",
+            el(id)
+        ))?;
+        ensure!(
+            got == json!(want),
+            "#{id} (reader's scheme dark: {dark_scheme}): colours {got}, want {want:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Pictures from `display()`: a PNG made in pure Python and an SVG holding a script, in order with the text
+/// around them, as `<img>`s of Blob URLs that decode to their real size; the SVG's script never runs, alt text
+/// stays text, the `output` event names each picture's type, and a new run releases the last run's pictures.
+pub(crate) fn pictures(b: &Browser, _server: &Server) -> Result<()> {
+    let expected = [
+        ("stdout", "before\n"),
+        ("picture", "Figure 1"),
+        ("stdout", "between\n"),
+        ("picture", "A green <b>badge</b>"),
+        ("stdout", "plain text\n42\n<b>after</b>\n"),
+    ];
+    wait_done(b, "pictures")?;
+    expect_outputs(b, "pictures", &expected)?;
+    let images = format!(
+        "[...{}.shadowRoot.querySelectorAll('img.picture')]",
+        el("pictures")
+    );
+    b.wait_for(
+        &format!("{images}.every((img) => img.complete && img.naturalWidth > 0)"),
+        Duration::from_secs(10),
+    )?;
+    let sizes = b.eval(&format!(
+        "return {images}.map((img) => [img.naturalWidth, img.naturalHeight, img.src.slice(0, 5), img.getAttribute('part')])"
+    ))?;
+    ensure!(
+        sizes == json!([[30, 20, "blob:", "picture"], [40, 24, "blob:", "picture"]]),
+        "the pictures are {sizes}"
+    );
+    let parts = b.eval("return window.__pictureParts")?;
+    ensure!(
+        parts
+            == json!([
+                ["Figure 1", "image/png"],
+                ["A green <b>badge</b>", "image/svg+xml"]
+            ]),
+        "output events carried the pictures {parts}"
+    );
+    ensure!(
+        b.eval("return window.__svgRan === undefined")? == json!(true),
+        "the SVG's script ran"
+    );
+    let first_url = b.eval(&format!("return {images}[0].src"))?;
+    let before = count_events(b, "pictures", "done")?;
+    click_run(b, "pictures")?;
+    wait_done_after(b, "pictures", before)?;
+    expect_outputs(b, "pictures", &expected)?;
+    // The first run's picture was released: its Blob URL no longer loads.
+    let released = b.eval_async(&format!(
+        "const done = arguments[arguments.length - 1];
+         fetch({first_url}).then(() => done('still loads'), () => done('released'));"
+    ))?;
+    ensure!(
+        released == json!("released"),
+        "the first run's picture {released}"
+    );
+    expect_successful_states(b, "pictures")?;
+    expect_events(b, "pictures", 2, None)
 }

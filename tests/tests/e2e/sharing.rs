@@ -5,7 +5,7 @@
 //! so in their next run.
 
 use crate::element::{count_events, el, expect_outputs, wait_done, wait_done_after};
-use crate::input_stop::enter_line;
+use crate::input_stop::answer;
 use crate::BOOT_TIMEOUT;
 use anyhow::{ensure, Result};
 use python_runner_tests::{Browser, Server};
@@ -19,12 +19,20 @@ const STUCK: &str = "Python did not stop within 1 second, so it was restarted. V
 
 /// Clicks Run on `#id`, once the element is upgraded: the bundle defines the element when its wasm is ready,
 /// which in Firefox can be after the page's `load`.
-fn click_run(b: &Browser, id: &str) -> Result<()> {
+pub(crate) fn click_run(b: &Browser, id: &str) -> Result<()> {
     b.wait_for(
         &format!("!!{}.shadowRoot?.querySelector('button.run')", el(id)),
         BOOT_TIMEOUT,
     )?;
     b.click_in_shadow(&format!("#{id}"), "button.run")
+}
+
+/// Clicks element `id`'s Run, waits until that run is done, and checks its whole output.
+fn rerun(b: &Browser, id: &str, expected: &[(&str, &str)]) -> Result<()> {
+    let before = count_events(b, id, "done")?;
+    click_run(b, id)?;
+    wait_done_after(b, id, before)?;
+    expect_outputs(b, id, expected)
 }
 
 fn status_text(id: &str) -> String {
@@ -73,11 +81,8 @@ pub(crate) fn shared(b: &Browser, _server: &Server) -> Result<()> {
     // `ask` waits in input(); `b` runs at once meanwhile, and `ask` still gets its line.
     click_run(b, "ask")?;
     wait_input(b, "ask")?;
-    let b_before = count_events(b, "b", "done")?;
-    click_run(b, "b")?;
-    wait_done_after(b, "b", b_before)?;
     // Its namespace stayed in the Python that waits for #ask's line: this run says it starts fresh.
-    expect_outputs(
+    rerun(
         b,
         "b",
         &[("notice", MOVED), ("stdout", "b sees x: False\n")],
@@ -86,12 +91,10 @@ pub(crate) fn shared(b: &Browser, _server: &Server) -> Result<()> {
         state(b, "ask")? == "running",
         "#ask stopped waiting while b ran"
     );
-    let ask_before = count_events(b, "ask", "done")?;
-    enter_line(b, "ask", "\"Ada\"")?;
-    wait_done_after(b, "ask", ask_before)?;
-    expect_outputs(
+    answer(
         b,
         "ask",
+        "\"Ada\"",
         &[
             ("input_prompt", "name? "),
             ("input", "Ada\n"),
@@ -108,10 +111,7 @@ pub(crate) fn shared(b: &Browser, _server: &Server) -> Result<()> {
         ),
         BOOT_TIMEOUT,
     )?;
-    let a_before = count_events(b, "a", "done")?;
-    click_run(b, "a")?;
-    wait_done_after(b, "a", a_before)?;
-    expect_outputs(b, "a", &[("notice", MOVED), ("stdout", "a sees ['x']\n")])?;
+    rerun(b, "a", &[("notice", MOVED), ("stdout", "a sees ['x']\n")])?;
     ensure!(state(b, "busy")? == "running", "#busy stopped while a ran");
 
     // Stopping `busy` replaces its Python, which held `ask`'s namespace: `ask` says so next time.
@@ -127,13 +127,11 @@ pub(crate) fn shared(b: &Browser, _server: &Server) -> Result<()> {
         restarted.contains(STUCK) || restarted.contains("Python was restarted to stop the program"),
         "#busy shows {restarted:?}, not a restart notice"
     );
-    let ask_before = count_events(b, "ask", "done")?;
     click_run(b, "ask")?;
-    enter_line(b, "ask", "\"Grace\"")?;
-    wait_done_after(b, "ask", ask_before)?;
-    expect_outputs(
+    answer(
         b,
         "ask",
+        "\"Grace\"",
         &[
             ("notice", SESSION_LOST),
             ("input_prompt", "name? "),
@@ -148,10 +146,7 @@ pub(crate) fn shared(b: &Browser, _server: &Server) -> Result<()> {
 pub(crate) fn queued(b: &Browser, _server: &Server) -> Result<()> {
     // `later` asks while the first Python boots, for `ask`: once `ask` waits in input(), `later`
     // gets a Python of its own instead of waiting for the answer.
-    let before = count_events(b, "later", "done")?;
-    click_run(b, "later")?;
-    wait_done_after(b, "later", before)?;
-    expect_outputs(b, "later", &[("stdout", "later ran\n")])?;
+    rerun(b, "later", &[("stdout", "later ran\n")])?;
     ensure!(state(b, "ask")? == "running", "#ask stopped waiting");
     wait_input(b, "ask")?;
 
@@ -182,12 +177,10 @@ pub(crate) fn queued(b: &Browser, _server: &Server) -> Result<()> {
     wait_done_after(b, "fourth", fourth_before)?;
     expect_outputs(b, "fourth", &[("stdout", "fourth ran\n")])?;
     for (id, line) in [("ask", "ask"), ("third", "third")] {
-        let before = count_events(b, id, "done")?;
-        enter_line(b, id, &format!("\"{line}\""))?;
-        wait_done_after(b, id, before)?;
-        expect_outputs(
+        answer(
             b,
             id,
+            &format!("\"{line}\""),
             &[
                 ("input_prompt", &format!("{line}? ")),
                 ("input", &format!("{line}\n")),
@@ -205,11 +198,8 @@ pub(crate) fn groups(b: &Browser, _server: &Server) -> Result<()> {
         wait_done(b, id)?;
     }
     expect_outputs(b, "t1", &[("stdout", "['t1'] False\n")])?;
-    let before = count_events(b, "t2", "done")?;
-    click_run(b, "t2")?;
-    wait_done_after(b, "t2", before)?;
     // The group's Python, and its own namespace in it.
-    expect_outputs(b, "t2", &[("stdout", "['t1', 't2'] False\n")])?;
+    rerun(b, "t2", &[("stdout", "['t1', 't2'] False\n")])?;
     expect_outputs(
         b,
         "zip",

@@ -26,10 +26,11 @@ pub use sync::{Reply, TooLarge, Transport};
 pub use wire::{DecodeError, WireObject};
 
 /// Version of the wire format, exchanged in [`ToWorker::Init`] and [`FromWorker::Ready`].
-pub const PROTOCOL_VERSION: u32 = 10;
+pub const PROTOCOL_VERSION: u32 = 11;
 
 /// The key under which a message carries its one object that serde cannot (a `SharedArrayBuffer`
-/// or an `ArrayBuffer`), beside its typed fields: `Init`'s shared memory, `ArchiveData`'s bytes.
+/// or an `ArrayBuffer`), beside its typed fields: `Init`'s shared memory, `ArchiveData`'s bytes,
+/// the bytes of an `Output`'s picture.
 pub const ATTACHMENT: &str = "attachment";
 
 /// Where the worker reaches python-runner's service worker ([`Transport::ServiceWorker`]).
@@ -169,6 +170,15 @@ pub enum FromWorker {
         /// Where it belongs in the cache (see `snapshot::key`).
         key: String,
     },
+    /// How far Python's own downloads have come while it starts (Pyodide's wasm and standard
+    /// library, fetched by the worker), for the element's progress bar; sent at most every
+    /// 100 ms, and once more when they are complete.
+    Loading {
+        /// Bytes received so far.
+        received: f64,
+        /// Bytes announced so far (`Content-Length` of every download started).
+        total: f64,
+    },
     /// A batch of output from a run, in order.
     Output {
         /// The run that produced it.
@@ -235,8 +245,23 @@ pub struct OutputPart {
     /// What kind of text this is; decides how it is shown.
     #[serde(rename = "type")]
     pub kind: PartKind,
-    /// The text, shown literally (never parsed as HTML).
+    /// The text, shown literally (never parsed as HTML); a picture's alt text.
     pub text: String,
+    /// A picture's MIME type (`image/png`, `image/svg+xml`, …); its bytes travel as the
+    /// message's [`ATTACHMENT`], moved, not copied. `None` for text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+}
+
+impl OutputPart {
+    /// A part of text.
+    pub fn new(kind: PartKind, text: impl Into<String>) -> Self {
+        Self {
+            kind,
+            text: text.into(),
+            mime: None,
+        }
+    }
 }
 
 /// Kinds of output part (python_runner's part types, plus ours).
@@ -259,6 +284,8 @@ pub enum PartKind {
     Notice,
     /// Progress of installing the code's imports (`install-imports`).
     Install,
+    /// A picture (Python's `display()`, matplotlib's `show()`): `text` is its alt text.
+    Image,
     /// A custom part type from user code; shown like stdout.
     #[serde(other)]
     Other,

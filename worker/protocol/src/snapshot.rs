@@ -27,8 +27,9 @@ export async function snapshot_read(key) {
   } catch {}
   return null;
 }
-export async function snapshot_store(key, prefix, bytes) {
+export async function snapshot_store(key, bytes) {
   try {
+    const prefix = key.split("/").slice(0, -3).join("/") + "/";
     const estimate = await navigator.storage?.estimate?.();
     if (estimate && estimate.quota - estimate.usage < 3 * bytes.byteLength) return false;
     const cache = await caches.open(CACHE);
@@ -43,6 +44,9 @@ export async function snapshot_store(key, prefix, bytes) {
     return false;
   }
 }
+export function snapshot_touch() {
+  try { caches.open(CACHE).then((cache) => cache.keys()).catch(() => {}); } catch {}
+}
 export async function snapshot_forget(key) {
   try { await (await caches.open(CACHE)).delete(key); } catch {}
 }
@@ -50,17 +54,14 @@ export async function snapshot_forget(key) {
 extern "C" {
     /// The verified snapshot stored under `key` (a `Uint8Array`), or `null`.
     fn snapshot_read(key: &str) -> Promise;
-    /// Stores `bytes` under `key` and deletes other entries whose key starts with `prefix`;
-    /// resolves to whether it stored them. Once stored, a page's `document` gets a
+    /// Stores `bytes` under `key` and deletes the other entries of its Pyodide URL (their keys
+    /// share all but the last three segments, see [`key`]); resolves to whether it stored them. Once stored, a page's `document` gets a
     /// `python-runner-snapshot` event (`detail.key`, `detail.bytes`).
-    fn snapshot_store(key: &str, prefix: &str, bytes: &Uint8Array) -> Promise;
+    fn snapshot_store(key: &str, bytes: &Uint8Array) -> Promise;
     /// Deletes the entry under `key`.
     fn snapshot_forget(key: &str) -> Promise;
-}
-
-/// Where the snapshots of the Pyodide at `pyodide_url` are kept (a URL: Cache API keys are).
-fn key_prefix(pyodide_url: &str) -> String {
-    [pyodide_url, "python-runner-snapshot/"].concat()
+    /// Opens the cache and lists it, without waiting.
+    fn snapshot_touch();
 }
 
 /// The key of the snapshot of Pyodide `version` at `pyodide_url` with this bundle's helper
@@ -75,9 +76,10 @@ pub fn key(pyodide_url: &str, version: &str, python_files: &Object) -> String {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
     }
+    // A URL (Cache API keys are): the Pyodide URL's entries start alike, and the last three
+    // segments tell them apart (snapshot_store relies on that).
     format!(
-        "{}{version}/{}/{hash:016x}",
-        key_prefix(pyodide_url),
+        "{pyodide_url}python-runner-snapshot/{version}/{}/{hash:016x}",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -90,9 +92,15 @@ pub async fn read(key: &str) -> Option<Uint8Array> {
 
 /// Stores `bytes` as the snapshot under `key` (replacing older ones of the same Pyodide URL);
 /// whether it did.
-pub async fn store(key: &str, pyodide_url: &str, bytes: &Uint8Array) -> bool {
-    let stored = JsFuture::from(snapshot_store(key, &key_prefix(pyodide_url), bytes)).await;
+pub async fn store(key: &str, bytes: &Uint8Array) -> bool {
+    let stored = JsFuture::from(snapshot_store(key, bytes)).await;
     stored.is_ok_and(|stored| stored.is_truthy())
+}
+
+/// The page opens the snapshot cache before it starts a worker that reads it: WebKitGTK's
+/// workers otherwise missed a stored entry after some page loads (see the README).
+pub fn touch() {
+    snapshot_touch();
 }
 
 /// Deletes the snapshot under `key` (it failed to restore).

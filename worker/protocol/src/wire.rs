@@ -146,6 +146,10 @@ impl FromWorker {
                 make_ms: wire.number("make_ms").ok_or_else(|| missing("make_ms"))?,
                 key: string(wire, "key")?,
             }),
+            "loading" => Ok(FromWorker::Loading {
+                received: wire.number("received").ok_or_else(|| missing("received"))?,
+                total: wire.number("total").ok_or_else(|| missing("total"))?,
+            }),
             "waiting" => Ok(FromWorker::Waiting {
                 id: id(wire, "id")?,
                 seq: id(wire, "seq")?,
@@ -189,6 +193,7 @@ impl OutputPart {
         Ok(OutputPart {
             kind: PartKind::from_wire(&string(wire, "type")?),
             text: string(wire, "text")?,
+            mime: wire.string("mime"),
         })
     }
 
@@ -236,6 +241,7 @@ impl PartKind {
             "input" => PartKind::Input,
             "notice" => PartKind::Notice,
             "install" => PartKind::Install,
+            "image" => PartKind::Image,
             _ => PartKind::Other,
         }
     }

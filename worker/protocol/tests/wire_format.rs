@@ -80,6 +80,10 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
             make_ms: 30.5,
             key: "https://cdn.example/pyodide/python-runner-snapshot/314.0.7/0.1.0/00ff".into(),
         },
+        FromWorker::Loading {
+            received: 1_048_576.0,
+            total: 12_582_912.0,
+        },
         FromWorker::Waiting {
             id: 7,
             seq: 3,
@@ -98,17 +102,12 @@ fn every_variant() -> (Vec<ToWorker>, Vec<FromWorker>) {
         FromWorker::Output {
             id: 7,
             parts: vec![
+                OutputPart::new(PartKind::Stdout, "1\n"),
+                OutputPart::new(PartKind::Traceback, "Traceback"),
+                OutputPart::new(PartKind::Notice, "Python was restarted"),
                 OutputPart {
-                    kind: PartKind::Stdout,
-                    text: "1\n".into(),
-                },
-                OutputPart {
-                    kind: PartKind::Traceback,
-                    text: "Traceback".into(),
-                },
-                OutputPart {
-                    kind: PartKind::Notice,
-                    text: "Python was restarted".into(),
+                    mime: Some("image/png".into()),
+                    ..OutputPart::new(PartKind::Image, "Figure 1: Sales")
                 },
             ],
         },
@@ -235,10 +234,7 @@ fn decode_rejects_malformed_messages_clearly() {
         )),
         Ok(FromWorker::Output {
             id: 2,
-            parts: vec![OutputPart {
-                kind: PartKind::Other,
-                text: "x".into()
-            }]
+            parts: vec![OutputPart::new(PartKind::Other, "x")]
         })
     );
 }
