@@ -220,10 +220,17 @@ export class SyncClient {
     });
     let alive = true;
     const statusCallback = (status) => {
-      if (alive && this._machine.status(call, status) && this._queued) {
+      if (!alive) return;
+      if (this._machine.status(call, status) && this._queued) {
         const queued = this._queued;
         this._queued = null;
         queued.resolve();
+      }
+      // An interrupt the interrupter gave while the worker was about to block (a prompt reaches the page before
+      // the worker's "reading"): Python does not look at its interrupt buffer while it waits, so the wait itself
+      // is interrupted. Upstream leaves the worker waiting forever.
+      if ((status === "reading" || status === "sleeping") && this._takeUnseenInterrupt?.()) {
+        this.interrupt().catch((e) => console.error("python-runner: could not interrupt the wait:", e));
       }
     };
     try {
@@ -324,6 +331,9 @@ export class PyodideClient extends SyncClient {
         Atomics.store(buffer, 0, 2); // SIGINT: KeyboardInterrupt at Python's next check
       };
     }
+    // A 2 still in the buffer when the worker starts to wait was never seen by Python: taken back here, it
+    // interrupts the wait instead (SyncClient's status callback).
+    this._takeUnseenInterrupt = buffer ? () => Atomics.exchange(buffer, 0, 0) === 2 : null;
     return super.call(proxyMethod, buffer, ...args);
   }
 }

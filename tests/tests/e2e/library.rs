@@ -273,8 +273,15 @@ pub(crate) fn library_extras(b: &Browser, _server: &Server) -> Result<()> {
                 "runnerInterruptInput",
                 run("input_prompt:wait;stdout:KeyboardInterrupt\n;", "wait;"),
             ),
-            Case::new(None, "runnerSleep", run("stdout:True\n;", "")),
         ]);
+        if isolated {
+            cases.push(Case::new(
+                None,
+                "runnerInterruptAtPrompt",
+                run("input_prompt:now;stdout:KeyboardInterrupt\n;", "now;"),
+            ));
+        }
+        cases.push(Case::new(None, "runnerSleep", run("stdout:True\n;", "")));
         check_cases(&results, &cases)
     })();
     unregister_service_workers(b)?;
