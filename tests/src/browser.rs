@@ -454,6 +454,18 @@ impl Browser {
                 let _ = writeln!(out, "page: (unknown: {e:#})");
             }
         }
+        // Each element's state, status words and progress bar: where a boot that never ended stopped.
+        if let Ok(Value::Array(elements)) = self.eval(
+            "return [...document.querySelectorAll('python-runner')].map((e) => {
+               const r = e.shadowRoot, bar = r?.querySelector('progress');
+               return `#${e.id || '?'} state=${e.getAttribute('state')} status=${JSON.stringify(r?.querySelector('.status')?.textContent ?? null)}`
+                 + (bar && !bar.hidden ? ` progress=${bar.value}/${bar.max}` : '');
+             })",
+        ) {
+            for element in elements {
+                let _ = writeln!(out, "element: {}", element.as_str().unwrap_or_default());
+            }
+        }
         match self.peek_console() {
             Ok(entries) if entries.is_empty() => out.push_str("console: (empty)\n"),
             Ok(entries) => {
