@@ -296,6 +296,8 @@ mod tests {
             work_dir.join("wasm/python_runner_runtime.js"),
             "export function boot(...args) { globalThis.booted = args; }\n\
              export function worker_boot(...args) { globalThis.booted = args; }\n\
+             export function pageHidden() {}\n\
+             export function pageShown() {}\n\
              export function initSync(options) { return options; }\n\
              export default async function init(options) { return options.module_or_path; }\n",
         )?;

@@ -4,7 +4,7 @@
 // assemble.rs wraps the result in one function, `__pythonRunner`, called at once. So the file runs
 // as a classic `<script src>` and as an imported ES module, and its own text is the worker's code:
 // one copy of the glue serves page and worker, wherever and however the file was loaded.
-import init, { boot } from "./wasm/python_runner_runtime.js";
+import init, { boot, pageHidden, pageShown } from "./wasm/python_runner_runtime.js";
 import deflated from "./wasm/python_runner_runtime_bg.wasm.deflate";
 import { startWorker } from "./worker.js";
 import { serveSyncRequests } from "./service-worker.js";
@@ -35,6 +35,10 @@ async function start() {
   await init({ module_or_path: module });
   // Each worker gets the compiled module and instantiates it: one download, one compilation.
   boot(workerSource(), module);
+  // Leaving the page lets go of every worker (a page frozen in the back/forward cache keeps its workers, and
+  // Firefox then stalls other pages' WebAssembly compilation); back from that cache, the elements start over.
+  addEventListener("pagehide", pageHidden);
+  addEventListener("pageshow", pageShown);
 }
 
 if (typeof ServiceWorkerGlobalScope === "function" && self instanceof ServiceWorkerGlobalScope) {

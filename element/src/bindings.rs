@@ -42,6 +42,18 @@ pub fn boot(worker_source: js_sys::JsString, wasm_module: JsValue) {
     define_properties(TAG);
 }
 
+/// `pagehide`: every element lets go of its workers (see [`lifecycle::page_hidden`]).
+#[wasm_bindgen(js_name = pageHidden)]
+pub fn page_hidden() {
+    lifecycle::page_hidden();
+}
+
+/// `pageshow`: elements the page let go of start over (back from the back/forward cache).
+#[wasm_bindgen(js_name = pageShown)]
+pub fn page_shown() {
+    lifecycle::page_shown();
+}
+
 /// What an element's properties and methods call: kept on the element as `__pythonRunner`,
 /// given the element itself (so the handle holds no reference to it).
 #[wasm_bindgen]

@@ -61,6 +61,17 @@ pub fn any_live() -> bool {
     live_instance_count() > 0
 }
 
+/// Every instance's id and element.
+pub fn hosts() -> Vec<(InstanceId, HtmlElement)> {
+    INSTANCES.with(|instances| {
+        instances
+            .borrow()
+            .iter()
+            .map(|(id, instance)| (*id, instance.host.clone()))
+            .collect()
+    })
+}
+
 /// Whether instance `id` exists.
 pub fn contains(id: InstanceId) -> bool {
     INSTANCES.with(|instances| instances.borrow().iter().any(|(key, _)| *key == id))

@@ -1,6 +1,8 @@
 //! The element's life: connected (instance built, worker started, code read when the document
-//! allows), disconnected (instance dropped), attributes changed, and what its properties and
-//! methods read and do.
+//! allows), disconnected (instance dropped), attributes changed, the page hidden and shown again, and
+//! what its properties and methods read and do.
+
+use std::cell::RefCell;
 
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlElement, ShadowRoot};
@@ -14,6 +16,7 @@ use crate::instances::{self, Instance};
 use crate::js::{has_early_properties, upgrade_early_properties, RunnerHost};
 use crate::listener::Listener;
 use crate::machine::{Machine, Status};
+use crate::snapshot;
 use crate::spare;
 use crate::view::View;
 use crate::viewport;
@@ -131,16 +134,48 @@ fn connect_now(id: InstanceId, host: &HtmlElement) {
 pub fn disconnected(id: InstanceId) {
     wasm_bindgen_futures::spawn_local(async move {
         let detached = instances::with(id, |instance| !instance.host.is_connected());
-        if detached == Some(true) {
-            update(id, |instance| {
-                viewport::unwatch(&instance.host);
-                instance.machine.disconnected()
-            });
-            if instances::remove(id) {
-                spare::clear();
-            }
+        if detached == Some(true) && tear_down(id) {
+            spare::clear();
         }
     });
+}
+
+/// Drops instance `id` (its worker, listeners and viewport watch); says whether none is left.
+fn tear_down(id: InstanceId) -> bool {
+    update(id, |instance| {
+        viewport::unwatch(&instance.host);
+        instance.machine.disconnected()
+    });
+    instances::remove(id)
+}
+
+thread_local! {
+    /// The elements [`page_hidden`] let go of, rebuilt when the page shows again.
+    static HIDDEN: RefCell<Vec<(InstanceId, HtmlElement)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The page is hidden (the reader navigates away, maybe into the back/forward cache; `main.js` listens for
+/// `pagehide`): every element lets go of its workers. A frozen page's workers keep what they were doing:
+/// Firefox then never finished another page's asynchronous WebAssembly compilation (the next page's Python
+/// never started) until it evicted the frozen page, tens of seconds later.
+pub fn page_hidden() {
+    let hidden = instances::hosts();
+    for (id, _) in &hidden {
+        tear_down(*id);
+    }
+    spare::clear();
+    snapshot::abandon();
+    HIDDEN.with(|all| all.borrow_mut().extend(hidden));
+}
+
+/// The page is shown (`pageshow`; also on the first load, when nothing is hidden): back from the back/forward
+/// cache, the elements start over as after a reload.
+pub fn page_shown() {
+    for (id, host) in HIDDEN.with(|all| std::mem::take(&mut *all.borrow_mut())) {
+        if host.is_connected() {
+            connected(id, &host);
+        }
+    }
 }
 
 /// An observed attribute changed.

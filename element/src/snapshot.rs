@@ -52,6 +52,13 @@ pub fn after_full_start(kind: &WorkerKind) {
     });
 }
 
+/// The page is hidden: a snapshot worker at work is terminated, and a later full start may ask again.
+pub fn abandon() {
+    if MAKER.with(|maker| maker.borrow_mut().take()).is_some() {
+        ASKED.with(|asked| asked.borrow_mut().clear());
+    }
+}
+
 /// The snapshot worker's one answer: it is done either way, and is dropped (terminated).
 fn on_event(event: WorkerEvent) {
     let maker = MAKER.with(|maker| maker.borrow_mut().take());

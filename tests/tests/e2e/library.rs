@@ -18,7 +18,9 @@ const LIBRARY_TIMEOUT: Duration = Duration::from_secs(300);
 enum Expect {
     /// Exactly this `actual`.
     Exact(Value),
-    /// comsync's testSleep(ms): `{ok: {ms, slept, state}}` with state `running` and ms < slept < 1.5 ms.
+    /// comsync's testSleep(ms): `{ok: {ms, slept, state}}` with state `running` and ms <= slept < 1.5 ms. Upstream
+    /// asks ms < slept, but a page without isolation has a coarse clock (WebKit: whole milliseconds), on which a
+    /// wait of at least 800 ms can read exactly 800.
     Slept(f64),
     /// The call rejected with this error message, without output or prompt.
     Rejected(&'static str),
@@ -93,8 +95,8 @@ fn check_cases(results: &[Value], cases: &[Case]) -> Result<()> {
             Expect::Slept(ms) => {
                 let slept = actual["ok"]["slept"].as_f64().unwrap_or(f64::NAN);
                 (
-                    actual["ok"]["state"] == json!("running") && *ms < slept && slept < 1.5 * ms,
-                    format!("{{\"ok\":{{\"state\":\"running\",\"slept\": between {ms} and {}}}}}", 1.5 * ms),
+                    actual["ok"]["state"] == json!("running") && *ms <= slept && slept < 1.5 * ms,
+                    format!("{{\"ok\":{{\"state\":\"running\",\"slept\": from {ms} to below {}}}}}", 1.5 * ms),
                 )
             }
             Expect::Rejected(message) => (

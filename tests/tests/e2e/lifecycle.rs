@@ -1,7 +1,8 @@
 //! Lifecycle scenarios: when the element runs and when it stops: lazy start near the viewport, a `manual`
 //! element, the `code` property and
 //! properties set before the upgrade, the upgrade while the page still parses, removal while running, the
-//! bundle loaded from another origin or by `import()`.
+//! bundle loaded from another origin or by `import()`, leaving the page and coming back from the back/forward
+//! cache.
 
 use crate::element::{count_events, el, expect_events, expect_outputs, outputs, wait_done};
 use crate::BOOT_TIMEOUT;
@@ -327,5 +328,54 @@ pub(crate) fn editable(b: &Browser, _server: &Server) -> Result<()> {
             && heard["change"].as_u64().is_some_and(|n| n > 0),
         "the host heard {heard} (input and change events)"
     );
+    Ok(())
+}
+
+/// Leaving the page lets go of every worker it made (at `pagehide`, before the page is frozen in the back/forward
+/// cache: Firefox otherwise stalled the next page's WebAssembly compilation behind the frozen workers); coming back
+/// from that cache starts the elements over, as a reload would. An engine that does not keep the page in its cache
+/// reloads it instead, which is checked as such and said.
+pub(crate) fn back_forward(b: &Browser, _server: &Server) -> Result<()> {
+    let id = "first";
+    wait_done(b, id)?;
+    expect_outputs(b, id, &[("stdout", "first\n")])?;
+    b.eval("sessionStorage.clear(); location.href = 'next.html'; return 1")?;
+    b.wait_for(
+        "location.pathname.endsWith('/next.html') && document.readyState === 'complete'",
+        BOOT_TIMEOUT,
+    )?;
+    b.eval("history.back(); return 1")?;
+    b.wait_for(
+        "location.pathname.endsWith('/page.html') && document.readyState === 'complete' && \
+         JSON.parse(sessionStorage.getItem('shown') ?? '[]').length > 0",
+        BOOT_TIMEOUT,
+    )?;
+    let hidden = b.eval("return JSON.parse(sessionStorage.getItem('hidden'))")?;
+    let made = hidden["workers"].as_u64().unwrap_or(0);
+    ensure!(
+        made >= 1 && hidden["live"] == json!(0),
+        "at pagehide every worker should have been terminated: {hidden}"
+    );
+    let restored =
+        b.eval("return JSON.parse(sessionStorage.getItem('shown')).at(-1)")? == json!(true);
+    wait_done(b, id)?;
+    expect_outputs(b, id, &[("stdout", "first\n")])?;
+    if restored {
+        ensure!(
+            b.eval("return window.__liveSinceHidden()")?.as_u64() >= Some(1),
+            "back from the back/forward cache, #first ran again without a new worker"
+        );
+        ensure!(
+            count_events(b, id, "done")? == 2,
+            "back from the back/forward cache, #first should have run once more: {:?}",
+            b.eval("return window.__events")?
+        );
+    } else {
+        println!(
+            "{}: the page was not kept in the back/forward cache (a reload came back); the restore is not \
+             exercised here",
+            b.engine()
+        );
+    }
     Ok(())
 }

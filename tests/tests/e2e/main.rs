@@ -42,8 +42,8 @@ use input_stop::{
 use library::{demo_library, library_comsync, library_extras, library_runner};
 use libtest_mimic::{Arguments, Failed, Trial};
 use lifecycle::{
-    code_property, cross_origin_script, editable, lazy, manual, module_import, parsing_upgrade,
-    removed_while_running,
+    back_forward, code_property, cross_origin_script, editable, lazy, manual, module_import,
+    parsing_upgrade, removed_while_running,
 };
 use output::{html_literal, output_flood, pictures, snippet, syntax_error, theme, two_elements};
 use python_runner_tests::engine::ConsoleSource;
@@ -197,6 +197,13 @@ const SCENARIOS: &[Scenario] = &[
         name: "lazy",
         query: "",
         check: lazy,
+        allowed_console_errors: &[],
+        allowed_failed_requests: &[],
+    },
+    Scenario {
+        name: "back_forward",
+        query: "",
+        check: back_forward,
         allowed_console_errors: &[],
         allowed_failed_requests: &[],
     },
