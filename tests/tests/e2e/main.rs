@@ -384,9 +384,10 @@ const SCENARIOS: &[Scenario] = &[
 fn engine_failed_requests(scenario: &str, engine: Engine) -> Option<(&'static str, &'static str)> {
     (engine == Engine::WebKit && scenario == "library_comsync").then_some((
         "/__SyncMessageServiceWorkerInput__/read",
-        "WebKit sent one worker's synchronous reads to the network instead of the service worker for about a \
-         second (seen on the second worker the client makes, cause not found yet); the library retried them within \
-         the channel's grace period, as sync-message does, and every case still got its expected result",
+        "WebKitGTK leaves one of two dedicated workers whose scripts load at the same time uncontrolled by the \
+         page's service worker, so its reads reach the network (here: a worker started while the one the client \
+         had just terminated was still loading); the library retried them within the channel's grace period, as \
+         sync-message does, and every case still got its expected result",
     ))
 }
 
