@@ -24,7 +24,7 @@ pub const TAG: &str = "python-runner";
 pub fn boot(worker_source: js_sys::JsString, wasm_module: JsValue) {
     // Panic messages go to the console (instead of a bare "unreachable executed").
     std::panic::set_hook(Box::new(|info| {
-        web_sys::console::error_1(&info.to_string().into());
+        web_sys::console::error_1(&python_runner_protocol::js::panic_text(info).into());
     }));
     let Some(window) = web_sys::window() else {
         return;

@@ -52,12 +52,13 @@ struct WorkerState {
 /// library) do not carry the worker.
 pub fn worker_boot(queue: js_sys::Array, python_files: Object) {
     std::panic::set_hook(Box::new(|info| {
-        web_sys::console::error_1(&info.to_string().into());
+        let text = python_runner_protocol::js::panic_text(info);
+        web_sys::console::error_1(&text.as_str().into());
         post(&FromWorker::Failed {
             id: None,
             error: ErrorPayload::new(
                 ErrorKind::Worker,
-                format!("the python-runner worker crashed: {info}"),
+                ["the python-runner worker crashed: ", &text].concat(),
             ),
         });
     }));
