@@ -74,7 +74,7 @@ pub fn now() -> f64 {
 }
 
 /// A panic's message and where it happened, for the console and the element: the payload and location without
-/// `PanicHookInfo`'s `Display` (which cost about 0.8 KB of gzip in `python-runner.js`).
+/// `PanicHookInfo`'s `Display` (164 B less gzip in `python-runner.js`).
 pub fn panic_text(info: &std::panic::PanicHookInfo) -> String {
     let message = info.payload_as_str().unwrap_or("panic");
     match info.location() {
