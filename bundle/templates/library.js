@@ -31,6 +31,8 @@ const PYODIDE_VERSION = "314.0.7";
 const DEFAULT_BUFFER_SIZE = 131072;
 /** sync-message's default grace period (ms) of a service-worker channel (the library crate's wire.rs). */
 const DEFAULT_SERVICE_WORKER_TIMEOUT = 5000;
+/** The longest interrupt() waits for a worker that is still loading before it starts the next one. */
+const REPLACE_WAIT_MS = 3000;
 const CALL_ENDED = "The call ended before the worker read this message, so it was not sent.";
 
 let compiled = false;
@@ -209,6 +211,7 @@ export class SyncClient {
   _startWorker() {
     this.worker = this.workerCreator();
     this.workerProxy = Comlink.wrap(this.worker);
+    this._loaded = false; // until the worker answers: then its script has loaded
   }
 
   async call(proxyMethod, ...args) {
@@ -219,7 +222,13 @@ export class SyncClient {
       this._rejectCall = reject;
     });
     let alive = true;
+    const worker = this.worker;
+    const heard = () => {
+      if (worker === this.worker) this._loaded = true;
+      else if (this._replacing?.worker === worker) this._replacing.loaded();
+    };
     const statusCallback = (status) => {
+      heard();
       if (!alive) return;
       if (this._machine.status(call, status) && this._queued) {
         const queued = this._queued;
@@ -234,10 +243,9 @@ export class SyncClient {
       }
     };
     try {
-      return await Promise.race([
-        proxyMethod(this.channel, Comlink.proxy(statusCallback), base, ...args),
-        interrupted,
-      ]);
+      const answer = proxyMethod(this.channel, Comlink.proxy(statusCallback), base, ...args);
+      answer.then(heard, heard);
+      return await Promise.race([answer, interrupted]);
     } finally {
       alive = false;
       if (this._call === call) this._endCall();
@@ -269,8 +277,7 @@ export class SyncClient {
     if (plan === "interrupter") {
       await this.interrupter();
     } else if (plan === "terminate") {
-      this.terminate();
-      this._startWorker();
+      await this._replaceWorker();
     } else {
       const id = plan.slice("message:".length);
       await writeMessage(this.channel, { interrupted: true, id }, id);
@@ -278,13 +285,52 @@ export class SyncClient {
   }
 
   terminate() {
+    this._replacing?.loaded();
+    this._replacing = null;
+    const worker = this._detach();
+    if (worker) worker.terminate();
+  }
+
+  /** Ends the call (it rejects with "Worker terminated") and forgets the worker, which it returns. */
+  _detach() {
     const reject = this._rejectCall;
     this._endCall();
     if (reject) reject(new InterruptError("Worker terminated"));
     if (this.workerProxy) this.workerProxy[Comlink.releaseProxy]();
-    if (this.worker) this.worker.terminate();
+    const worker = this.worker;
     delete this.worker;
     delete this.workerProxy;
+    return worker;
+  }
+
+  /**
+   * interrupt() with nothing else to reach the worker: a new worker in its place. On a page a service worker
+   * controls, a worker that has not answered yet (its script still loads) is ended only once it has loaded (its
+   * first status, which is never answered, so the function never runs), failed to, or after REPLACE_WAIT_MS, and
+   * the new one starts then: WebKitGTK 2.50 leaves a worker whose script loads while another one's still loads
+   * uncontrolled by the service worker, so its reads and fetches reach the network (every time, measured).
+   */
+  async _replaceWorker() {
+    const loading = !this._loaded && typeof navigator !== "undefined" && navigator.serviceWorker?.controller;
+    const worker = this._detach();
+    if (loading && worker) {
+      const replacing = { worker };
+      this._replacing = replacing;
+      await new Promise((resolve) => {
+        const timer = setTimeout(() => replacing.loaded(), REPLACE_WAIT_MS);
+        replacing.loaded = () => {
+          clearTimeout(timer);
+          worker.terminate();
+          resolve();
+        };
+        worker.addEventListener("error", () => replacing.loaded());
+      });
+      if (this._replacing !== replacing) return; // terminate() came meanwhile
+      this._replacing = null;
+    } else if (worker) {
+      worker.terminate();
+    }
+    this._startWorker();
   }
 }
 

@@ -229,7 +229,9 @@ export declare class SyncClient<T = any, Hidden extends unknown[] = SyncCallPref
   /**
    * Stops the current call. Idle: nothing. Waiting for a message or sleeping: the worker's `readMessage`/`syncSleep`
    * throws `InterruptError`. Running: `interrupter()` if set, else the worker is terminated and started again, and
-   * the call rejects with `InterruptError("Worker terminated")`.
+   * the call rejects with `InterruptError("Worker terminated")`. On a page a service worker controls, a worker still
+   * loading is replaced once it has loaded (WebKit leaves the new one uncontrolled otherwise): await this before the
+   * next `call`.
    */
   interrupt(): Promise<void>;
   /** Terminates the worker for good (no restart); a running call rejects with `InterruptError("Worker terminated")`. */

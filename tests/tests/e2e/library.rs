@@ -253,6 +253,14 @@ pub(crate) fn library_extras(b: &Browser, _server: &Server) -> Result<()> {
                 "writeWithoutCall",
                 error("No active call to send a message to."),
             ),
+            // interrupt() of a worker still loading, on a controlled page: the old worker's function never runs,
+            // and the new worker's reads reach the service worker (in WebKit it was left uncontrolled, and its
+            // read failed with ServiceWorkerError).
+            Case::new(
+                None,
+                "interruptWhileLoading",
+                ok(json!({"error": "Worker terminated", "echoed": "new!", "ran": []})),
+            ),
             Case::new(None, "seedRunCode", ok(json!(42))),
             Case::new(None, "seedInterruptBusy", ok(json!(interrupted))),
             Case::new(None, "seedAfterInterrupt", ok(json!(2))),

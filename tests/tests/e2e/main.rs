@@ -379,18 +379,6 @@ const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-/// A request path that may fail on `engine` in `scenario`, beyond the scenario's own list, and why: an
-/// engine behaviour the product already handles, counted and printed on every run.
-fn engine_failed_requests(scenario: &str, engine: Engine) -> Option<(&'static str, &'static str)> {
-    (engine == Engine::WebKit && scenario == "library_comsync").then_some((
-        "/__SyncMessageServiceWorkerInput__/read",
-        "WebKitGTK leaves one of two dedicated workers whose scripts load at the same time uncontrolled by the \
-         page's service worker, so its reads reach the network (here: a worker started while the one the client \
-         had just terminated was still loading); the library retried them within the channel's grace period, as \
-         sync-message does, and every case still got its expected result",
-    ))
-}
-
 /// Why `scenario` cannot apply to `engine` (on an isolated or a plain page), when the engine truly lacks what it
 /// tests; `None` where it applies.
 fn unsupported(scenario: &str, engine: Engine, isolated: bool) -> Option<&'static str> {
@@ -628,22 +616,12 @@ fn run_scenario(
             scenario.name,
             unexpected.join("\n  ")
         );
-        let engine_allows = engine_failed_requests(scenario.name, engine);
-        let (tolerated, failed): (Vec<_>, Vec<_>) = server
+        let failed: Vec<String> = server
             .requests()
             .into_iter()
             .filter(|r| {
                 r.status >= 400 && !scenario.allowed_failed_requests.contains(&r.url.as_str())
             })
-            .partition(|r| engine_allows.is_some_and(|(path, _)| r.url == path));
-        if let (false, Some((path, why))) = (tolerated.is_empty(), engine_allows) {
-            println!(
-                "{engine}: {} failed requests to {path}: {why}",
-                tolerated.len()
-            );
-        }
-        let failed: Vec<String> = failed
-            .into_iter()
             .map(|r| format!("{} {} -> {}", r.method, r.url, r.status))
             .collect();
         ensure!(
