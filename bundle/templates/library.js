@@ -185,9 +185,12 @@ export function readMessage(channel, messageId, { checkInterrupt, checkTimeout, 
 export function syncSleep(ms, channel) {
   if (!(ms > 0)) return;
   assertCanBlock("syncSleep");
+  // The sleep counts from here: compiling the wasm on first use does not lengthen it.
+  const end = performance.now() + ms;
   wasm();
-  if (sleep_privately(ms)) return;
-  readMessage(channel, `sleep ${ms} ${uuidv4()}`, { timeout: ms });
+  const left = end - performance.now();
+  if (left <= 0 || sleep_privately(left)) return;
+  readMessage(channel, `sleep ${ms} ${uuidv4()}`, { timeout: left });
 }
 
 // ---------------------------------------------------------------- comsync
@@ -337,6 +340,8 @@ export class SyncClient {
 export function syncExpose(fn) {
   return async function (channel, statusCallback, messageIdBase, ...args) {
     await statusCallback("init");
+    // A fresh worker compiles the wasm here, before the function runs, not in its first wait.
+    wasm();
     let seq = 0;
     const post = (status) => {
       const sent = statusCallback(status);
@@ -346,9 +351,11 @@ export function syncExpose(fn) {
       if (!channel) throw new NoChannelError();
       assertCanBlock(name);
       const id = `${messageIdBase}-${++seq}`;
+      // A timeout counts from here: the status post does not lengthen a sleep.
+      const end = timeout === undefined ? undefined : performance.now() + timeout;
       post(status);
-      wasm();
-      const reply = translated(() => read_call_message(channel, id, timeout));
+      const left = end === undefined ? undefined : Math.max(end - performance.now(), 0);
+      const reply = translated(() => read_call_message(channel, id, left));
       if (reply && reply.interrupted) throw new InterruptError();
       return reply;
     };
